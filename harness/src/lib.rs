@@ -1,0 +1,2 @@
+//! HIL harness library.
+#![deny(missing_docs)]
