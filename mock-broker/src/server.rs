@@ -413,8 +413,10 @@ async fn run_connection(
                 }
             },
             read = stream.read_buf(&mut input) => match read {
-                Ok(0) if input.is_empty() => return CloseReason::ConnectionLost,
-                Ok(0) => return crate::errors::Violation::Truncated(input.len()).into(),
+                Ok(0) => return end_of_stream(&input),
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return end_of_stream(&input);
+                }
                 Ok(_) => loop {
                     match codec::decode(&mut input) {
                         Ok(Some(packet)) => {
@@ -434,6 +436,15 @@ async fn run_connection(
                 shared.run(|core, now| core.handle_timeout(conn, now));
             }
         }
+    }
+}
+
+/// The client closed its side: a clean end between packets, or in the middle of one.
+fn end_of_stream(input: &BytesMut) -> CloseReason {
+    if input.is_empty() {
+        CloseReason::ConnectionLost
+    } else {
+        crate::errors::Violation::Truncated(input.len()).into()
     }
 }
 

@@ -1,0 +1,13 @@
+//! Integration tests of the mock broker over real sockets and TLS: conformance with
+//! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
+//! persistence, and a bounded random-bytes test.
+
+mod bad_input;
+mod conformance;
+mod faults;
+mod limits;
+mod mosquitto_clients;
+mod persistence;
+mod random_bytes;
+mod support;
+mod tls_negatives;

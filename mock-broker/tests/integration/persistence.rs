@@ -1,0 +1,84 @@
+//! Retained messages and persistent sessions survive a broker restart on the same state dir.
+
+use crate::support::{Pki, TestBroker};
+use mock_broker::{EventKind, MockBroker};
+use rumqttc::QoS;
+
+#[tokio::test]
+async fn retained_messages_and_persistent_sessions_survive_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let start = |pki: &Pki| {
+        let mut config = pki.config();
+        config.state_dir = Some(state.path().to_owned());
+        MockBroker::start(config)
+    };
+
+    let broker = start(&pki).await.unwrap();
+    let mut first = TestBroker {
+        tap: broker.tap(),
+        broker,
+        pki,
+    };
+    let mut device = first.client_with("device", |o| {
+        o.set_clean_session(false);
+    });
+    device.connected().await;
+    device.subscribe("device/cmd", QoS::AtLeastOnce).await;
+    drop(device);
+    first.closed_reason("device").await;
+    let mut cloud = first.client("cloud");
+    cloud.connected().await;
+    cloud
+        .client
+        .publish("device/config", QoS::AtLeastOnce, true, "retained-v1")
+        .await
+        .unwrap();
+    cloud
+        .client
+        .publish("device/cmd", QoS::AtLeastOnce, false, "queued")
+        .await
+        .unwrap();
+    first
+        .event("the queued message is acknowledged", |e| {
+            matches!(e, EventKind::PubackOut { client_id, pkid, .. } if client_id == "cloud" && *pkid == 2)
+        })
+        .await;
+    drop(cloud);
+    let TestBroker { pki, broker, .. } = first;
+    broker.shutdown().await;
+    assert!(state.path().join(mock_broker::persist::STATE_FILE).exists());
+
+    let broker = start(&pki).await.unwrap();
+    let second = TestBroker {
+        tap: broker.tap(),
+        broker,
+        pki,
+    };
+    let mut device = second.client_with("device", |o| {
+        o.set_clean_session(false);
+    });
+    assert!(device.connected().await, "the persistent session is back");
+    assert_eq!(&device.message().await.payload[..], b"queued");
+    device.subscribe("device/config", QoS::AtLeastOnce).await;
+    let retained = device.message().await;
+    assert!(retained.retain);
+    assert_eq!(&retained.payload[..], b"retained-v1");
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_reported_not_ignored() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join(mock_broker::persist::STATE_FILE),
+        "{not json",
+    )
+    .unwrap();
+    let mut config = Pki::new().config();
+    config.state_dir = Some(state.path().to_owned());
+    let error = MockBroker::start(config).await.unwrap_err();
+    assert!(
+        matches!(error, mock_broker::StartError::CorruptState { .. }),
+        "{error}"
+    );
+}
