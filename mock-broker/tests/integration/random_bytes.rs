@@ -22,7 +22,7 @@ impl Rng {
     }
 }
 
-const SEED: u64 = 0x5eed_0f_b10c;
+const SEED: u64 = 0x5eed_f00d_b10c;
 const ROUNDS: usize = 60;
 
 #[tokio::test]
