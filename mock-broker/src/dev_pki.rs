@@ -85,6 +85,17 @@ impl TestCa {
     /// A server certificate for `names` (DNS names or IP addresses, all as SANs; the first
     /// is also the common name).
     pub fn server(&self, names: &[&str], validity: Validity) -> Result<Issued, rcgen::Error> {
+        self.server_with_key(names, KeyPair::generate()?, validity)
+    }
+
+    /// Like [`TestCa::server`], for a key made elsewhere (an RSA key, say: rcgen with ring
+    /// signs with RSA keys but cannot generate them).
+    pub fn server_with_key(
+        &self,
+        names: &[&str],
+        key: KeyPair,
+        validity: Validity,
+    ) -> Result<Issued, rcgen::Error> {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone())?;
         if let Some(first) = names.first() {
@@ -93,7 +104,7 @@ impl TestCa {
                 .push(DnType::CommonName, first.as_str());
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.sign(params, validity)
+        self.sign(params, key, validity)
     }
 
     /// A client certificate with this common name.
@@ -103,12 +114,13 @@ impl TestCa {
             .distinguished_name
             .push(DnType::CommonName, common_name);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(params, validity)
+        self.sign(params, KeyPair::generate()?, validity)
     }
 
     fn sign(
         &self,
         mut params: CertificateParams,
+        key: KeyPair,
         validity: Validity,
     ) -> Result<Issued, rcgen::Error> {
         params.use_authority_key_identifier_extension = true;
@@ -117,7 +129,6 @@ impl TestCa {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
             params.not_after = rcgen::date_time_ymd(2021, 1, 1);
         }
-        let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             cert_pem: cert.pem(),

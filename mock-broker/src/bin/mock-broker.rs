@@ -87,6 +87,7 @@ impl DevPki {
 }
 
 async fn run_serve(args: Serve) -> Result<()> {
+    let mut shutdown = ShutdownSignal::install().wrap_err("cannot install signal handlers")?;
     if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
         miette::bail!(
             "--time-scale must be a positive number, got {}",
@@ -181,24 +182,34 @@ async fn run_serve(args: Serve) -> Result<()> {
     };
     tokio::select! {
         _ = printing => {}
-        _ = shutdown_signal() => {}
+        _ = shutdown.received() => {}
     }
     eprintln!("shutting down");
     broker.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Ctrl-C or SIGTERM. The handlers are installed when this is created, so a signal that
+/// arrives before it is awaited is not lost (nor does it kill the process).
+struct ShutdownSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignal {
+            interrupt: signal(SignalKind::interrupt()).into_diagnostic()?,
+            terminate: signal(SignalKind::terminate()).into_diagnostic()?,
+        })
+    }
+
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }
 

@@ -9,5 +9,6 @@ mod limits;
 mod mosquitto_clients;
 mod persistence;
 mod random_bytes;
+mod serve_binary;
 mod support;
 mod tls_negatives;

@@ -92,3 +92,61 @@ async fn the_sni_and_certificate_id_are_recorded() {
         _ => unreachable!(),
     }
 }
+
+#[tokio::test]
+async fn tls_1_2_clients_are_served() {
+    let t = TestBroker::start().await;
+    let cert = t.pki.client_cert("old-stack");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(t.pki.server_ca.der()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![cert.der.clone()], cert.key_der())
+        .unwrap();
+    let mut raw = RawClient::connect(t.port(), std::sync::Arc::new(config))
+        .await
+        .unwrap();
+    raw.send(rumqttc::mqttbytes::v4::Packet::Connect(
+        rumqttc::mqttbytes::v4::Connect::new("tls12"),
+    ))
+    .await;
+    assert!(matches!(
+        raw.read(crate::support::WAIT).await,
+        Some(rumqttc::mqttbytes::v4::Packet::ConnAck(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_rsa_server_key_is_served() {
+    use rsa::pkcs8::EncodePrivateKey;
+    let mut rng = rand::thread_rng();
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let der = rsa_key.to_pkcs8_der().unwrap();
+    let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_bytes()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .unwrap();
+    let pki = crate::support::Pki::new();
+    let rsa_server = pki
+        .server_ca
+        .server_with_key(&["localhost"], key, Validity::Long)
+        .unwrap();
+    let mut config = pki.config();
+    config.server = rsa_server.server_identity();
+    let broker = mock_broker::MockBroker::start(config).await.unwrap();
+    let cert = pki.client_cert("rsa-client");
+    let mut raw = RawClient::connect(broker.local_addr().port(), pki.tls_client(Some(&cert)))
+        .await
+        .unwrap();
+    raw.send(rumqttc::mqttbytes::v4::Packet::Connect(
+        rumqttc::mqttbytes::v4::Connect::new("rsa"),
+    ))
+    .await;
+    assert!(matches!(
+        raw.read(crate::support::WAIT).await,
+        Some(rumqttc::mqttbytes::v4::Packet::ConnAck(_))
+    ));
+}
