@@ -9,6 +9,7 @@ mod limits;
 mod mosquitto_clients;
 mod persistence;
 mod random_bytes;
+mod runtime_trust;
 mod serve_binary;
 mod support;
 mod tls_negatives;

@@ -189,3 +189,35 @@ async fn the_will_of_a_killed_client_is_published() {
     doomed.start_kill().unwrap();
     assert_eq!(&watcher.message().await.payload[..], b"offline");
 }
+
+#[tokio::test]
+#[ignore = "needs mosquitto-clients (mosquitto_pub, mosquitto_sub)"]
+async fn a_second_client_with_the_same_id_takes_over() {
+    let mut t = TestBroker::start().await;
+    let f = files(&t);
+    let _first = subscriber(&mut t, &f, "twin", &["-t", "twin/cmd"]).await;
+    run(
+        "mosquitto_pub",
+        &f,
+        &["-i", "twin", "-t", "twin/status", "-m", "here"],
+    )
+    .await;
+    assert_eq!(
+        t.closed_reason("twin").await,
+        mock_broker::CloseReason::DuplicateClientid
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs mosquitto-clients (mosquitto_sub)"]
+async fn a_frozen_client_is_dropped_at_keep_alive_expiry() {
+    let mut t = TestBroker::start_with(|c| c.core.time_scale = 0.01).await;
+    let f = files(&t);
+    // Keep-alive 30 s, scaled to a 450 ms window; SIGSTOP stops its pings.
+    let frozen = subscriber(&mut t, &f, "frozen", &["-t", "frozen/cmd", "-k", "30"]).await;
+    let pid = nix::unistd::Pid::from_raw(frozen.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let reason = t.closed_reason("frozen").await;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert_eq!(reason, mock_broker::CloseReason::MqttKeepAliveTimeout);
+}
