@@ -1019,7 +1019,7 @@ pub fn delta_topic(thing: &str) -> Topic {
 pub fn find_toggle(payload: &[u8]) -> Option<u32> {
     const KEY: &[u8] = b"\"toggle\":";
     let start = payload.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let digits = payload[start..]
+    payload[start..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
         .fold(None, |acc: Option<u32>, b| {
@@ -1028,8 +1028,7 @@ pub fn find_toggle(payload: &[u8]) -> Option<u32> {
                     .saturating_mul(10)
                     .saturating_add(u32::from(b - b'0')),
             )
-        });
-    digits
+        })
 }
 
 #[cfg(test)]
