@@ -151,6 +151,17 @@ pub enum Input<'a> {
     },
     /// PINGRESP.
     PingResp,
+    /// A user button was pressed.
+    Button(Button),
+}
+
+/// The board's user buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    /// SW0.
+    Sw0,
+    /// SW1.
+    Sw1,
 }
 
 /// Something the board wants done.
@@ -468,6 +479,13 @@ impl Board {
                 if let Phase::Connected(s) = &mut self.phase {
                     s.ping_sent = None;
                 }
+            }
+            Input::Button(button) => {
+                let name = match button {
+                    Button::Sw0 => "sw0",
+                    Button::Sw1 => "sw1",
+                };
+                self.log(LOG_INFO, format_args!("button: {name} pressed"));
             }
         }
         self.refresh_leds(now, &mut out);
@@ -843,9 +861,8 @@ impl Board {
                 let mut pem: heapless::String<1024> = heapless::String::new();
                 match hw.write_csr(&mut pem) {
                     Ok(()) => {
-                        self.write_console(pem.as_bytes());
-                        if !pem.ends_with('\n') {
-                            self.write_console(b"\r\n");
+                        for line in pem.lines() {
+                            self.say(format_args!("{line}"));
                         }
                         self.end_reply();
                     }

@@ -26,6 +26,16 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// A certificate made elsewhere with rcgen, with its key.
+    pub fn from_parts(cert: &rcgen::Certificate, key: &KeyPair) -> Self {
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+
     /// This certificate and key as the broker's TLS identity.
     pub fn server_identity(&self) -> ServerIdentity {
         ServerIdentity::new(
