@@ -1,6 +1,7 @@
 //! The emulated board end to end: its console over the pseudo-terminal, its control
 //! socket, and its traffic against the mock broker with mutual TLS.
 
+mod mosquitto;
 mod support;
 
 use firmware_under_test::backoff::Backoff;
@@ -553,4 +554,33 @@ async fn the_board_exits_when_its_parent_dies() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pty_link_points_at_the_console_and_buttons_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyDUT");
+    let board = Board::start_in(dir.path(), 10.0, &["--pty-link", link.to_str().unwrap()]).await;
+    assert_eq!(
+        std::fs::read_link(&link).unwrap().to_str(),
+        Some(board.serial.as_str())
+    );
+    let mut console = support::Console::open(link.to_str().unwrap());
+    assert_eq!(console.command("").await, "");
+    let mut control = board.control().await;
+    assert_eq!(
+        control
+            .request(json!({"cmd": "press", "button": "sw0"}))
+            .await["ok"],
+        true
+    );
+    console.expect("[I] button: sw0 pressed").await;
+    assert_eq!(
+        control
+            .request(json!({"cmd": "press", "button": "sw9"}))
+            .await["ok"],
+        false
+    );
+    assert!(board.terminate().await.success());
+    assert!(!link.exists(), "the symlink is removed on exit");
 }
