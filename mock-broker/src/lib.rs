@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod certs;
 pub mod codec;
 mod config;
 pub mod core;
@@ -39,6 +40,8 @@ pub mod fault_plan;
 mod faults;
 pub mod hooks;
 pub mod persist;
+pub mod policy;
+pub mod registry;
 mod server;
 pub mod session;
 pub mod tap;
