@@ -46,6 +46,11 @@ pub struct CoreConfig {
     /// How long a persistent session outlives its connection (AWS: one hour), before
     /// scaling.
     pub session_expiry: Duration,
+    /// Wall-clock time, in Unix milliseconds, at `now` = 0: event timestamps are this plus
+    /// `now`. The server edge sets it at start; tests pick it.
+    pub epoch_ms_at_start: u64,
+    /// Publish `$aws/events/presence/connected|disconnected/<clientId>`.
+    pub lifecycle_events: bool,
 }
 
 impl Default for CoreConfig {
@@ -53,6 +58,8 @@ impl Default for CoreConfig {
         CoreConfig {
             time_scale: 1.0,
             session_expiry: Duration::from_secs(3600),
+            epoch_ms_at_start: 0,
+            lifecycle_events: true,
         }
     }
 }
@@ -110,6 +117,8 @@ pub struct Core {
     sessions: HashMap<String, Session>,
     retained: BTreeMap<String, RetainedMessage>,
     faults: FaultPlan,
+    shadows: crate::shadow::Shadows,
+    presence_versions: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for Core {
@@ -142,7 +151,65 @@ impl Core {
             sessions: HashMap::new(),
             retained: BTreeMap::new(),
             faults: FaultPlan::default(),
+            shadows: crate::shadow::Shadows::default(),
+            presence_versions: HashMap::new(),
         }
+    }
+
+    fn epoch_ms(&self, now: Duration) -> u64 {
+        self.config
+            .epoch_ms_at_start
+            .saturating_add(u64::try_from(now.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Publishes an AWS lifecycle event for `client_id`.
+    fn presence(
+        &mut self,
+        now: Duration,
+        conn: ConnId,
+        client_id: &str,
+        certificate_id: &str,
+        closed: Option<&CloseReason>,
+        out: &mut Out,
+    ) {
+        if !self.config.lifecycle_events {
+            return;
+        }
+        let version = {
+            let counter = self
+                .presence_versions
+                .entry(client_id.to_owned())
+                .or_insert(0);
+            *counter += 1;
+            *counter
+        };
+        let mut event = serde_json::json!({
+            "clientId": client_id,
+            "timestamp": self.epoch_ms(now),
+            "eventType": if closed.is_some() { "disconnected" } else { "connected" },
+            "sessionIdentifier": format!("00000000-0000-4000-8000-{conn:012x}"),
+            "principalIdentifier": certificate_id,
+            "versionNumber": version,
+        });
+        if let Some(reason) = closed {
+            event["clientInitiatedDisconnect"] =
+                serde_json::json!(matches!(reason, CloseReason::ClientInitiatedDisconnect));
+            event["disconnectReason"] = serde_json::json!(reason.aws_disconnect_reason());
+        }
+        let kind = if closed.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        };
+        let topic = format!("$aws/events/presence/{kind}/{client_id}");
+        let actions = self.publish(
+            now,
+            &topic,
+            Bytes::from(event.to_string()),
+            QoS::AtLeastOnce,
+            false,
+        );
+        out.0.extend(actions);
     }
 
     /// The armed faults, for [`crate::Faults`] to edit.
@@ -432,6 +499,12 @@ impl Core {
             code: format!("{:?}", ConnectReturnCode::Success),
             session_present: resumable,
         });
+        let certificate_id = self
+            .conns
+            .get(&conn)
+            .map(|c| c.identity.certificate_id.clone())
+            .unwrap_or_default();
+        self.presence(now, conn, &client_id, &certificate_id, None, out);
         if resumable {
             self.resume(conn, &client_id, out);
         }
@@ -573,6 +646,14 @@ impl Core {
             let qos = min_qos(qos, granted);
             let publish = Publish::from_bytes(topic, qos, payload.clone());
             self.deliver(now, &client_id, publish, out);
+        }
+        // The shadow service answers requests on $aws/things/<thing>/shadow/... like a
+        // subscriber; its replies are routed in turn (they are never requests).
+        if topic.starts_with("$aws/things/") {
+            let secs = self.epoch_ms(now) / 1000;
+            for (reply_topic, reply) in self.shadows.handle(topic, &payload, secs) {
+                self.route(now, &reply_topic, Bytes::from(reply), QoS::AtLeastOnce, out);
+            }
         }
     }
 
@@ -798,6 +879,16 @@ impl Core {
                 session.offline_since = Some(now);
             }
         }
+        if c.connected {
+            self.presence(
+                now,
+                conn,
+                &client_id,
+                &c.identity.certificate_id,
+                Some(&reason),
+                out,
+            );
+        }
         if let Some(will) = c.will.filter(|_| c.connected && reason.publishes_will()) {
             out.tap(EventKind::WillPublished {
                 client_id,
@@ -835,12 +926,17 @@ impl Core {
 
     /// Persistent sessions and retained messages, for saving to the state dir.
     pub(crate) fn snapshot(&self) -> crate::persist::StoredState {
-        crate::persist::StoredState::capture(&self.sessions, &self.retained)
+        crate::persist::StoredState::capture(&self.sessions, &self.retained, &self.shadows)
     }
 
     /// Restores what [`Core::snapshot`] saved; sessions come back offline as of `now`.
     pub(crate) fn restore(&mut self, state: crate::persist::StoredState, now: Duration) {
-        state.apply(&mut self.sessions, &mut self.retained, now);
+        state.apply(
+            &mut self.sessions,
+            &mut self.retained,
+            &mut self.shadows,
+            now,
+        );
     }
 }
 

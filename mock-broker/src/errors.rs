@@ -198,6 +198,21 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// AWS IoT's `disconnectReason` for a lifecycle event.
+    pub fn aws_disconnect_reason(&self) -> &'static str {
+        match self {
+            CloseReason::ClientInitiatedDisconnect => "CLIENT_INITIATED_DISCONNECT",
+            CloseReason::ConnectionLost | CloseReason::Io { .. } => "CONNECTION_LOST",
+            CloseReason::ProtocolViolation { .. } | CloseReason::ConnectTimeout => "CLIENT_ERROR",
+            CloseReason::MqttKeepAliveTimeout => "MQTT_KEEP_ALIVE_TIMEOUT",
+            CloseReason::DuplicateClientid => "DUPLICATE_CLIENTID",
+            CloseReason::AuthError { .. } => "AUTH_ERROR",
+            CloseReason::ServerInitiatedDisconnect | CloseReason::ServerShutdown => {
+                "SERVER_INITIATED_DISCONNECT"
+            }
+        }
+    }
+
     /// True when the Last Will must be published: any close but a clean DISCONNECT.
     pub fn publishes_will(&self) -> bool {
         !matches!(self, CloseReason::ClientInitiatedDisconnect)

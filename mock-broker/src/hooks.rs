@@ -7,8 +7,9 @@
 //! on live subscriptions. [`AllowAll`] is the default: any client whose certificate chains
 //! to the configured trust roots may do anything.
 //!
-//! Hooks are called from inside the broker's core with its lock held: they must be quick
-//! and must not block or call back into the broker.
+//! `authorize` is called from inside the broker's core with its lock held, and `identify`
+//! from the connection's task: both must be quick and must not call back into the broker.
+//! What `identify` wants published or done later it returns in its [`Identification`].
 
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
@@ -19,6 +20,8 @@ use sha2::{Digest, Sha256};
 pub struct ClientIdentity {
     /// AWS's certificate id: lowercase hex SHA-256 of the leaf certificate's DER.
     pub certificate_id: String,
+    /// The harness's own cloud-side client: allowed everything.
+    pub superuser: bool,
 }
 
 impl ClientIdentity {
@@ -26,6 +29,63 @@ impl ClientIdentity {
     pub fn from_leaf(leaf: &CertificateDer<'_>) -> Self {
         ClientIdentity {
             certificate_id: certificate_id(leaf),
+            superuser: false,
+        }
+    }
+}
+
+/// A message the broker publishes on a hook's behalf (an AWS event, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerMessage {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// Work a hook wants done later, off the connection's path (AWS's rules and Lambdas).
+pub struct Deferred {
+    /// How long to wait (before the broker's time scale).
+    pub after: std::time::Duration,
+    /// What to do then; the messages it returns are published.
+    pub run: Box<dyn FnOnce() -> Vec<BrokerMessage> + Send>,
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer of [`Hooks::identify`].
+#[derive(Debug)]
+pub struct Identification {
+    /// The identity, or why the connection is refused.
+    pub outcome: Result<ClientIdentity, String>,
+    /// Messages to publish now (before the connection is dropped, if it is).
+    pub publish: Vec<BrokerMessage>,
+    /// Work to run later.
+    pub deferred: Vec<Deferred>,
+}
+
+impl Identification {
+    /// Admit with this identity, nothing else to do.
+    pub fn admit(identity: ClientIdentity) -> Self {
+        Identification {
+            outcome: Ok(identity),
+            publish: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Refuse with this reason, nothing else to do.
+    pub fn refuse(reason: impl Into<String>) -> Self {
+        Identification {
+            outcome: Err(reason.into()),
+            publish: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 }
@@ -64,11 +124,11 @@ pub enum Decision {
 pub trait Hooks: Send + Sync + 'static {
     /// Establishes the identity of a client from its certificate chain (leaf first), or
     /// refuses the connection with a reason that goes on the tap.
-    fn identify(&self, chain: &[CertificateDer<'_>]) -> Result<ClientIdentity, String> {
-        chain
-            .first()
-            .map(ClientIdentity::from_leaf)
-            .ok_or_else(|| "no client certificate".to_owned())
+    fn identify(&self, chain: &[CertificateDer<'_>]) -> Identification {
+        match chain.first() {
+            Some(leaf) => Identification::admit(ClientIdentity::from_leaf(leaf)),
+            None => Identification::refuse("no client certificate"),
+        }
     }
 
     /// Decides whether `identity`, connected as `client_id`, may perform `action`.

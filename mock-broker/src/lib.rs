@@ -44,6 +44,7 @@ pub mod policy;
 pub mod registry;
 mod server;
 pub mod session;
+pub mod shadow;
 pub mod tap;
 pub mod tls;
 pub mod topic;

@@ -1,4 +1,4 @@
-//! What survives a broker restart: retained messages and persistent sessions.
+//! What survives a broker restart: retained messages, persistent sessions and shadows.
 //!
 //! [`StoredState`] is the JSON document kept at `<state dir>/broker-state.json`. The core
 //! captures and restores it ([`crate::core::Core`]); this module also reads and writes the
@@ -9,6 +9,7 @@
 use crate::core::RetainedMessage;
 use crate::errors::StartError;
 use crate::session::Session;
+use crate::shadow::Shadows;
 use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::Publish;
@@ -25,6 +26,8 @@ pub const STATE_FILE: &str = "broker-state.json";
 pub struct StoredState {
     retained: Vec<StoredMessage>,
     sessions: Vec<StoredSession>,
+    #[serde(default)]
+    shadows: Shadows,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,6 +71,7 @@ impl StoredState {
     pub(crate) fn capture(
         sessions: &HashMap<String, Session>,
         retained: &BTreeMap<String, RetainedMessage>,
+        shadows: &Shadows,
     ) -> Self {
         let retained = retained
             .iter()
@@ -92,15 +96,21 @@ impl StoredState {
             })
             .collect();
         sessions.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        StoredState { retained, sessions }
+        StoredState {
+            retained,
+            sessions,
+            shadows: shadows.clone(),
+        }
     }
 
     pub(crate) fn apply(
         self,
         sessions: &mut HashMap<String, Session>,
         retained: &mut BTreeMap<String, RetainedMessage>,
+        shadows: &mut Shadows,
         now: Duration,
     ) {
+        *shadows = self.shadows;
         for m in self.retained {
             retained.insert(
                 m.topic.clone(),

@@ -62,6 +62,9 @@ pub(crate) struct Shared {
     tls_default: Arc<ServerConfig>,
     client_auth: crate::tls::ClientAuth,
     state_dir: Option<PathBuf>,
+    time_scale: f64,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
 }
 
 impl Shared {
@@ -111,6 +114,39 @@ impl Shared {
                 }
                 Action::Tap(kind) => self.tap.emit(now, kind),
             }
+        }
+    }
+
+    /// Publishes what a hook asked for, and schedules its deferred work on the broker's
+    /// tasks (scaled by the time scale; cancelled at shutdown).
+    fn run_hook_effects(
+        self: &Arc<Self>,
+        publish: Vec<crate::hooks::BrokerMessage>,
+        deferred: Vec<crate::hooks::Deferred>,
+    ) {
+        self.publish_messages(publish);
+        for work in deferred {
+            let shared = self.clone();
+            let delay = work.after.mul_f64(self.time_scale.max(0.0));
+            let cancel = self.cancel.clone();
+            self.tracker.spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => {
+                        let messages = (work.run)();
+                        shared.publish_messages(messages);
+                    }
+                }
+            });
+        }
+    }
+
+    fn publish_messages(&self, messages: Vec<crate::hooks::BrokerMessage>) {
+        for message in messages {
+            let payload = Bytes::from(message.payload);
+            self.run(|core, now| {
+                core.publish(now, &message.topic, payload, QoS::AtLeastOnce, false)
+            });
         }
     }
 
@@ -179,7 +215,16 @@ impl MockBroker {
     /// Binds the listener and starts serving on the current tokio runtime.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
         let tls_default = tls::server_config(&config.server, &config.client_auth)?;
-        let mut core = Core::new(config.core.clone(), config.hooks.clone());
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut core_config = config.core.clone();
+        if core_config.epoch_ms_at_start == 0 {
+            core_config.epoch_ms_at_start = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0);
+        }
+        let mut core = Core::new(core_config, config.hooks.clone());
         if let Some(dir) = &config.state_dir {
             std::fs::create_dir_all(dir).map_err(|source| StartError::StateDir {
                 path: dir.clone(),
@@ -212,9 +257,10 @@ impl MockBroker {
             tls_default,
             client_auth: config.client_auth,
             state_dir: config.state_dir,
+            time_scale: config.core.time_scale,
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
         });
-        let cancel = CancellationToken::new();
-        let tracker = TaskTracker::new();
         tracker.spawn(accept_loop(
             listener,
             shared.clone(),
@@ -334,7 +380,9 @@ async fn serve_connection(
     };
     let (_, session) = stream.get_ref();
     let chain = session.peer_certificates().unwrap_or_default();
-    let identity = match shared.hooks.identify(chain) {
+    let identification = shared.hooks.identify(chain);
+    shared.run_hook_effects(identification.publish, identification.deferred);
+    let identity = match identification.outcome {
         Ok(identity) => identity,
         Err(reason) => {
             shared.emit(EventKind::TlsRejected { peer, reason });

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let mut core = Core::new(CoreConfig::default(), Arc::new(AllowAll));
     let identity = ClientIdentity {
         certificate_id: "fuzz".into(),
+        superuser: false,
     };
     core.open(1, Duration::ZERO, identity);
     let mut buf = BytesMut::from(data);

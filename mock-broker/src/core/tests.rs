@@ -16,6 +16,7 @@ struct Fixture {
 fn identity(n: u64) -> ClientIdentity {
     ClientIdentity {
         certificate_id: format!("cert-{n}"),
+        superuser: false,
     }
 }
 
@@ -638,4 +639,54 @@ fn snapshot_and_restore_keep_retained_and_persistent_sessions() {
     assert_eq!(publishes_to(&actions, 1).len(), 1);
     // The clean session was not stored.
     assert!(!g.core.sessions.contains_key("gone"));
+}
+
+#[test]
+fn lifecycle_events_follow_connects_and_closes() {
+    let mut f = Fixture::new();
+    f.connect(9, "watcher");
+    f.subscribe(9, "$aws/events/presence/+/+", QoS::AtMostOnce);
+    let connected = publishes_to(&f.connect(1, "dev"), 9);
+    assert_eq!(connected.len(), 1);
+    assert_eq!(connected[0].topic, "$aws/events/presence/connected/dev");
+    let event: serde_json::Value = serde_json::from_slice(&connected[0].payload).unwrap();
+    assert_eq!(event["eventType"], "connected");
+    assert_eq!(event["principalIdentifier"], "cert-1");
+    assert_eq!(event["versionNumber"], 1);
+
+    let closed = publishes_to(
+        &f.core
+            .handle_close(1, secs(5), CloseReason::MqttKeepAliveTimeout),
+        9,
+    );
+    let event: serde_json::Value = serde_json::from_slice(&closed[0].payload).unwrap();
+    assert_eq!(closed[0].topic, "$aws/events/presence/disconnected/dev");
+    assert_eq!(event["disconnectReason"], "MQTT_KEEP_ALIVE_TIMEOUT");
+    assert_eq!(event["clientInitiatedDisconnect"], false);
+    assert_eq!(event["timestamp"], 5000);
+    assert_eq!(event["versionNumber"], 2);
+
+    // A connection refused before CONNACK has no lifecycle events.
+    f.core
+        .faults_mut()
+        .withhold_connack(crate::fault_plan::Target::All, 1);
+    assert!(publishes_to(&f.connect(2, "silent"), 9).is_empty());
+    assert!(publishes_to(&f.core.handle_close(2, T0, CloseReason::ConnectionLost), 9).is_empty());
+}
+
+#[test]
+fn shadow_requests_are_answered_through_routing() {
+    let mut f = Fixture::new();
+    f.connect(1, "dev");
+    f.subscribe(1, "$aws/things/dev/shadow/update/delta", QoS::AtLeastOnce);
+    f.connect(2, "cloud");
+    let actions = f.publish(
+        2,
+        "$aws/things/dev/shadow/update",
+        QoS::AtLeastOnce,
+        r#"{"state":{"desired":{"toggle":1}}}"#,
+    );
+    let delta = publishes_to(&actions, 1);
+    assert_eq!(delta.len(), 1);
+    assert!(String::from_utf8_lossy(&delta[0].payload).contains(r#""state":{"toggle":1}"#));
 }
