@@ -337,7 +337,7 @@ mod tests {
             .collect()
     }
 
-    fn body<'a>(replies: &'a [Reply], suffix: &str) -> Value {
+    fn body(replies: &[Reply], suffix: &str) -> Value {
         let (_, payload) = replies.iter().find(|(t, _)| t.ends_with(suffix)).unwrap();
         serde_json::from_str(payload).unwrap()
     }
