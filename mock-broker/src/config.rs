@@ -50,6 +50,13 @@ impl std::fmt::Debug for BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// Puts AWS IoT Core's control plane in charge of client certificates and
+    /// authorization (replacing [`BrokerConfig::hooks`] and [`BrokerConfig::client_auth`]).
+    pub fn set_control_plane(&mut self, plane: &Arc<crate::control_plane::ControlPlane>) {
+        self.client_auth = ClientAuth::Verifier(plane.verifier());
+        self.hooks = Arc::new(plane.clone());
+    }
+
     /// A broker on `127.0.0.1:0` with AWS IoT Core's defaults and no state dir.
     pub fn new(server: ServerIdentity, client_auth: ClientAuth) -> Self {
         BrokerConfig {

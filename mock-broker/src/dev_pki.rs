@@ -127,6 +127,27 @@ impl TestCa {
         self.sign(params, KeyPair::generate()?, validity)
     }
 
+    /// A device certificate as Microchip's tool issues them: CN `sn<serial>`, O
+    /// `Microchip Technology Inc`, Subject Key Identifier = SHA-1 of the public key (the
+    /// thing name), Authority Key Identifier.
+    pub fn device(&self, serial: &str) -> Result<Issued, rcgen::Error> {
+        use sha1::Digest;
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, format!("sn{serial}"));
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Microchip Technology Inc");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_identifier_method =
+            rcgen::KeyIdMethod::PreSpecified(sha1::Sha1::digest(key.public_key_raw()).to_vec());
+        // rcgen writes the Subject Key Identifier only with basicConstraints present.
+        params.is_ca = IsCa::ExplicitNoCa;
+        self.sign(params, key, Validity::Long)
+    }
+
     fn sign(
         &self,
         mut params: CertificateParams,

@@ -33,12 +33,14 @@
 pub mod certs;
 pub mod codec;
 mod config;
+pub mod control_plane;
 pub mod core;
 pub mod dev_pki;
 mod errors;
 pub mod fault_plan;
 mod faults;
 pub mod hooks;
+pub mod jitp;
 pub mod persist;
 pub mod policy;
 pub mod registry;

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance;
+mod control_plane;
 mod faults;
 mod limits;
 mod mosquitto_clients;

@@ -98,9 +98,19 @@ impl TestBroker {
     /// A rumqttc client with a certificate of its own, connected with `options` tweaked.
     pub fn client_with(&self, client_id: &str, tweak: impl FnOnce(&mut MqttOptions)) -> Client {
         let cert = self.pki.client_cert(client_id);
+        self.client_with_cert(client_id, &cert, tweak)
+    }
+
+    /// A rumqttc client presenting `cert`.
+    pub fn client_with_cert(
+        &self,
+        client_id: &str,
+        cert: &Issued,
+        tweak: impl FnOnce(&mut MqttOptions),
+    ) -> Client {
         let mut options = MqttOptions::new(client_id, "localhost", self.port());
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            self.pki.tls_client(Some(&cert)),
+            self.pki.tls_client(Some(cert)),
         )));
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(256 * 1024, 256 * 1024);
