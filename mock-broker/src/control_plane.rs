@@ -123,12 +123,15 @@ impl ControlPlane {
             .iter()
             .map(|der| CertInfo::from_der(der.clone()))
             .collect::<Result<_, _>>()?;
-        Ok(Arc::new(ControlPlane {
+        let plane = ControlPlane {
             registry: Mutex::new(registry),
             zero_touch: config.zero_touch,
             operators,
             state_dir: config.state_dir,
-        }))
+        };
+        // Saved at once, so the account and its registration code survive a restart.
+        plane.save(&plane.lock());
+        Ok(Arc::new(plane))
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
@@ -184,12 +187,15 @@ impl ControlPlane {
                 kind: crate::registry::AwsErrorKind::InvalidRequest,
                 message: e.to_string(),
             })?;
-            if let Some(thing) = &info.ski {
-                reg.create_thing(thing, Default::default())?;
-            }
+            let thing = info.ski.ok_or_else(|| AwsError {
+                kind: crate::registry::AwsErrorKind::InvalidRequest,
+                message: "the certificate has no Subject Key Identifier to name its thing".into(),
+            })?;
+            reg.create_thing(&thing, Default::default())?;
             let policy_name = format!("ZTPolicy_{certificate_id}");
             if reg.policy(&policy_name).is_err() {
-                let document = policy::microchip_jitr_policy(&reg.account.region, &reg.account.id);
+                let document =
+                    policy::microchip_jitr_policy(&reg.account.region, &reg.account.id, &thing);
                 reg.create_policy(&policy_name, &document, now)?;
             }
             let arn = reg.arn("cert", certificate_id);

@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod admin_api;
 pub mod certs;
 pub mod codec;
 mod config;

@@ -297,13 +297,14 @@ pub fn wildcard_match(text: &str, pattern: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Microchip's zero-touch JITR policy (the Lambda's): everything keyed on the client id.
-pub fn microchip_jitr_policy(region: &str, account: &str) -> String {
+/// Microchip's zero-touch JITR policy (the Lambda's): connect only as `thing` (the SKI),
+/// publish, receive and subscribe under the client id.
+pub fn microchip_jitr_policy(region: &str, account: &str, thing: &str) -> String {
     let arn = |kind: &str, rest: &str| format!("arn:aws:iot:{region}:{account}:{kind}/{rest}");
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["iot:Connect"], "Resource": [arn("client", "${iot:ClientId}")]},
+            {"Effect": "Allow", "Action": ["iot:Connect"], "Resource": [arn("client", thing)]},
             {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
                 arn("topic", "${iot:ClientId}/*"),
                 arn("topic", "$aws/things/${iot:ClientId}/shadow/*"),
@@ -400,7 +401,11 @@ mod tests {
 
     #[test]
     fn client_id_variable_is_substituted() {
-        let policy = doc(&microchip_jitr_policy("eu-west-1", "123456789012"));
+        let policy = doc(&microchip_jitr_policy(
+            "eu-west-1",
+            "123456789012",
+            "abc123",
+        ));
         let p = [("zt", &policy)];
         let v = vars("abc123");
         assert!(evaluate(p, "iot:Connect", &format!("{ARN}:client/abc123"), v).allowed());

@@ -7,6 +7,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use miette::{Context, IntoDiagnostic, Result};
+use mock_broker::admin_api::AdminApi;
+use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
 use mock_broker::dev_pki::{TestCa, Validity};
 use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity, tls};
 use std::io::Write;
@@ -56,6 +58,17 @@ struct Serve {
     /// Print every tap event to stdout as a JSON line.
     #[arg(long)]
     tap: bool,
+    /// Run AWS IoT Core's control plane: registries, JITR, policies, and the HTTP admin
+    /// API. The client CAs become operator CAs, whose certificates may do anything.
+    #[arg(long)]
+    control_plane: bool,
+    /// The built-in Microchip zero-touch rule: activate JITR certificates after this many
+    /// milliseconds.
+    #[arg(long, requires = "control_plane")]
+    zero_touch_ms: Option<u64>,
+    /// Address of the admin API (AWS IoT REST subset).
+    #[arg(long, requires = "control_plane", default_value = "127.0.0.1:0")]
+    admin_listen: SocketAddr,
 }
 
 fn main() -> Result<()> {
@@ -125,15 +138,37 @@ async fn run_serve(args: Serve) -> Result<()> {
         );
     }
 
-    let mut config = BrokerConfig::new(server, ClientAuth::TrustRoots(roots));
+    let mut config = BrokerConfig::new(server, ClientAuth::TrustRoots(roots.clone()));
     config.listen = args.listen;
     config.state_dir = Some(args.state_dir.clone());
     config.core.time_scale = args.time_scale;
+    let plane = if args.control_plane {
+        let mut plane_config = ControlPlaneConfig::new(&args.endpoint);
+        plane_config.operator_cas = roots;
+        plane_config.state_dir = Some(args.state_dir.clone());
+        plane_config.zero_touch = args.zero_touch_ms.map(std::time::Duration::from_millis);
+        let plane = ControlPlane::new(plane_config)
+            .into_diagnostic()
+            .wrap_err("cannot start the control plane")?;
+        config.set_control_plane(&plane);
+        Some(plane)
+    } else {
+        None
+    };
     let broker = MockBroker::start(config)
         .await
         .into_diagnostic()
         .wrap_err("cannot start the broker")?;
     let addr = broker.local_addr();
+    let admin = match &plane {
+        Some(plane) => Some(
+            AdminApi::start(args.admin_listen, plane.clone())
+                .await
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot serve the admin API on {}", args.admin_listen))?,
+        ),
+        None => None,
+    };
 
     let mut out = std::io::stderr().lock();
     let _ = writeln!(
@@ -166,6 +201,20 @@ async fn run_serve(args: Serve) -> Result<()> {
             cert = pki.path("client.pem").display(),
             key = pki.path("client.key").display(),
         );
+    }
+    if let Some(admin) = &admin {
+        let _ = writeln!(out, "admin API (AWS IoT REST subset): {}", admin.url());
+        let _ = writeln!(
+            out,
+            "  aws --endpoint-url {} --region us-east-1 iot get-registration-code",
+            admin.url()
+        );
+        if let Some(ms) = args.zero_touch_ms {
+            let _ = writeln!(
+                out,
+                "  zero-touch activation of JITR certificates after {ms} ms"
+            );
+        }
     }
     let _ = writeln!(out, "Ctrl-C stops it.");
     drop(out);

@@ -308,7 +308,7 @@ fn policies_are_checked_attached_and_listed() {
     assert!(reg.policy("bad").is_err(), "nothing stored");
     reg.create_policy(
         "p",
-        &crate::policy::microchip_jitr_policy("eu-west-1", "123456789012"),
+        &crate::policy::microchip_jitr_policy("eu-west-1", "123456789012", "d"),
         NOW,
     )
     .unwrap();

@@ -450,3 +450,27 @@ async fn the_registries_survive_a_restart() {
         assert_eq!(reg.policies_of_certificate(&id).len(), 1);
     });
 }
+
+#[tokio::test]
+async fn connecting_under_another_client_id_gets_connack_not_authorized() {
+    let mut aws = Aws::start(Some(Duration::ZERO), None).await;
+    let (cert, thing) = aws.device("0F1");
+    drop(aws.connect_eventually(&thing, &cert).await);
+    let error = aws
+        .connect("someone-else", &cert)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.contains("NotAuthorized") || error.contains("refused"),
+        "{error}"
+    );
+    let connack = aws
+        .t
+        .event(
+            "CONNACK 5",
+            |e| matches!(e, EventKind::Connack { client_id, .. } if client_id == "someone-else"),
+        )
+        .await;
+    assert!(matches!(connack, EventKind::Connack { code, .. } if code == "NotAuthorized"));
+}

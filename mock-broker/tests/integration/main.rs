@@ -2,6 +2,7 @@
 //! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
 //! persistence, and a bounded random-bytes test.
 
+mod admin_api;
 mod bad_input;
 mod conformance;
 mod control_plane;

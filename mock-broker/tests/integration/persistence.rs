@@ -39,9 +39,19 @@ async fn retained_messages_and_persistent_sessions_survive_a_restart() {
         .publish("device/cmd", QoS::AtLeastOnce, false, "queued")
         .await
         .unwrap();
+    cloud
+        .client
+        .publish(
+            "$aws/things/device/shadow/update",
+            QoS::AtLeastOnce,
+            false,
+            r#"{"state":{"desired":{"toggle":1}}}"#,
+        )
+        .await
+        .unwrap();
     first
         .event("the queued message is acknowledged", |e| {
-            matches!(e, EventKind::PubackOut { client_id, pkid, .. } if client_id == "cloud" && *pkid == 2)
+            matches!(e, EventKind::PubackOut { client_id, pkid, .. } if client_id == "cloud" && *pkid == 3)
         })
         .await;
     drop(cloud);
@@ -64,6 +74,20 @@ async fn retained_messages_and_persistent_sessions_survive_a_restart() {
     let retained = device.message().await;
     assert!(retained.retain);
     assert_eq!(&retained.payload[..], b"retained-v1");
+
+    // The shadow came back too.
+    device
+        .subscribe("$aws/things/device/shadow/get/accepted", QoS::AtLeastOnce)
+        .await;
+    device
+        .client
+        .publish("$aws/things/device/shadow/get", QoS::AtLeastOnce, false, "")
+        .await
+        .unwrap();
+    let shadow: serde_json::Value =
+        serde_json::from_slice(&device.message().await.payload).unwrap();
+    assert_eq!(shadow["state"]["desired"]["toggle"], 1);
+    assert_eq!(shadow["state"]["delta"]["toggle"], 1);
 }
 
 #[tokio::test]

@@ -21,9 +21,14 @@ struct Served {
 }
 
 async fn serve(state_dir: &Path) -> Served {
+    serve_with(state_dir, &[]).await
+}
+
+async fn serve_with(state_dir: &Path, extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mock-broker"))
         .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state_dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -202,4 +207,46 @@ async fn the_printed_mosquitto_sub_command_works() {
     .expect("mosquitto_sub got a message");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello/world hi\n");
     assert!(served.interrupt().await.success());
+}
+
+/// A plain HTTP GET, enough for the admin API.
+async fn http_get(url: &str, path: &str) -> String {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    response
+}
+
+#[tokio::test]
+async fn serve_with_the_control_plane_keeps_its_account_across_restarts() {
+    let state = tempfile::tempdir().unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let served = serve_with(state.path(), &["--control-plane", "--zero-touch-ms", "10"]).await;
+        let line = served
+            .banner
+            .iter()
+            .find(|l| l.contains("admin API"))
+            .expect("the admin API is announced")
+            .clone();
+        let url = line.split_whitespace().last().unwrap().to_owned();
+        let response = http_get(&url, "/registrationcode").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let body = response.split("\r\n\r\n").nth(1).unwrap().to_owned();
+        codes.push(body);
+        assert!(served.interrupt().await.success());
+    }
+    assert_eq!(codes[0], codes[1]);
+    assert!(
+        state
+            .path()
+            .join(mock_broker::registry::REGISTRY_FILE)
+            .exists()
+    );
 }

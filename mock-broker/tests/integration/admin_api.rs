@@ -1,0 +1,363 @@
+//! The admin API: AWS's paths, field names, exception names and statuses. Driven through
+//! the router here; `boto3_drives_the_admin_api` runs the same operations through boto3.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use mock_broker::admin_api;
+use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::dev_pki::{TestCa, Validity};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn plane() -> Arc<ControlPlane> {
+    ControlPlane::new(ControlPlaneConfig::new(
+        "mock-ats.iot.us-east-1.amazonaws.com",
+    ))
+    .unwrap()
+}
+
+struct Reply {
+    status: StatusCode,
+    error_type: Option<String>,
+    json: Value,
+}
+
+async fn call(
+    plane: &Arc<ControlPlane>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = if body.is_null() {
+        Body::empty()
+    } else {
+        Body::from(body.to_string())
+    };
+    let response = admin_api::router(plane.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let error_type = response
+        .headers()
+        .get("x-amzn-ErrorType")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        error_type,
+        json,
+    }
+}
+
+fn encode(arn: &str) -> String {
+    arn.replace(':', "%3A").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn the_seed_flow_through_the_admin_api() {
+    let p = plane();
+    let code = call(&p, "GET", "/registrationcode", &[], Value::Null)
+        .await
+        .json["registrationCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ca = TestCa::new("signer").unwrap();
+    let verification = ca.client(&code, Validity::Long).unwrap().cert_pem;
+    let registered = call(
+        &p,
+        "POST",
+        "/cacertificate?setAsActive=true&allowAutoRegistration=true",
+        &[],
+        json!({"caCertificate": ca.pem(), "verificationCertificate": verification}),
+    )
+    .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.json);
+    let ca_id = registered.json["certificateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        registered.json["certificateArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":cacert/{ca_id}"))
+    );
+
+    let described = call(
+        &p,
+        "GET",
+        &format!("/cacertificate/{ca_id}"),
+        &[],
+        Value::Null,
+    )
+    .await;
+    assert_eq!(described.json["certificateDescription"]["status"], "ACTIVE");
+    assert_eq!(
+        described.json["certificateDescription"]["autoRegistrationStatus"],
+        "ENABLE"
+    );
+
+    let device = ca.device("0123").unwrap();
+    let cert = call(
+        &p,
+        "POST",
+        "/certificate/register",
+        &[],
+        json!({"certificatePem": device.cert_pem, "caCertificatePem": ca.pem(), "status": "ACTIVE"}),
+    )
+    .await;
+    let cert_id = cert.json["certificateId"].as_str().unwrap().to_owned();
+    let cert_arn = cert.json["certificateArn"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        call(&p, "POST", "/things/dev1", &[], json!({})).await.json["thingName"],
+        "dev1"
+    );
+    let policy =
+        json!({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}).to_string();
+    assert_eq!(
+        call(
+            &p,
+            "POST",
+            "/policies/open",
+            &[],
+            json!({"policyDocument": policy})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &p,
+            "PUT",
+            "/target-policies/open",
+            &[],
+            json!({"target": cert_arn})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let attached = call(
+        &p,
+        "POST",
+        &format!("/attached-policies/{}", encode(&cert_arn)),
+        &[],
+        Value::Null,
+    )
+    .await;
+    assert_eq!(attached.json["policies"][0]["policyName"], "open");
+    let principal = [("x-amzn-principal", cert_arn.as_str())];
+    assert_eq!(
+        call(
+            &p,
+            "PUT",
+            "/things/dev1/principals",
+            &principal,
+            Value::Null
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&p, "GET", "/things/dev1/principals", &[], Value::Null)
+            .await
+            .json["principals"][0],
+        cert_arn
+    );
+
+    assert_eq!(
+        call(
+            &p,
+            "PUT",
+            &format!("/certificates/{cert_id}?newStatus=INACTIVE"),
+            &[],
+            Value::Null
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let described = call(
+        &p,
+        "GET",
+        &format!("/certificates/{cert_id}"),
+        &[],
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        described.json["certificateDescription"]["status"],
+        "INACTIVE"
+    );
+    assert_eq!(
+        described.json["certificateDescription"]["caCertificateId"],
+        ca_id
+    );
+    assert_eq!(
+        call(
+            &p,
+            "GET",
+            "/endpoint?endpointType=iot:Data-ATS",
+            &[],
+            Value::Null
+        )
+        .await
+        .json["endpointAddress"],
+        "mock-ats.iot.us-east-1.amazonaws.com"
+    );
+    assert_eq!(
+        call(&p, "GET", "/certificates", &[], Value::Null)
+            .await
+            .json["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        call(&p, "GET", "/things", &[], Value::Null).await.json["things"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn errors_carry_aws_exception_names_and_statuses() {
+    let p = plane();
+    let missing = call(&p, "GET", "/things/nope", &[], Value::Null).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        missing.error_type.as_deref(),
+        Some("ResourceNotFoundException")
+    );
+    assert!(missing.json["message"].as_str().unwrap().contains("nope"));
+
+    let malformed = call(
+        &p,
+        "POST",
+        "/policies/bad",
+        &[],
+        json!({"policyDocument": "{nope"}),
+    )
+    .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        malformed.error_type.as_deref(),
+        Some("MalformedPolicyException")
+    );
+
+    let ca = TestCa::new("signer").unwrap();
+    let wrong = ca.client("not-the-code", Validity::Long).unwrap().cert_pem;
+    let refused = call(
+        &p,
+        "POST",
+        "/cacertificate?setAsActive=true",
+        &[],
+        json!({"caCertificate": ca.pem(), "verificationCertificate": wrong}),
+    )
+    .await;
+    assert_eq!(
+        refused.error_type.as_deref(),
+        Some("CertificateValidationException")
+    );
+    assert_eq!(
+        call(&p, "GET", "/cacertificates", &[], Value::Null)
+            .await
+            .json["certificates"],
+        json!([])
+    );
+
+    let sni = call(
+        &p,
+        "POST",
+        "/cacertificate",
+        &[],
+        json!({"caCertificate": ca.pem(), "certificateMode": "SNI_ONLY"}),
+    )
+    .await;
+    let id = sni.json["certificateId"].as_str().unwrap().to_owned();
+    let again = call(
+        &p,
+        "POST",
+        "/cacertificate",
+        &[],
+        json!({"caCertificate": ca.pem(), "certificateMode": "SNI_ONLY"}),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        again.error_type.as_deref(),
+        Some("ResourceAlreadyExistsException")
+    );
+    assert_eq!(again.json["resourceId"], id);
+
+    let garbage = call(&p, "POST", "/things/x", &[], json!("not an object")).await;
+    assert_eq!(
+        garbage.error_type.as_deref(),
+        Some("InvalidRequestException")
+    );
+    let unknown = call(&p, "GET", "/jobs", &[], Value::Null).await;
+    assert_eq!(
+        unknown.error_type.as_deref(),
+        Some("InvalidRequestException")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with boto3"]
+async fn boto3_drives_the_admin_api() {
+    let p = plane();
+    let api = admin_api::AdminApi::start("127.0.0.1:0".parse().unwrap(), p.clone())
+        .await
+        .unwrap();
+    let code = p.read(|reg| reg.account.registration_code.clone());
+    let ca = TestCa::new("boto3 signer").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_pem = write("ca.pem", &ca.pem());
+    let verification = write(
+        "verification.pem",
+        &ca.client(&code, Validity::Long).unwrap().cert_pem,
+    );
+    let wrong = write(
+        "wrong.pem",
+        &ca.client("wrong", Validity::Long).unwrap().cert_pem,
+    );
+    let device = write("device.pem", &ca.device("b0702").unwrap().cert_pem);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/boto3_admin.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(api.url())
+        .arg(&code)
+        .args([&ca_pem, &verification, &wrong, &device])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "boto3 script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("all boto3 checks passed"), "{stdout}");
+}
