@@ -1,2 +1,14 @@
-//! HIL harness library.
+//! The HIL harness library: rigs, boards, brokers, the test PKI, provisioning and the
+//! timeline that scenarios drive.
+//!
+//! Parts, each in its module:
+//! - [`led`]: LED edge tracks and the classifier (off, on, blinking at a rate, irregular);
+//! - [`timeline`]: one clock for actions, console lines, LED edges and broker events;
+//! - [`pki`]: the test PKI, shaped like Microchip's (root, signer, device certificates from
+//!   CSRs, server and operator certificates).
 #![deny(missing_docs)]
+
+pub mod errors;
+pub mod led;
+pub mod pki;
+pub mod timeline;

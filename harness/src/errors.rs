@@ -1,0 +1,191 @@
+//! Error types of the harness library.
+//!
+//! One type per area: [`PkiError`] (test PKI), [`RigError`](crate::rig::RigError) (rig
+//! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`] and
+//! [`ProvisionError`]. Messages are lowercase and say what failed on what.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The test PKI could not be read, written or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// A PKI file could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate or key could not be generated or loaded.
+    #[error("certificate generation failed")]
+    Rcgen(#[from] rcgen::Error),
+    /// A certificate or key in the PKI directory does not parse.
+    #[error("PKI file does not parse: {0}")]
+    Parse(String),
+    /// The board's CSR does not parse or its signature is wrong.
+    #[error("the board's CSR is invalid: {0}")]
+    Csr(String),
+}
+
+/// Talking to a board's console failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// The serial port could not be opened.
+    #[error("cannot open serial port {port}")]
+    Open {
+        /// The port.
+        port: String,
+        /// Why.
+        #[source]
+        source: serialport::Error,
+    },
+    /// Writing to the port failed.
+    #[error("cannot write to {port}")]
+    Write {
+        /// The port.
+        port: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Nothing matching came in time.
+    #[error("no {what} on {port} within {timeout:?}; last output: {tail:?}")]
+    Timeout {
+        /// What was awaited (a regex, a reply).
+        what: String,
+        /// The port.
+        port: String,
+        /// How long it waited.
+        timeout: Duration,
+        /// The last console output, for the report.
+        tail: String,
+    },
+    /// The port went away and did not come back.
+    #[error("serial port {port} closed")]
+    Closed {
+        /// The port.
+        port: String,
+    },
+    /// A pattern is not a valid regular expression.
+    #[error("invalid regular expression {pattern:?}")]
+    Regex {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        #[source]
+        source: regex::Error,
+    },
+}
+
+/// A board could not be started, driven or observed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoardError {
+    /// The board process or probe could not be started.
+    #[error("cannot start board {board}: {reason}")]
+    Start {
+        /// Board name.
+        board: String,
+        /// Why.
+        reason: String,
+    },
+    /// The board's control channel failed.
+    #[error("board {board}: control channel: {reason}")]
+    Control {
+        /// Board name.
+        board: String,
+        /// Why.
+        reason: String,
+    },
+    /// The console failed.
+    #[error("board {board}: console")]
+    Console {
+        /// Board name.
+        board: String,
+        /// Why.
+        #[source]
+        source: ConsoleError,
+    },
+    /// The rig cannot do this with this board (power control, say).
+    #[error("board {board} cannot {operation}")]
+    Unsupported {
+        /// Board name.
+        board: String,
+        /// What was asked.
+        operation: &'static str,
+    },
+}
+
+/// The broker could not be started or observed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// The broker could not start.
+    #[error("cannot start the {kind} broker: {reason}")]
+    Start {
+        /// Backend kind.
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The backend lacks what was asked (a tap, JITR, faults).
+    #[error("the {kind} broker cannot {operation}")]
+    Unsupported {
+        /// Backend kind.
+        kind: &'static str,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// A control-plane operation failed.
+    #[error("broker control plane: {0}")]
+    ControlPlane(#[from] mock_broker::registry::AwsError),
+    /// The test PKI failed.
+    #[error("broker PKI")]
+    Pki(#[from] PkiError),
+}
+
+/// Provisioning a board failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProvisionError {
+    /// The board said no, or said something unexpected.
+    #[error("board {board} refused `{command}`: {reply}")]
+    Refused {
+        /// Board name.
+        board: String,
+        /// The console command.
+        command: String,
+        /// What the board answered.
+        reply: String,
+    },
+    /// The board's thing name is not the one its certificate carries.
+    #[error("board {board} reports thing {reported:?}, its certificate says {expected:?}")]
+    ThingMismatch {
+        /// Board name.
+        board: String,
+        /// From `thing`.
+        reported: String,
+        /// From the certificate's SKI.
+        expected: String,
+    },
+    /// The console failed.
+    #[error("provisioning {board}")]
+    Board {
+        /// Board name.
+        board: String,
+        /// Why.
+        #[source]
+        source: BoardError,
+    },
+    /// Signing or registering failed.
+    #[error("provisioning: PKI")]
+    Pki(#[from] PkiError),
+    /// Registering with the broker failed.
+    #[error("provisioning: broker")]
+    Broker(#[from] BrokerError),
+}

@@ -1,0 +1,219 @@
+//! One clock for everything a run sees: harness actions, console lines, LED edges, broker
+//! events and scenario steps.
+//!
+//! [`Timeline`] stamps each [`Entry`] with the time since the run started, keeps them in
+//! order, lets the runner query a window around a failure, serialises to JSON, and
+//! broadcasts new entries to whoever waits for one. Producers (console readers, LED
+//! observers, the broker tap pump) call [`Timeline::record`] from any thread.
+
+use serde::{Serialize, Serializer};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+/// Serialises a duration as fractional milliseconds.
+pub fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum What {
+    /// Something the harness did ("flash dut", "provision dut with jitr").
+    Action {
+        /// Description.
+        text: String,
+    },
+    /// A scenario step started or ended.
+    Step {
+        /// Step index.
+        index: usize,
+        /// Description.
+        text: String,
+        /// `started`, `passed`, `failed` or `skipped`.
+        status: String,
+    },
+    /// A line on a board's console (received, or sent with `sent`).
+    Console {
+        /// Board name.
+        board: String,
+        /// The line, without CR LF.
+        line: String,
+        /// Sent by the harness (else received from the board).
+        sent: bool,
+    },
+    /// An LED changed.
+    Led {
+        /// Board name.
+        board: String,
+        /// LED name.
+        led: String,
+        /// Lit after the edge.
+        on: bool,
+    },
+    /// A broker event (from the tap or an observer client), as JSON.
+    Broker {
+        /// The event.
+        event: serde_json::Value,
+    },
+}
+
+/// One stamped event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// Time since the run started.
+    #[serde(serialize_with = "as_millis")]
+    pub at: Duration,
+    /// What happened.
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// The run's timeline; share it as `Arc<Timeline>`.
+#[derive(Debug)]
+pub struct Timeline {
+    start: Instant,
+    entries: Mutex<Vec<Entry>>,
+    live: broadcast::Sender<Entry>,
+}
+
+impl Timeline {
+    /// A timeline whose clock starts now.
+    pub fn new() -> Arc<Self> {
+        let (live, _) = broadcast::channel(16_384);
+        Arc::new(Timeline {
+            start: Instant::now(),
+            entries: Mutex::new(Vec::new()),
+            live,
+        })
+    }
+
+    /// Time since the run started.
+    pub fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The timeline time of a host instant.
+    pub fn at(&self, instant: Instant) -> Duration {
+        instant.saturating_duration_since(self.start)
+    }
+
+    /// Records `what` now; returns its time.
+    pub fn record(&self, what: What) -> Duration {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Stamped under the lock, so times never go backwards in the list.
+        let at = self.now();
+        let entry = Entry { at, what };
+        let _ = self.live.send(entry.clone());
+        entries.push(entry);
+        at
+    }
+
+    /// New entries from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Entry> {
+        self.live.subscribe()
+    }
+
+    /// Every entry so far.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The entries in `[at - before, at + after]`.
+    pub fn around(&self, at: Duration, before: Duration, after: Duration) -> Vec<Entry> {
+        let from = at.saturating_sub(before);
+        let to = at + after;
+        self.entries()
+            .into_iter()
+            .filter(|e| e.at >= from && e.at <= to)
+            .collect()
+    }
+
+    /// The whole timeline as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.entries()).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.at.as_secs_f64();
+        match &self.what {
+            What::Action { text } => write!(f, "{t:>9.3}s  harness  {text}"),
+            What::Step {
+                index,
+                text,
+                status,
+            } => write!(f, "{t:>9.3}s  step {index}  {status}: {text}"),
+            What::Console { board, line, sent } => {
+                let arrow = if *sent { ">>" } else { "<<" };
+                write!(f, "{t:>9.3}s  {board} {arrow} {line}")
+            }
+            What::Led { board, led, on } => {
+                write!(
+                    f,
+                    "{t:>9.3}s  {board} led {led} {}",
+                    if *on { "ON" } else { "off" }
+                )
+            }
+            What::Broker { event } => {
+                let kind = event
+                    .get("event")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("event");
+                let detail = ["client_id", "topic", "reason", "code"]
+                    .iter()
+                    .filter_map(|k| {
+                        event
+                            .get(*k)
+                            .and_then(|v| v.as_str())
+                            .map(|v| format!("{k}={v}"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                write!(f, "{t:>9.3}s  broker   {kind} {detail}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_ordered_and_queryable_around_a_time() {
+        let timeline = Timeline::new();
+        let first = timeline.record(What::Action { text: "one".into() });
+        let second = timeline.record(What::Led {
+            board: "dut".into(),
+            led: "blue".into(),
+            on: true,
+        });
+        assert!(second >= first);
+        assert_eq!(timeline.entries().len(), 2);
+        assert_eq!(
+            timeline
+                .around(second, Duration::ZERO, Duration::ZERO)
+                .len(),
+            1 + usize::from(first == second)
+        );
+        let json: serde_json::Value = serde_json::from_str(&timeline.to_json()).unwrap();
+        assert_eq!(json[1]["kind"], "led");
+        assert_eq!(json[1]["led"], "blue");
+    }
+
+    #[tokio::test]
+    async fn subscribers_see_new_entries() {
+        let timeline = Timeline::new();
+        let mut live = timeline.subscribe();
+        timeline.record(What::Action { text: "go".into() });
+        let entry = live.recv().await.unwrap();
+        assert_eq!(entry.what, What::Action { text: "go".into() });
+        assert!(entry.to_string().contains("harness  go"));
+    }
+}
