@@ -11,4 +11,5 @@
 pub mod errors;
 pub mod led;
 pub mod pki;
+pub mod rig;
 pub mod timeline;

@@ -1,0 +1,623 @@
+//! Rig files: which boards a bench has, how each is reached, the broker, the Wi-Fi access
+//! points and the PKI directory.
+//!
+//! Loading is two steps: the TOML is read into raw, span-carrying structs (unknown keys are
+//! errors), then validated into a [`Rig`]. Every error is a [`RigError`] that names the
+//! file, line and column with a caret (miette), never a panic. Relative paths in a rig file
+//! are relative to the rig file's directory. [`Rig::from_env`] loads `$HIL_RIG`, or the
+//! default emulated rig.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// The environment variable that selects a rig file.
+pub const RIG_ENV: &str = "HIL_RIG";
+/// The default rig, relative to the workspace root.
+pub const DEFAULT_RIG: &str = "scenarios/rigs/emulated.toml";
+/// The endpoint name emulated boards use when the rig names none.
+pub const DEFAULT_ENDPOINT: &str = "broker.hil.test";
+
+/// A rig file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(hil::rig))]
+pub struct RigError {
+    message: String,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("{label}")]
+    span: Option<SourceSpan>,
+    label: String,
+    #[help]
+    help: Option<String>,
+}
+
+impl RigError {
+    /// The message, without location.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Line and column (1-based) of the error, if it has a location.
+    pub fn line_column(&self) -> Option<(usize, usize)> {
+        let offset = self.span?.offset();
+        let text = self.source_code.inner();
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Some((line, column))
+    }
+}
+
+/// How the broker is run.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BrokerSpec {
+    /// The in-process mock broker (default): full tap, JITR, faults.
+    Embedded {
+        /// The name boards connect to (server certificate, SNI).
+        endpoint: String,
+        /// Where it listens (`127.0.0.1:0` by default; a lab rig listens on the LAN).
+        listen: SocketAddr,
+        /// The built-in zero-touch activation rule, if wanted.
+        zero_touch: Option<Duration>,
+    },
+    /// Mosquitto as a process (not implemented yet).
+    Mosquitto,
+    /// Mosquitto in a container (not implemented yet).
+    Container {
+        /// Image.
+        image: String,
+    },
+    /// A broker somewhere else, observed through a client.
+    External {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl BrokerSpec {
+    /// The kind as written in rig files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrokerSpec::Embedded { .. } => "embedded",
+            BrokerSpec::Mosquitto => "mosquitto",
+            BrokerSpec::Container { .. } => "container",
+            BrokerSpec::External { .. } => "external",
+        }
+    }
+}
+
+/// An access point boards are provisioned with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessPoint {
+    /// SSID.
+    pub ssid: String,
+    /// Passphrase (empty for open networks).
+    pub password: String,
+    /// `open`, `wpa2` or `wep`.
+    pub auth: String,
+}
+
+/// Where an LED's level is read on a real board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedBit {
+    /// Register address.
+    pub register: u32,
+    /// Bit number.
+    pub bit: u8,
+    /// Lit when the bit is 0.
+    pub active_low: bool,
+}
+
+/// A debug probe selector: `VID:PID[:serial]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSelector {
+    /// USB vendor id.
+    pub vid: u16,
+    /// USB product id.
+    pub pid: u16,
+    /// Serial number, if several probes of the kind are attached.
+    pub serial: Option<String>,
+}
+
+/// One board of the rig.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BoardSpec {
+    /// The reference firmware built for the host.
+    Emulated {
+        /// The `emulated-board` binary (found or built in the workspace when absent).
+        binary: Option<PathBuf>,
+        /// Time scale.
+        speed: f64,
+        /// The access point to provision (name in `[wifi]`).
+        wifi: Option<String>,
+    },
+    /// A real board on a debug probe.
+    ProbeRs {
+        /// Chip name, as probe-rs knows it.
+        chip: String,
+        /// Which probe.
+        probe: ProbeSelector,
+        /// Firmware ELF.
+        firmware: PathBuf,
+        /// Console port.
+        serial_port: String,
+        /// Console baud rate.
+        baud: u32,
+        /// LED registers.
+        leds: BTreeMap<String, LedBit>,
+        /// LED polling period.
+        poll: Duration,
+        /// Capture RTT up-channels into the timeline.
+        rtt: bool,
+        /// The access point to provision.
+        wifi: Option<String>,
+    },
+}
+
+/// A loaded, validated rig.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rig {
+    /// The rig file.
+    pub path: PathBuf,
+    /// The broker.
+    pub broker: BrokerSpec,
+    /// The test PKI directory.
+    pub pki_dir: PathBuf,
+    /// Create a fresh PKI on every run.
+    pub fresh_pki: bool,
+    /// Access points by name.
+    pub wifi: BTreeMap<String, AccessPoint>,
+    /// Boards by name.
+    pub boards: BTreeMap<String, BoardSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRig {
+    broker: Option<Spanned<RawBroker>>,
+    pki: Option<RawPki>,
+    #[serde(default)]
+    wifi: BTreeMap<String, Spanned<RawWifi>>,
+    boards: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawBoard>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    kind: Spanned<String>,
+    endpoint: Option<Spanned<String>>,
+    listen: Option<Spanned<String>>,
+    zero_touch_ms: Option<u64>,
+    image: Option<String>,
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPki {
+    dir: Option<String>,
+    #[serde(default)]
+    fresh: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWifi {
+    ssid: String,
+    #[serde(default)]
+    password: String,
+    auth: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoard {
+    kind: Spanned<String>,
+    binary: Option<String>,
+    speed: Option<Spanned<f64>>,
+    wifi: Option<Spanned<String>>,
+    chip: Option<Spanned<String>>,
+    probe: Option<Spanned<String>>,
+    firmware: Option<String>,
+    serial: Option<Spanned<RawSerial>>,
+    leds: Option<BTreeMap<Spanned<String>, Spanned<RawLed>>>,
+    poll_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    rtt: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSerial {
+    port: String,
+    #[serde(default = "default_baud")]
+    baud: u32,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLed {
+    register: u32,
+    bit: u8,
+    #[serde(default)]
+    active_low: bool,
+}
+
+/// Builds errors against one file's text.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<&str>,
+    ) -> RigError {
+        RigError {
+            message: format!("{}: {}", self.path.display(), message.into()),
+            source_code: NamedSource::new(self.path.display().to_string(), self.text.to_owned()),
+            span: span.map(|r| SourceSpan::new(r.start.into(), r.end.saturating_sub(r.start))),
+            label: label.to_owned(),
+            help: help.map(str::to_owned),
+        }
+    }
+
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<&str>,
+    ) -> RigError {
+        self.error(Some(spanned.span()), message, label, help)
+    }
+}
+
+fn parse_probe(text: &str) -> Option<ProbeSelector> {
+    let mut parts = text.splitn(3, ':');
+    let vid = u16::from_str_radix(parts.next()?, 16).ok()?;
+    let pid = u16::from_str_radix(parts.next()?, 16).ok()?;
+    let serial = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
+    Some(ProbeSelector { vid, pid, serial })
+}
+
+impl Rig {
+    /// Reads and validates a rig file.
+    pub fn load(path: &Path) -> Result<Rig, RigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RigError {
+            message: format!("cannot read rig file {}: {e}", path.display()),
+            source_code: NamedSource::new(path.display().to_string(), String::new()),
+            span: None,
+            label: String::new(),
+            help: Some(format!(
+                "set {RIG_ENV} to a rig file, or create {DEFAULT_RIG}"
+            )),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates rig text as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Rig, RigError> {
+        let src = Source { path, text };
+        let raw: RawRig = toml::from_str(text)
+            .map_err(|e| src.error(e.span(), e.message().to_owned(), "here", None))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let wifi = raw
+            .wifi
+            .iter()
+            .map(|(name, ap)| {
+                let ap_ref = ap.get_ref();
+                let auth = match &ap_ref.auth {
+                    Some(auth) if ["open", "wpa2", "wep"].contains(&auth.get_ref().as_str()) => {
+                        auth.get_ref().clone()
+                    }
+                    Some(auth) => {
+                        return Err(src.at(
+                            auth,
+                            "unknown Wi-Fi security",
+                            "not open, wpa2 or wep",
+                            None,
+                        ));
+                    }
+                    None if ap_ref.password.is_empty() => "open".to_owned(),
+                    None => "wpa2".to_owned(),
+                };
+                Ok((
+                    name.clone(),
+                    AccessPoint {
+                        ssid: ap_ref.ssid.clone(),
+                        password: ap_ref.password.clone(),
+                        auth,
+                    },
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+
+        let broker = match &raw.broker {
+            None => BrokerSpec::Embedded {
+                endpoint: DEFAULT_ENDPOINT.into(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                zero_touch: None,
+            },
+            Some(spanned) => Self::broker(&src, spanned)?,
+        };
+
+        let boards_table = raw.boards.as_ref().ok_or_else(|| {
+            src.error(
+                None,
+                "the rig has no [boards]",
+                "",
+                Some("add a [boards.dut] table with kind = \"emulated\""),
+            )
+        })?;
+        if boards_table.get_ref().is_empty() {
+            return Err(src.at(boards_table, "the rig has no boards", "empty", None));
+        }
+        let mut boards = BTreeMap::new();
+        for (name, board) in boards_table.get_ref() {
+            let spec = Self::board(&src, base, board, &wifi)?;
+            boards.insert(name.get_ref().clone(), spec);
+        }
+        let pki_dir = raw
+            .pki
+            .as_ref()
+            .and_then(|p| p.dir.clone())
+            .map_or_else(|| base.join("../../target/hil/pki"), |d| base.join(d));
+        Ok(Rig {
+            path: path.to_owned(),
+            broker,
+            pki_dir,
+            fresh_pki: raw.pki.as_ref().is_some_and(|p| p.fresh),
+            wifi,
+            boards,
+        })
+    }
+
+    fn broker(src: &Source<'_>, spanned: &Spanned<RawBroker>) -> Result<BrokerSpec, RigError> {
+        let raw = spanned.get_ref();
+        Ok(match raw.kind.get_ref().as_str() {
+            "embedded" => {
+                let listen = match &raw.listen {
+                    Some(listen) => listen.get_ref().parse().map_err(|_| {
+                        src.at(listen, "invalid listen address", "expected IP:PORT", None)
+                    })?,
+                    None => SocketAddr::from(([127, 0, 0, 1], 0)),
+                };
+                BrokerSpec::Embedded {
+                    endpoint: raw
+                        .endpoint
+                        .as_ref()
+                        .map_or_else(|| DEFAULT_ENDPOINT.to_owned(), |e| e.get_ref().clone()),
+                    listen,
+                    zero_touch: raw.zero_touch_ms.map(Duration::from_millis),
+                }
+            }
+            "mosquitto" => BrokerSpec::Mosquitto,
+            "container" => BrokerSpec::Container {
+                image: raw
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| "eclipse-mosquitto:2".into()),
+            },
+            "external" => {
+                let url = raw.url.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "an external broker needs `url`",
+                        "in this table",
+                        Some("url = \"mqtts://host:8883\""),
+                    )
+                })?;
+                let rest = url.get_ref().strip_prefix("mqtts://").ok_or_else(|| {
+                    src.at(
+                        url,
+                        "the broker url must start with mqtts://",
+                        "not mqtts://",
+                        None,
+                    )
+                })?;
+                let (host, port) = match rest.rsplit_once(':') {
+                    Some((host, port)) => (
+                        host.to_owned(),
+                        port.parse()
+                            .map_err(|_| src.at(url, "invalid port", "here", None))?,
+                    ),
+                    None => (rest.to_owned(), 8883),
+                };
+                BrokerSpec::External { host, port }
+            }
+            _ => {
+                return Err(src.at(
+                    &raw.kind,
+                    format!("unknown broker kind {:?}", raw.kind.get_ref()),
+                    "unknown kind",
+                    Some("kind is one of: embedded, mosquitto, container, external"),
+                ));
+            }
+        })
+    }
+
+    fn board(
+        src: &Source<'_>,
+        base: &Path,
+        spanned: &Spanned<RawBoard>,
+        wifi: &BTreeMap<String, AccessPoint>,
+    ) -> Result<BoardSpec, RigError> {
+        let raw = spanned.get_ref();
+        let ap = match &raw.wifi {
+            Some(name) if !wifi.contains_key(name.get_ref()) => {
+                let known = wifi.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(src.at(
+                    name,
+                    format!("no access point {:?} in [wifi]", name.get_ref()),
+                    "unknown access point",
+                    Some(&format!("known: {known}")),
+                ));
+            }
+            Some(name) => Some(name.get_ref().clone()),
+            None => None,
+        };
+        let require = |field: &Option<Spanned<String>>, name: &str| {
+            field.as_ref().map(|f| f.get_ref().clone()).ok_or_else(|| {
+                src.at(
+                    spanned,
+                    format!("a probe-rs board needs `{name}`"),
+                    "in this board",
+                    None,
+                )
+            })
+        };
+        match raw.kind.get_ref().as_str() {
+            "emulated" => {
+                let speed = match &raw.speed {
+                    Some(speed) if !(*speed.get_ref() > 0.0 && speed.get_ref().is_finite()) => {
+                        return Err(src.at(
+                            speed,
+                            "speed must be a positive number",
+                            "not positive",
+                            None,
+                        ));
+                    }
+                    Some(speed) => *speed.get_ref(),
+                    None => 1.0,
+                };
+                Ok(BoardSpec::Emulated {
+                    binary: raw.binary.as_ref().map(|b| base.join(b)),
+                    speed,
+                    wifi: ap,
+                })
+            }
+            "probe-rs" => {
+                let chip = require(&raw.chip, "chip")?;
+                let probe_text = raw.probe.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `probe`",
+                        "in this board",
+                        Some("probe = \"03eb:2175\""),
+                    )
+                })?;
+                let probe = parse_probe(probe_text.get_ref()).ok_or_else(|| {
+                    src.at(
+                        probe_text,
+                        "invalid probe selector",
+                        "expected VID:PID[:serial] in hex",
+                        Some("e.g. \"03eb:2175\""),
+                    )
+                })?;
+                let firmware = raw.firmware.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `firmware`",
+                        "in this board",
+                        None,
+                    )
+                })?;
+                let serial = raw.serial.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `serial`",
+                        "in this board",
+                        Some("serial = { port = \"/dev/ttyACM0\", baud = 115200 }"),
+                    )
+                })?;
+                let mut leds = BTreeMap::new();
+                for (name, led) in raw.leds.iter().flatten() {
+                    if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
+                        return Err(src.at(
+                            name,
+                            format!("unknown LED {:?}", name.get_ref()),
+                            "unknown LED",
+                            Some("LEDs are blue, green, yellow and red"),
+                        ));
+                    }
+                    let l = led.get_ref();
+                    if l.bit > 31 {
+                        return Err(src.at(led, "bit must be 0..31", "bit out of range", None));
+                    }
+                    leds.insert(
+                        name.get_ref().clone(),
+                        LedBit {
+                            register: l.register,
+                            bit: l.bit,
+                            active_low: l.active_low,
+                        },
+                    );
+                }
+                let poll = match &raw.poll_ms {
+                    Some(ms) if *ms.get_ref() == 0 => {
+                        return Err(src.at(ms, "poll_ms must be at least 1", "zero", None));
+                    }
+                    Some(ms) => Duration::from_millis(*ms.get_ref()),
+                    None => Duration::from_millis(5),
+                };
+                Ok(BoardSpec::ProbeRs {
+                    chip,
+                    probe,
+                    firmware: base.join(firmware),
+                    serial_port: serial.get_ref().port.clone(),
+                    baud: serial.get_ref().baud,
+                    leds,
+                    poll,
+                    rtt: raw.rtt,
+                    wifi: ap,
+                })
+            }
+            other => Err(src.at(
+                &raw.kind,
+                format!("unknown board kind {other:?}"),
+                "unknown kind",
+                Some("kind is \"emulated\" or \"probe-rs\""),
+            )),
+        }
+    }
+
+    /// The rig in `$HIL_RIG`, or [`DEFAULT_RIG`] under `workspace_root`.
+    pub fn from_env(workspace_root: &Path) -> Result<Rig, RigError> {
+        let path = match std::env::var_os(RIG_ENV) {
+            Some(path) => PathBuf::from(path),
+            None => workspace_root.join(DEFAULT_RIG),
+        };
+        Self::load(&path)
+    }
+
+    /// The access point a board is provisioned with: its own, or the rig's first.
+    pub fn access_point(&self, board: &str) -> Option<&AccessPoint> {
+        let named = match self.boards.get(board)? {
+            BoardSpec::Emulated { wifi, .. } | BoardSpec::ProbeRs { wifi, .. } => wifi.as_ref(),
+        };
+        match named {
+            Some(name) => self.wifi.get(name),
+            None => self.wifi.values().next(),
+        }
+    }
+}
+
+/// The workspace this harness was built in (where `scenarios/` lives).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! Rig parsing: the shipped rigs, and every validation error with its location.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Rig, RigError> {
+    Rig::parse(Path::new("/rigs/test.toml"), text)
+}
+
+fn error_at(text: &str) -> (String, (usize, usize)) {
+    let error = parse(text).unwrap_err();
+    let location = error.line_column().expect("the error has a location");
+    (error.message().to_owned(), location)
+}
+
+#[test]
+fn the_shipped_rigs_load() {
+    let root = workspace_root();
+    let emulated = Rig::load(&root.join(DEFAULT_RIG)).unwrap();
+    assert!(matches!(emulated.boards["dut"], BoardSpec::Emulated { .. }));
+    assert_eq!(
+        emulated.access_point("dut").map(|ap| ap.ssid.as_str()),
+        Some("hil-lab")
+    );
+    assert!(matches!(emulated.broker, BrokerSpec::Embedded { .. }));
+
+    let lab = Rig::load(&root.join("scenarios/rigs/sam-iot-wg.toml")).unwrap();
+    let BoardSpec::ProbeRs {
+        chip,
+        probe,
+        leds,
+        poll,
+        serial_port,
+        ..
+    } = &lab.boards["dut"]
+    else {
+        panic!("the lab rig has a probe-rs board")
+    };
+    assert_eq!(chip, "ATSAMD21G18A");
+    assert_eq!((probe.vid, probe.pid), (0x03eb, 0x2175));
+    assert_eq!(serial_port, "/dev/ttyACM0");
+    assert_eq!(*poll, Duration::from_millis(5));
+    assert_eq!(
+        leds["blue"],
+        LedBit {
+            register: 0x4100_4410,
+            bit: 21,
+            active_low: true
+        }
+    );
+    assert_eq!(leds["green"].bit, 20);
+    assert_eq!(leds["yellow"].bit, 11);
+    assert_eq!(leds["red"].bit, 25);
+}
+
+#[test]
+fn relative_paths_are_relative_to_the_rig_file() {
+    let rig =
+        parse("[pki]\ndir = \"pki\"\n[boards.dut]\nkind = \"emulated\"\nbinary = \"bin/board\"\n")
+            .unwrap();
+    assert_eq!(rig.pki_dir, Path::new("/rigs/pki"));
+    assert!(
+        matches!(&rig.boards["dut"], BoardSpec::Emulated { binary: Some(b), .. } if b == Path::new("/rigs/bin/board"))
+    );
+}
+
+#[test]
+fn syntax_errors_and_unknown_keys_have_locations() {
+    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nsped = 2.0\n");
+    assert!(message.contains("sped"), "{message}");
+    assert_eq!(at.0, 3);
+    let (_, at) = error_at("[boards.dut\nkind = 1\n");
+    assert_eq!(at.0, 1);
+}
+
+#[test]
+fn validation_errors_point_at_the_value() {
+    let (message, at) = error_at("[boards.dut]\nkind = \"teleport\"\n");
+    assert!(
+        message.contains("unknown board kind \"teleport\""),
+        "{message}"
+    );
+    assert_eq!(at, (2, 8));
+
+    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nspeed = -1.0\n");
+    assert!(message.contains("speed"), "{message}");
+    assert_eq!(at.0, 3);
+
+    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nwifi = \"nowhere\"\n");
+    assert!(message.contains("no access point \"nowhere\""), "{message}");
+    assert_eq!(at.0, 3);
+
+    let (message, at) = error_at(
+        "[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\nprobe = \"zz:2175\"\nfirmware = \"f.elf\"\nserial = { port = \"/dev/ttyACM0\" }\n",
+    );
+    assert!(message.contains("invalid probe selector"), "{message}");
+    assert_eq!(at.0, 4);
+
+    let (message, at) = error_at(
+        "[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\nprobe = \"03eb:2175\"\nfirmware = \"f.elf\"\nserial = { port = \"/dev/ttyACM0\" }\n[boards.dut.leds]\npurple = { register = 1, bit = 1 }\n",
+    );
+    assert!(message.contains("unknown LED \"purple\""), "{message}");
+    assert_eq!(at.0, 8);
+
+    let (message, _) = error_at("[broker]\nkind = \"cloud\"\n[boards.dut]\nkind = \"emulated\"\n");
+    assert!(message.contains("unknown broker kind"), "{message}");
+    let (message, _) = error_at(
+        "[broker]\nkind = \"external\"\nurl = \"http://x\"\n[boards.dut]\nkind = \"emulated\"\n",
+    );
+    assert!(message.contains("mqtts://"), "{message}");
+}
+
+#[test]
+fn missing_parts_are_named() {
+    let error = parse("[broker]\nkind = \"embedded\"\n").unwrap_err();
+    assert!(error.message().contains("no [boards]"));
+    let (message, _) = error_at("[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\n");
+    assert!(message.contains("needs `probe`"), "{message}");
+}
+
+#[test]
+fn a_missing_file_says_how_to_choose_a_rig() {
+    let error = Rig::load(Path::new("/nonexistent/rig.toml")).unwrap_err();
+    assert!(error.message().contains("cannot read rig file"));
+    let rendered = format!("{:?}", miette::Report::new(error));
+    assert!(rendered.contains("HIL_RIG"), "{rendered}");
+}
+
+#[test]
+fn the_external_broker_url_is_split() {
+    let rig = parse("[broker]\nkind = \"external\"\nurl = \"mqtts://iot.example.com:443\"\n[boards.dut]\nkind = \"emulated\"\n").unwrap();
+    assert_eq!(
+        rig.broker,
+        BrokerSpec::External {
+            host: "iot.example.com".into(),
+            port: 443
+        }
+    );
+}
