@@ -38,7 +38,7 @@ async fn main() {
         let began = Instant::now();
         let board = Board::start(1.0, &[]).await;
         let mut console = support::Console::open(&board.serial);
-        assert_eq!(console.command("").await, "");
+        console.sync().await;
         starts.push(began.elapsed().as_secs_f64() * 1000.0);
         assert!(board.terminate().await.success());
     }

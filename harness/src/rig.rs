@@ -7,6 +7,10 @@
 //! are relative to the rig file's directory. [`Rig::from_env`] loads `$HIL_RIG`, or the
 //! default emulated rig.
 
+// A RigError carries the file's text for its report; it is returned once, at start-up,
+// so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;

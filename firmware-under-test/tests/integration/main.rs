@@ -566,7 +566,7 @@ async fn the_pty_link_points_at_the_console_and_buttons_are_logged() {
         Some(board.serial.as_str())
     );
     let mut console = support::Console::open(link.to_str().unwrap());
-    assert_eq!(console.command("").await, "");
+    console.sync().await;
     let mut control = board.control().await;
     assert_eq!(
         control

@@ -164,11 +164,12 @@ impl Board {
     }
 
     /// Opens the console and synchronises with the board: an empty line is answered by
-    /// an empty reply. (What the board printed before the port was opened is gone, as on a
-    /// USB serial port.)
+    /// an empty reply. What the board printed before the port was opened is gone, as on a
+    /// USB serial port; a boot banner printed just after it opened is skipped (the board
+    /// handles its boot before any console input, so the banner comes first).
     pub async fn console(&self) -> Console {
         let mut console = Console::open(&self.serial);
-        assert_eq!(console.command("").await, "");
+        console.sync().await;
         console
     }
 
@@ -218,6 +219,22 @@ impl Console {
             bytes,
             pending: Vec::new(),
             transcript: String::new(),
+        }
+    }
+
+    /// Sends an empty line and reads replies until its empty reply, skipping a boot
+    /// banner that may come first.
+    pub async fn sync(&mut self) {
+        self.send("\r\n");
+        loop {
+            let reply = self.reply().await;
+            if reply.is_empty() {
+                return;
+            }
+            assert!(
+                reply.starts_with("HIL reference firmware"),
+                "unexpected output: {reply}"
+            );
         }
     }
 
