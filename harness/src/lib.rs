@@ -8,6 +8,8 @@
 //!   CSRs, server and operator certificates).
 #![deny(missing_docs)]
 
+pub mod board;
+pub mod console;
 pub mod errors;
 pub mod led;
 pub mod pki;

@@ -8,8 +8,9 @@
 
 use serde::{Serialize, Serializer};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 /// Serialises a duration as fractional milliseconds.
 pub fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -70,7 +71,8 @@ pub struct Entry {
     pub what: What,
 }
 
-/// The run's timeline; share it as `Arc<Timeline>`.
+/// The run's timeline; share it as `Arc<Timeline>`. Its clock is tokio's, so tests with
+/// paused time see consistent times.
 #[derive(Debug)]
 pub struct Timeline {
     start: Instant,

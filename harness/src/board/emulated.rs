@@ -1,0 +1,418 @@
+//! The emulated board backend: runs `emulated-board` (see
+//! `firmware-under-test/EMULATED_BOARD.md`) and drives it through its console and control
+//! socket.
+//!
+//! One process per board, each with its own temporary state dir, pseudo-terminal and
+//! control socket. The binary comes from the rig, from `$HIL_EMULATED_BOARD`, or from the
+//! workspace's target dir, where it is built (once per process) with cargo. The process is
+//! killed when the [`EmulatedBoard`] is dropped, panics included, and it exits by itself if
+//! the harness process dies (it watches its parent). Its stderr and its LED edges go on
+//! the timeline.
+
+use super::{Board, Capabilities, Environment, FlashProgress, LedObserver};
+use crate::console::Console;
+use crate::errors::BoardError;
+use crate::led::LED_NAMES;
+use crate::rig::AccessPoint;
+use crate::timeline::{Timeline, What};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::oneshot;
+
+/// How long start-up and control requests may take.
+pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How to start an emulated board.
+#[derive(Debug, Clone)]
+pub struct EmulatedOptions {
+    /// The binary; found or built when `None`.
+    pub binary: Option<PathBuf>,
+    /// Time scale.
+    pub speed: f64,
+    /// Access points in range.
+    pub access_points: Vec<AccessPoint>,
+    /// Endpoint names and the addresses they resolve to.
+    pub hosts: Vec<(String, IpAddr)>,
+}
+
+impl Default for EmulatedOptions {
+    fn default() -> Self {
+        EmulatedOptions {
+            binary: None,
+            speed: 1.0,
+            access_points: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// Finds `emulated-board`, building it with cargo when it is not there.
+pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(path) = explicit {
+        return if path.exists() {
+            Ok(path.to_owned())
+        } else {
+            Err(format!("{} does not exist", path.display()))
+        };
+    }
+    if let Some(path) = std::env::var_os("HIL_EMULATED_BOARD") {
+        return Ok(PathBuf::from(path));
+    }
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = crate::rig::workspace_root();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            // Cheap when it is up to date, and it makes sure it is.
+            let status = std::process::Command::new(cargo)
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "firmware-under-test",
+                    "--bin",
+                    "emulated-board",
+                ])
+                .current_dir(&root)
+                .stdin(Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run cargo to build emulated-board: {e}"))?;
+            if !status.success() {
+                return Err(format!("building emulated-board failed ({status})"));
+            }
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root.join("target"), PathBuf::from);
+            let path = target.join("debug").join("emulated-board");
+            if path.exists() {
+                Ok(path)
+            } else {
+                Err(format!(
+                    "cargo built emulated-board but {} is missing",
+                    path.display()
+                ))
+            }
+        })
+        .clone()
+}
+
+/// The control socket: requests answered in order, edge events to the LED observer.
+struct Control {
+    write: tokio::net::unix::OwnedWriteHalf,
+    waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Control {
+    async fn connect(path: &Path, leds: LedObserver) -> std::io::Result<Control> {
+        let stream = tokio::net::UnixStream::connect(path).await?;
+        let (read, write) = stream.into_split();
+        let waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>> = Arc::default();
+        let queue = waiting.clone();
+        let reader = tokio::spawn(async move {
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if value.get("event").and_then(Value::as_str) == Some("edge") {
+                    if let (Some(led), Some(on)) = (value["led"].as_str(), value["on"].as_bool()) {
+                        leds.record(led, on);
+                    }
+                    continue;
+                }
+                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                if let Some(reply) = next {
+                    let _ = reply.send(value);
+                }
+            }
+        });
+        Ok(Control {
+            write,
+            waiting,
+            reader,
+        })
+    }
+
+    async fn request(&mut self, request: Value) -> Result<Value, String> {
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .map_err(|_| "control state poisoned".to_owned())?
+            .push_back(tx);
+        let mut line = request.to_string();
+        line.push('\n');
+        self.write
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let reply = tokio::time::timeout(CONTROL_TIMEOUT, rx)
+            .await
+            .map_err(|_| format!("no answer to {request} within {CONTROL_TIMEOUT:?}"))?
+            .map_err(|_| "the control socket closed".to_owned())?;
+        if reply["ok"] == true {
+            Ok(reply)
+        } else {
+            Err(reply["error"].as_str().unwrap_or("refused").to_owned())
+        }
+    }
+}
+
+/// A running emulated board.
+pub struct EmulatedBoard {
+    name: String,
+    child: Child,
+    console: Console,
+    leds: LedObserver,
+    control: Control,
+    state_dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for EmulatedBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatedBoard")
+            .field("name", &self.name)
+            .field("pid", &self.child.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatedBoard {
+    /// Starts the board process and connects to its console and control socket.
+    pub async fn start(
+        name: &str,
+        options: &EmulatedOptions,
+        timeline: Arc<Timeline>,
+    ) -> Result<Self, BoardError> {
+        let fail = |reason: String| BoardError::Start {
+            board: name.to_owned(),
+            reason,
+        };
+        let binary = find_binary(options.binary.as_deref()).map_err(fail)?;
+        let state_dir = tempfile::Builder::new()
+            .prefix(&format!("hil-{name}-"))
+            .tempdir()
+            .map_err(|e| fail(format!("cannot create a state dir: {e}")))?;
+        let control_path = state_dir.path().join("control.sock");
+        let mut command = tokio::process::Command::new(&binary);
+        command
+            .arg("--state-dir")
+            .arg(state_dir.path().join("board"))
+            .arg("--control")
+            .arg(&control_path)
+            .arg("--speed")
+            .arg(options.speed.to_string());
+        for ap in &options.access_points {
+            let spec = if ap.auth == "open" {
+                ap.ssid.clone()
+            } else {
+                format!("{}:{}", ap.ssid, ap.password)
+            };
+            command.arg("--ap").arg(spec);
+        }
+        for (host, addr) in &options.hosts {
+            command.arg("--host").arg(format!("{host}={addr}"));
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| fail(format!("cannot run {}: {e}", binary.display())))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| fail("no stdout".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut announce = async || -> Result<String, BoardError> {
+            match tokio::time::timeout(CONTROL_TIMEOUT, lines.next_line()).await {
+                Ok(Ok(Some(line))) => Ok(line),
+                Ok(_) => Err(fail("the board exited during start-up".into())),
+                Err(_) => Err(fail(format!("no start-up line within {CONTROL_TIMEOUT:?}"))),
+            }
+        };
+        let serial_line = announce().await?;
+        let serial = serial_line
+            .strip_prefix("serial: ")
+            .ok_or_else(|| fail(format!("unexpected first line {serial_line:?}")))?
+            .to_owned();
+        let control_line = announce().await?;
+        if !control_line.starts_with("control: ") {
+            return Err(fail(format!("unexpected second line {control_line:?}")));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            let (board, timeline) = (name.to_owned(), timeline.clone());
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    timeline.record(What::Action {
+                        text: format!("{board} (emulator) {line}"),
+                    });
+                }
+            });
+        }
+        let leds = LedObserver::new(name, timeline.clone(), &LED_NAMES);
+        let mut control = Control::connect(&control_path, leds.clone())
+            .await
+            .map_err(|e| fail(format!("cannot connect to {}: {e}", control_path.display())))?;
+        let subscribed = control
+            .request(json!({"cmd": "subscribe_gpio"}))
+            .await
+            .map_err(fail)?;
+        for led in LED_NAMES {
+            if let Some(on) = subscribed["leds"][led].as_bool() {
+                leds.record(led, on);
+            }
+        }
+        let mut console = Console::open(name, &serial, 115_200, timeline).map_err(|source| {
+            BoardError::Console {
+                board: name.to_owned(),
+                source,
+            }
+        })?;
+        console
+            .sync(CONTROL_TIMEOUT)
+            .await
+            .map_err(|source| BoardError::Console {
+                board: name.to_owned(),
+                source,
+            })?;
+        Ok(EmulatedBoard {
+            name: name.to_owned(),
+            child,
+            console,
+            leds,
+            control,
+            state_dir,
+        })
+    }
+
+    /// The board process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The board's flash and secure element directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.path().join("board")
+    }
+
+    async fn control(&mut self, request: Value) -> Result<Value, BoardError> {
+        self.control
+            .request(request)
+            .await
+            .map_err(|reason| BoardError::Control {
+                board: self.name.clone(),
+                reason,
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl Environment for EmulatedBoard {
+    async fn set_wifi(&mut self, ssid: &str, up: bool) -> Result<(), BoardError> {
+        let cmd = if up { "wifi_up" } else { "wifi_down" };
+        self.control(json!({"cmd": cmd, "ssid": ssid}))
+            .await
+            .map(drop)
+    }
+
+    async fn set_sensors(
+        &mut self,
+        light: Option<u32>,
+        temperature: Option<f64>,
+    ) -> Result<(), BoardError> {
+        self.control(json!({"cmd": "set_sensors", "light": light, "temp": temperature}))
+            .await
+            .map(drop)
+    }
+
+    async fn press(&mut self, button: &str) -> Result<(), BoardError> {
+        self.control(json!({"cmd": "press", "button": button}))
+            .await
+            .map(drop)
+    }
+}
+
+#[async_trait::async_trait]
+impl Board for EmulatedBoard {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            power_cycle: true,
+            environment: true,
+        }
+    }
+
+    fn console(&mut self) -> &mut Console {
+        &mut self.console
+    }
+
+    fn leds(&self) -> &LedObserver {
+        &self.leds
+    }
+
+    fn environment(&mut self) -> Option<&mut dyn Environment> {
+        Some(self)
+    }
+
+    /// "Flashing" an emulated board: power off, erase its flash (the provisioning data;
+    /// the secure element keeps its key) when asked, power on.
+    async fn flash(&mut self, erase: bool, progress: &dyn FlashProgress) -> Result<(), BoardError> {
+        self.control(json!({"cmd": "power_off"})).await?;
+        if erase {
+            let nvm = self.state_dir().join("nvm.json");
+            match std::fs::remove_file(&nvm) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BoardError::Control {
+                        board: self.name.clone(),
+                        reason: format!("cannot erase {}: {e}", nvm.display()),
+                    });
+                }
+            }
+        }
+        progress.progress("flash", 1, 1);
+        self.control(json!({"cmd": "power_on"})).await.map(drop)
+    }
+
+    async fn reset(&mut self) -> Result<(), BoardError> {
+        self.control(json!({"cmd": "reset"})).await.map(drop)
+    }
+
+    async fn power_cycle(&mut self) -> Result<(), BoardError> {
+        self.control(json!({"cmd": "power_off"})).await?;
+        self.control(json!({"cmd": "power_on"})).await.map(drop)
+    }
+
+    async fn shutdown(mut self: Box<Self>) -> Result<(), BoardError> {
+        if let Some(pid) = self.child.id() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The LED observer: live tracks of a board's LEDs, fed by its backend, and the waiting
+//! queries scenarios use.
+//!
+//! A backend calls [`LedObserver::record`] for every level it sees (an emulator's edge
+//! event, a probe's register poll); the observer stamps it on the [`Timeline`], keeps the
+//! [`LedTrack`] and wakes waiters. The queries wait for edges or for the end of a window,
+//! with a timeout, and decide with [`LedTrack`]'s pure functions.
+
+use crate::led::{Edge, LedTrack, Pattern};
+use crate::timeline::{Timeline, What};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a level must last to count as solid when none is given.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct Shared {
+    tracks: Mutex<BTreeMap<String, LedTrack>>,
+    changed: Notify,
+}
+
+/// A board's LEDs as observed; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LedObserver {
+    board: String,
+    timeline: Arc<Timeline>,
+    shared: Arc<Shared>,
+}
+
+/// A query that did not come true in time.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("led {led}: expected {expected}, saw {seen}")]
+pub struct LedMismatch {
+    /// LED.
+    pub led: String,
+    /// What was expected.
+    pub expected: String,
+    /// What the LED did instead.
+    pub seen: String,
+    /// When the query gave up, on the timeline.
+    pub at: Duration,
+}
+
+impl LedObserver {
+    /// An observer of `leds` (all dark at first) on `board`.
+    pub fn new(board: &str, timeline: Arc<Timeline>, leds: &[&str]) -> Self {
+        let tracks = leds
+            .iter()
+            .map(|l| (l.to_string(), LedTrack::new(false)))
+            .collect();
+        LedObserver {
+            board: board.to_owned(),
+            timeline,
+            shared: Arc::new(Shared {
+                tracks: Mutex::new(tracks),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    fn tracks(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, LedTrack>> {
+        self.shared.tracks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a level seen now; an edge goes on the timeline.
+    pub fn record(&self, led: &str, on: bool) {
+        let mut tracks = self.tracks();
+        let track = tracks.entry(led.to_owned()).or_default();
+        if track.level_at(Duration::MAX) == on {
+            return;
+        }
+        let at = self.timeline.record(What::Led {
+            board: self.board.clone(),
+            led: led.to_owned(),
+            on,
+        });
+        track.record(at, on);
+        drop(tracks);
+        self.shared.changed.notify_waiters();
+    }
+
+    /// A copy of one LED's track.
+    pub fn track(&self, led: &str) -> Option<LedTrack> {
+        self.tracks().get(led).cloned()
+    }
+
+    /// The LED names observed.
+    pub fn names(&self) -> Vec<String> {
+        self.tracks().keys().cloned().collect()
+    }
+
+    /// Is `led` lit now?
+    pub fn is_on(&self, led: &str) -> bool {
+        self.track(led).is_some_and(|t| t.level_at(Duration::MAX))
+    }
+
+    fn now(&self) -> Duration {
+        self.timeline.now()
+    }
+
+    fn mismatch(&self, led: &str, expected: String, since: Duration) -> LedMismatch {
+        let now = self.now();
+        let seen = self.track(led).map_or_else(
+            || "no such LED".to_owned(),
+            |t| t.classify(since, now).to_string(),
+        );
+        LedMismatch {
+            led: led.to_owned(),
+            expected,
+            seen,
+            at: now,
+        }
+    }
+
+    /// Waits until `led` has been solidly `on` (or off) for `settle`, for at most
+    /// `within`; a blinking LED does not count. Returns when it became solid.
+    pub async fn wait_solid(
+        &self,
+        led: &str,
+        on: bool,
+        settle: Duration,
+        within: Duration,
+    ) -> Result<Duration, LedMismatch> {
+        let since = self.now();
+        let deadline = since + within;
+        let expected = format!("solid {} within {within:?}", if on { "on" } else { "off" });
+        loop {
+            let notified = self.shared.changed.notified();
+            let now = self.now();
+            let track = self
+                .track(led)
+                .ok_or_else(|| self.mismatch(led, expected.clone(), since))?;
+            if let Some(at) = track.solid_since(on, since, settle, now) {
+                return Ok(at);
+            }
+            if now >= deadline {
+                return Err(self.mismatch(led, expected, since));
+            }
+            // Next moment the answer can change without an edge: the current level's
+            // settle time, or the deadline.
+            let wake = match track.last_change(now) {
+                Some(changed) if track.level_at(now) == on => {
+                    (changed + settle).max(since + settle)
+                }
+                None if track.level_at(now) == on => since + settle,
+                _ => deadline,
+            }
+            .clamp(now, deadline);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(wake.saturating_sub(now) + Duration::from_millis(1)) => {}
+            }
+        }
+    }
+
+    /// Checks that `led` stays `on` (or off) for `hold`, from now.
+    pub async fn wait_held(&self, led: &str, on: bool, hold: Duration) -> Result<(), LedMismatch> {
+        let from = self.now();
+        let to = from + hold;
+        let expected = format!("{} for {hold:?}", if on { "on" } else { "off" });
+        loop {
+            let notified = self.shared.changed.notified();
+            let now = self.now();
+            let track = self
+                .track(led)
+                .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
+            if let Err(Edge { at, on: level }) = track.held(on, from, to.min(now)) {
+                return Err(LedMismatch {
+                    led: led.to_owned(),
+                    expected,
+                    seen: format!(
+                        "{} at {:.3}s",
+                        if level { "on" } else { "off" },
+                        at.as_secs_f64()
+                    ),
+                    at: now,
+                });
+            }
+            if now >= to {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(to - now) => {}
+            }
+        }
+    }
+
+    /// Watches `led` for `window` and says what it showed.
+    pub async fn observe(&self, led: &str, window: Duration) -> Pattern {
+        let from = self.now();
+        tokio::time::sleep(window).await;
+        self.track(led)
+            .map_or(Pattern::Irregular, |t| t.classify(from, from + window))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_follow_recorded_edges() {
+        let timeline = Timeline::new();
+        let leds = LedObserver::new("dut", timeline, &["blue"]);
+        let feeder = leds.clone();
+        tokio::spawn(async move {
+            for i in 0..8 {
+                feeder.record("blue", i % 2 == 0);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            feeder.record("blue", true);
+        });
+        // Blinking first, solid from about 2 s: not solid before then.
+        let settle = Duration::from_millis(600);
+        let err = leds
+            .wait_solid("blue", true, settle, Duration::from_millis(1500))
+            .await
+            .unwrap_err();
+        assert_eq!(err.led, "blue");
+        let _ = leds
+            .wait_solid("blue", true, settle, Duration::from_secs(5))
+            .await
+            .unwrap();
+        leds.wait_held("blue", true, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            leds.wait_held("blue", false, Duration::from_secs(1))
+                .await
+                .is_err()
+        );
+        assert!(
+            leds.wait_solid("purple", true, settle, Duration::from_millis(10))
+                .await
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Boards: the [`Board`] trait and its backends.
+//!
+//! A board can be flashed (with progress), reset, power-cycled where the rig allows it,
+//! talked to over its [`Console`], and watched through its [`LedObserver`]. Emulated boards
+//! also have an [`Environment`] (Wi-Fi access points, sensors, buttons) that a lab bench
+//! does not offer. Backends:
+//! - [`emulated::EmulatedBoard`]: the `emulated-board` process, one per board;
+//! - probe-rs (real hardware) is not built yet.
+
+pub mod emulated;
+pub mod leds;
+
+use crate::console::Console;
+use crate::errors::BoardError;
+pub use leds::{LedMismatch, LedObserver};
+
+/// What a board backend can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Power can be switched off and on.
+    pub power_cycle: bool,
+    /// Wi-Fi, sensors and buttons can be controlled.
+    pub environment: bool,
+}
+
+/// Receives flashing progress.
+pub trait FlashProgress: Send + Sync {
+    /// `done` of `total` bytes written (or verified).
+    fn progress(&self, phase: &str, done: u64, total: u64);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl FlashProgress for NoProgress {
+    fn progress(&self, _: &str, _: u64, _: u64) {}
+}
+
+/// The world around an emulated board.
+#[async_trait::async_trait]
+pub trait Environment: Send {
+    /// Takes an access point down or brings it up.
+    async fn set_wifi(&mut self, ssid: &str, up: bool) -> Result<(), BoardError>;
+    /// Overrides sensor readings (None keeps the current source).
+    async fn set_sensors(
+        &mut self,
+        light: Option<u32>,
+        temperature: Option<f64>,
+    ) -> Result<(), BoardError>;
+    /// Presses a user button (`sw0`, `sw1`).
+    async fn press(&mut self, button: &str) -> Result<(), BoardError>;
+}
+
+/// A board under test.
+#[async_trait::async_trait]
+pub trait Board: Send {
+    /// The board's name in the rig.
+    fn name(&self) -> &str;
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+    /// Its console.
+    fn console(&mut self) -> &mut Console;
+    /// Its LEDs.
+    fn leds(&self) -> &LedObserver;
+    /// Its environment, if it is emulated.
+    fn environment(&mut self) -> Option<&mut dyn Environment>;
+    /// Flashes the firmware (erasing its flash first with `erase`) and starts it.
+    async fn flash(&mut self, erase: bool, progress: &dyn FlashProgress) -> Result<(), BoardError>;
+    /// Resets the board.
+    async fn reset(&mut self) -> Result<(), BoardError>;
+    /// Switches power off and on.
+    async fn power_cycle(&mut self) -> Result<(), BoardError>;
+    /// Stops the board and releases everything it holds (processes, probes, ports).
+    async fn shutdown(self: Box<Self>) -> Result<(), BoardError>;
+}
