@@ -9,7 +9,7 @@
 
 use crate::errors::ConsoleError;
 use crate::timeline::{Timeline, What};
-use serialport::{SerialPort, TTYPort};
+use serialport::TTYPort;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
