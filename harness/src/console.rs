@@ -326,6 +326,7 @@ pub fn strip_logs(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serialport::SerialPort;
 
     #[test]
     fn replies_lose_their_eot_and_log_lines() {
