@@ -9,9 +9,11 @@
 #![deny(missing_docs)]
 
 pub mod board;
+pub mod broker;
 pub mod console;
 pub mod errors;
 pub mod led;
 pub mod pki;
+pub mod provision;
 pub mod rig;
 pub mod timeline;

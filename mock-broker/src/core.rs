@@ -617,6 +617,7 @@ impl Core {
         retain: bool,
     ) -> Vec<Action> {
         let mut out = Out::default();
+        out.tap(broker_publish(topic, &payload, qos, retain));
         if retain {
             if payload.is_empty() {
                 self.retained.remove(topic);
@@ -652,7 +653,14 @@ impl Core {
         if topic.starts_with("$aws/things/") {
             let secs = self.epoch_ms(now) / 1000;
             for (reply_topic, reply) in self.shadows.handle(topic, &payload, secs) {
-                self.route(now, &reply_topic, Bytes::from(reply), QoS::AtLeastOnce, out);
+                let reply = Bytes::from(reply);
+                out.tap(broker_publish(
+                    &reply_topic,
+                    &reply,
+                    QoS::AtLeastOnce,
+                    false,
+                ));
+                self.route(now, &reply_topic, reply, QoS::AtLeastOnce, out);
             }
         }
     }
@@ -945,6 +953,19 @@ fn withheld(conn: ConnId, client_id: &str, packet: &'static str) -> EventKind {
         conn,
         client_id: client_id.to_owned(),
         packet,
+    }
+}
+
+fn broker_publish(topic: &str, payload: &Bytes, qos: QoS, retain: bool) -> EventKind {
+    EventKind::BrokerPublish {
+        message: MessageInfo {
+            topic: topic.to_owned(),
+            payload: payload.clone(),
+            qos,
+            retain,
+            dup: false,
+            pkid: 0,
+        },
     }
 }
 

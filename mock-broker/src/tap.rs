@@ -126,6 +126,12 @@ pub enum EventKind {
         #[serde(flatten)]
         message: MessageInfo,
     },
+    /// The broker published a message itself (AWS events, shadow replies, wills).
+    BrokerPublish {
+        /// The message.
+        #[serde(flatten)]
+        message: MessageInfo,
+    },
     /// A PUBACK came from a client.
     PubackIn {
         /// Connection id.
@@ -261,7 +267,10 @@ impl EventKind {
             | Disconnect { conn, .. }
             | Denied { conn, .. }
             | Closed { conn, .. } => Some(*conn),
-            TlsRejected { .. } | WillPublished { .. } | QueueOverflow { .. } => None,
+            TlsRejected { .. }
+            | WillPublished { .. }
+            | QueueOverflow { .. }
+            | BrokerPublish { .. } => None,
         }
     }
 }

@@ -12,7 +12,10 @@ pub mod leds;
 
 use crate::console::Console;
 use crate::errors::BoardError;
-pub use leds::{LedMismatch, LedObserver};
+pub use leds::{DEFAULT_SETTLE, LedMismatch, LedObserver};
+
+/// How long a level must last to count as solid in the harness's own tests.
+pub const DEFAULT_SETTLE_FOR_TESTS: std::time::Duration = std::time::Duration::from_millis(700);
 
 /// What a board backend can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -690,3 +690,19 @@ fn shadow_requests_are_answered_through_routing() {
     assert_eq!(delta.len(), 1);
     assert!(String::from_utf8_lossy(&delta[0].payload).contains(r#""state":{"toggle":1}"#));
 }
+
+#[test]
+fn broker_publications_are_tapped_even_without_subscribers() {
+    let mut f = Fixture::new();
+    let actions = f.core.publish(
+        T0,
+        "$aws/events/x",
+        Bytes::from_static(b"{}"),
+        QoS::AtLeastOnce,
+        false,
+    );
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Tap(EventKind::BrokerPublish { message }) if message.topic == "$aws/events/x"
+    )));
+}

@@ -1,0 +1,258 @@
+//! The embedded broker backend: `mock_broker` in process, with AWS IoT's control plane.
+//!
+//! The broker presents the test PKI's server certificate for the rig's endpoint name, and
+//! admits the operator certificate as a superuser. Every tap event goes on the timeline.
+//! On top of [`Broker`] it offers what scenarios need from AWS: registering the signer CA
+//! (JITR, or JITP with a template), pre-registering a device, activating a certificate
+//! the way Microchip's zero-touch rule does, faults, and certificate status changes.
+
+use super::{Broker, BrokerCapabilities};
+use crate::errors::BrokerError;
+use crate::pki::TestPki;
+use crate::timeline::{Timeline, What};
+use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::registry::{AwsErrorKind, CertificateMode, CertificateStatus};
+use mock_broker::{BrokerConfig, Faults, MockBroker};
+use rumqttc::mqttbytes::QoS;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The JITP template the harness attaches for `provision = jitp`: the thing is named after
+/// the certificate's common name, the policy is keyed on the client id.
+pub const JITP_TEMPLATE: &str = r#"{
+  "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"}},
+  "Resources": {
+    "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"}}},
+    "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {"Status": "ACTIVE"}},
+    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"arn:aws:iot:*:*:client/${iot:ClientId}\"},{\"Effect\":\"Allow\",\"Action\":[\"iot:Publish\",\"iot:Receive\"],\"Resource\":[\"arn:aws:iot:*:*:topic/${iot:ClientId}/*\",\"arn:aws:iot:*:*:topic/$aws/things/${iot:ClientId}/shadow/*\"]},{\"Effect\":\"Allow\",\"Action\":\"iot:Subscribe\",\"Resource\":[\"arn:aws:iot:*:*:topicfilter/${iot:ClientId}/#\",\"arn:aws:iot:*:*:topicfilter/$aws/things/${iot:ClientId}/shadow/*\"]}]}"}}
+  }
+}"#;
+
+/// The in-process mock broker with its control plane.
+pub struct EmbeddedBroker {
+    broker: MockBroker,
+    plane: Arc<ControlPlane>,
+    endpoint: String,
+    signer_pem: String,
+    verification: Box<dyn Fn(&str) -> Result<String, crate::errors::PkiError> + Send + Sync>,
+    _pump: AbortOnDrop,
+}
+
+/// The tap pump task, stopped with its broker.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::fmt::Debug for EmbeddedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedBroker")
+            .field("addr", &self.broker.local_addr())
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+fn start_error(reason: impl std::fmt::Display) -> BrokerError {
+    BrokerError::Start {
+        kind: "embedded",
+        reason: reason.to_string(),
+    }
+}
+
+impl EmbeddedBroker {
+    /// Starts the broker on `listen` for `endpoint`, with the test PKI.
+    pub async fn start(
+        endpoint: &str,
+        listen: SocketAddr,
+        zero_touch: Option<Duration>,
+        pki: Arc<TestPki>,
+        timeline: Arc<Timeline>,
+    ) -> Result<Self, BrokerError> {
+        let mut plane_config = ControlPlaneConfig::new(endpoint);
+        plane_config.operator_cas = vec![pki.operator_ca_der()?];
+        plane_config.zero_touch = zero_touch;
+        let plane = ControlPlane::new(plane_config).map_err(start_error)?;
+        let server = pki.server.server_identity()?;
+        let mut config = BrokerConfig::new(server, mock_broker::ClientAuth::TrustRoots(Vec::new()));
+        config.listen = listen;
+        config.set_control_plane(&plane);
+        let broker = MockBroker::start(config).await.map_err(start_error)?;
+        let mut tap = broker.tap();
+        let pump = tokio::spawn(async move {
+            while let Some(event) = tap.next().await {
+                if let Ok(event) = serde_json::to_value(&*event) {
+                    timeline.record(What::Broker { event });
+                }
+            }
+        });
+        let signer_pem = pki.signer.pem.clone();
+        let verification_pki = pki.clone();
+        Ok(EmbeddedBroker {
+            broker,
+            plane,
+            endpoint: endpoint.to_owned(),
+            signer_pem,
+            verification: Box::new(move |code| verification_pki.verification_cert(code)),
+            _pump: AbortOnDrop(pump),
+        })
+    }
+
+    /// The control plane (registries).
+    pub fn control_plane(&self) -> &Arc<ControlPlane> {
+        &self.plane
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> Faults {
+        self.broker.faults()
+    }
+
+    /// The mock broker itself.
+    pub fn mock(&self) -> &MockBroker {
+        &self.broker
+    }
+
+    /// Registers the signer CA (with a verification certificate), ACTIVE, with
+    /// auto-registration as asked and an optional JITP template. Registering again
+    /// updates it. Returns the CA's certificate id.
+    pub fn register_signer(
+        &self,
+        auto_registration: bool,
+        template: Option<&str>,
+    ) -> Result<String, BrokerError> {
+        let code = self.plane.read(|reg| reg.account.registration_code.clone());
+        let verification = (self.verification)(&code)?;
+        let template = template.map(str::to_owned);
+        let result = self.plane.change(|reg, now| {
+            reg.register_ca(
+                &self.signer_pem,
+                Some(&verification),
+                true,
+                auto_registration,
+                CertificateMode::Default,
+                template.clone(),
+                now,
+            )
+            .map(|ca| ca.id.clone())
+        });
+        match result {
+            Ok(id) => Ok(id),
+            Err(e) => match e.kind {
+                AwsErrorKind::ResourceAlreadyExists { resource_id, .. } => {
+                    self.plane.change(|reg, now| {
+                        reg.update_ca(
+                            &resource_id,
+                            Some(mock_broker::registry::CaStatus::Active),
+                            Some(auto_registration),
+                            Some(template),
+                            now,
+                        )
+                    })?;
+                    Ok(resource_id)
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// Registers a device certificate ACTIVE, with its thing and Microchip's policy
+    /// attached, as if provisioned ahead of time.
+    pub fn preregister(&self, certificate_pem: &str, thing: &str) -> Result<String, BrokerError> {
+        Ok(self.plane.change(|reg, now| {
+            let id = reg
+                .register_certificate(certificate_pem, None, CertificateStatus::Active, now)?
+                .id
+                .clone();
+            let arn = reg.arn("cert", &id);
+            reg.create_thing(thing, Default::default())?;
+            reg.attach_thing_principal(thing, &arn)?;
+            let name = format!("Preregistered_{thing}");
+            if reg.policy(&name).is_err() {
+                let document = mock_broker::policy::microchip_jitr_policy(
+                    &reg.account.region,
+                    &reg.account.id,
+                    thing,
+                );
+                reg.create_policy(&name, &document, now)?;
+            }
+            reg.attach_policy(&name, &arn)?;
+            Ok(id)
+        })?)
+    }
+
+    /// Activates a JITR certificate as Microchip's zero-touch rule does.
+    pub fn activate(&self, certificate_id: &str) -> Result<(), BrokerError> {
+        Ok(self.plane.activate_zero_touch(certificate_id)?)
+    }
+
+    /// Changes a certificate's status (revoke, deactivate, activate).
+    pub fn set_certificate_status(
+        &self,
+        certificate_id: &str,
+        status: CertificateStatus,
+    ) -> Result<(), BrokerError> {
+        Ok(self
+            .plane
+            .change(|reg, now| reg.update_certificate(certificate_id, status, now))?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for EmbeddedBroker {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn capabilities(&self) -> BrokerCapabilities {
+        BrokerCapabilities {
+            tap: true,
+            control_plane: true,
+            faults: true,
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn port(&self) -> u16 {
+        self.broker.local_addr().port()
+    }
+
+    fn address(&self) -> IpAddr {
+        match self.broker.local_addr().ip() {
+            ip if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+            ip => ip,
+        }
+    }
+
+    async fn publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos1: bool,
+        retain: bool,
+    ) -> Result<(), BrokerError> {
+        let qos = if qos1 {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        };
+        self.broker.publish(topic, payload.to_vec(), qos, retain);
+        Ok(())
+    }
+
+    fn embedded(&self) -> Option<&EmbeddedBroker> {
+        Some(self)
+    }
+
+    async fn shutdown(self: Box<Self>) {
+        let EmbeddedBroker { broker, .. } = *self;
+        broker.shutdown().await;
+    }
+}

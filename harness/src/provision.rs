@@ -1,0 +1,161 @@
+//! Provisioning a board for the cloud, the way Microchip's tool does it, over the console.
+//!
+//! 1. The signer CA is registered with the broker: with auto-registration for
+//!    [`ProvisionMode::Jitr`], with a template for [`ProvisionMode::Jitp`], without either
+//!    for [`ProvisionMode::Preregistered`].
+//! 2. The board's CSR is read (`csr`) and signed by the test PKI; the device certificate,
+//!    the signer, the server's root CA, the endpoint and the Wi-Fi credentials are written
+//!    over the console, each answered `OK`.
+//! 3. The board's `thing` must be the certificate's Subject Key Identifier.
+//! 4. For `Preregistered`, the certificate, thing and policy are registered up front.
+//! 5. The board is reset to use its new credentials.
+
+use crate::board::Board;
+use crate::broker::Broker;
+use crate::broker::embedded::{EmbeddedBroker, JITP_TEMPLATE};
+use crate::errors::{BoardError, ProvisionError};
+use crate::pki::TestPki;
+use crate::rig::AccessPoint;
+use std::time::Duration;
+
+/// How the board's certificate gets registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionMode {
+    /// Just-In-Time Registration at first connection.
+    Jitr,
+    /// Just-In-Time Provisioning with a template on the CA.
+    Jitp,
+    /// Registered before the board connects.
+    Preregistered,
+}
+
+impl std::str::FromStr for ProvisionMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "jitr" => Ok(ProvisionMode::Jitr),
+            "jitp" => Ok(ProvisionMode::Jitp),
+            "preregistered" => Ok(ProvisionMode::Preregistered),
+            other => Err(format!(
+                "unknown provisioning mode {other:?}; expected jitr, jitp or preregistered"
+            )),
+        }
+    }
+}
+
+/// What provisioning produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    /// Thing name (lowercase hex SKI), also the board's MQTT client id.
+    pub thing: String,
+    /// AWS certificate id of the device certificate.
+    pub certificate_id: String,
+    /// Certificate id of the signer CA.
+    pub ca_id: String,
+}
+
+/// How long one console exchange may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn expect_ok(
+    board: &mut dyn Board,
+    command: &str,
+    block: Option<&str>,
+) -> Result<(), ProvisionError> {
+    let name = board.name().to_owned();
+    let console = board.console();
+    let reply = match block {
+        Some(block) => console.send_block(command, block, COMMAND_TIMEOUT).await,
+        None => console.command(command, COMMAND_TIMEOUT).await,
+    }
+    .map_err(|source| ProvisionError::Board {
+        board: name.clone(),
+        source: BoardError::Console {
+            board: name.clone(),
+            source,
+        },
+    })?;
+    if reply == "OK" {
+        Ok(())
+    } else {
+        let shown = command.split_whitespace().next().unwrap_or(command);
+        Err(ProvisionError::Refused {
+            board: name,
+            command: shown.to_owned(),
+            reply,
+        })
+    }
+}
+
+async fn query(board: &mut dyn Board, command: &str) -> Result<String, ProvisionError> {
+    let name = board.name().to_owned();
+    board
+        .console()
+        .command(command, COMMAND_TIMEOUT)
+        .await
+        .map_err(|source| ProvisionError::Board {
+            board: name.clone(),
+            source: BoardError::Console {
+                board: name,
+                source,
+            },
+        })
+}
+
+/// Provisions `board` for `broker` with the test PKI and `ap`; see the module docs.
+pub async fn provision(
+    board: &mut dyn Board,
+    broker: &EmbeddedBroker,
+    pki: &TestPki,
+    ap: &AccessPoint,
+    mode: ProvisionMode,
+) -> Result<Provisioned, ProvisionError> {
+    let name = board.name().to_owned();
+    let ca_id = match mode {
+        ProvisionMode::Jitr => broker.register_signer(true, None)?,
+        ProvisionMode::Jitp => broker.register_signer(true, Some(JITP_TEMPLATE))?,
+        ProvisionMode::Preregistered => broker.register_signer(false, None)?,
+    };
+    let csr = query(board, "csr").await?;
+    if !csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
+        return Err(ProvisionError::Refused {
+            board: name,
+            command: "csr".into(),
+            reply: csr,
+        });
+    }
+    let device = pki.sign_csr(&csr.replace("\r\n", "\n"))?;
+    expect_ok(board, "cert", Some(&device.pem)).await?;
+    expect_ok(board, "signer", Some(&pki.signer.pem)).await?;
+    expect_ok(board, "rootca", Some(&pki.server_ca.pem)).await?;
+    expect_ok(
+        board,
+        &format!("endpoint {}:{}", broker.endpoint(), broker.port()),
+        None,
+    )
+    .await?;
+    let wifi = if ap.auth == "open" {
+        format!("wifi {}", ap.ssid)
+    } else {
+        format!("wifi {},{},{}", ap.ssid, ap.password, ap.auth)
+    };
+    expect_ok(board, &wifi, None).await?;
+    let reported = query(board, "thing").await?;
+    if reported != device.thing {
+        return Err(ProvisionError::ThingMismatch {
+            board: name,
+            reported,
+            expected: device.thing,
+        });
+    }
+    if mode == ProvisionMode::Preregistered {
+        broker.preregister(&device.pem, &device.thing)?;
+    }
+    expect_ok(board, "reset", None).await?;
+    Ok(Provisioned {
+        thing: device.thing,
+        certificate_id: device.id,
+        ca_id,
+    })
+}

@@ -1,0 +1,160 @@
+//! The guide's flow end to end: an embedded broker with the AWS control plane and an
+//! emulated board, provisioned for JITR over its console.
+
+use harness::board::emulated::{EmulatedBoard, EmulatedOptions};
+use harness::board::{Board, DEFAULT_SETTLE_FOR_TESTS};
+use harness::broker::Broker;
+use harness::broker::embedded::EmbeddedBroker;
+use harness::led::Pattern;
+use harness::pki::TestPki;
+use harness::provision::{ProvisionMode, provision};
+use harness::rig::AccessPoint;
+use harness::timeline::{Entry, Timeline, What};
+use std::sync::Arc;
+use std::time::Duration;
+
+const ENDPOINT: &str = "broker.hil.test";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Waits for a broker event on the timeline that satisfies `pred`.
+async fn broker_event(
+    live: &mut tokio::sync::broadcast::Receiver<Entry>,
+    what: &str,
+    mut pred: impl FnMut(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let waiting = async {
+        loop {
+            match live.recv().await {
+                Ok(Entry {
+                    what: What::Broker { event },
+                    ..
+                }) if pred(&event) => return event,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("timeline closed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, waiting)
+        .await
+        .unwrap_or_else(|_| panic!("no broker event: {what} within {WAIT:?}"))
+}
+
+fn process_gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
+        .unwrap_or(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_board_registers_just_in_time_and_streams_sensor_data() {
+    let timeline = Timeline::new();
+    let mut live = timeline.subscribe();
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = Arc::new(
+        TestPki::open(pki_dir.path(), &[ENDPOINT, "localhost", "127.0.0.1"], false).unwrap(),
+    );
+    let broker = EmbeddedBroker::start(
+        ENDPOINT,
+        "127.0.0.1:0".parse().unwrap(),
+        None,
+        pki.clone(),
+        timeline.clone(),
+    )
+    .await
+    .unwrap();
+    let ap = AccessPoint {
+        ssid: "hil-lab".into(),
+        password: "hil-lab-password".into(),
+        auth: "wpa2".into(),
+    };
+    let options = EmulatedOptions {
+        speed: 1.0,
+        access_points: vec![ap.clone()],
+        hosts: vec![(ENDPOINT.to_owned(), broker.address())],
+        ..EmulatedOptions::default()
+    };
+    let mut board = EmulatedBoard::start("dut", &options, timeline.clone())
+        .await
+        .unwrap();
+    let pid = board.pid().unwrap();
+
+    let provisioned = provision(&mut board, &broker, &pki, &ap, ProvisionMode::Jitr)
+        .await
+        .unwrap();
+    assert_eq!(provisioned.thing.len(), 40);
+
+    // Blue blinks while joining, then holds.
+    board
+        .leds()
+        .wait_solid("blue", true, DEFAULT_SETTLE_FOR_TESTS, WAIT)
+        .await
+        .unwrap();
+
+    // The first connection registers the certificate; the harness activates it, as
+    // Microchip's Lambda would.
+    let topic = format!("$aws/events/certificates/registered/{}", provisioned.ca_id);
+    let event = broker_event(&mut live, "the JITR registration event", |e| {
+        e["event"] == "broker_publish" && e["topic"] == topic.as_str()
+    })
+    .await;
+    let payload: serde_json::Value =
+        serde_json::from_str(event["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        payload["certificateId"],
+        provisioned.certificate_id.as_str()
+    );
+    assert_eq!(payload["certificateStatus"], "PENDING_ACTIVATION");
+    broker.activate(&provisioned.certificate_id).unwrap();
+
+    // Telemetry on <thing>/sensors with the documented payload.
+    let sensors = format!("{}/sensors", provisioned.thing);
+    let telemetry = broker_event(&mut live, "telemetry", |e| {
+        e["event"] == "publish_in" && e["topic"] == sensors.as_str()
+    })
+    .await;
+    let data: serde_json::Value =
+        serde_json::from_str(telemetry["payload"].as_str().unwrap()).unwrap();
+    assert!(data["Light"].is_u64() && data["Temp"].is_f64(), "{data}");
+    board
+        .leds()
+        .wait_solid("green", true, DEFAULT_SETTLE_FOR_TESTS, WAIT)
+        .await
+        .unwrap();
+
+    // Yellow pulses once a second while data flows.
+    match board.leds().observe("yellow", Duration::from_secs(4)).await {
+        Pattern::Blinking { hz, duty } => {
+            assert!((0.5..=3.0).contains(&hz), "{hz} Hz");
+            assert!((0.2..=0.8).contains(&duty), "duty {duty}");
+        }
+        other => panic!("yellow should blink, it was {other}"),
+    }
+    assert!(!board.leds().is_on("red"));
+
+    // Shut everything down: no child process is left.
+    Box::new(board).shutdown().await.unwrap();
+    Box::new(broker).shutdown().await;
+    assert!(
+        process_gone(pid),
+        "the emulated board (pid {pid}) is still running"
+    );
+    assert!(timeline.to_json().contains("\"kind\": \"led\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_board_takes_its_process_with_it() {
+    let timeline = Timeline::new();
+    let board = EmulatedBoard::start("dut", &EmulatedOptions::default(), timeline)
+        .await
+        .unwrap();
+    let pid = board.pid().unwrap();
+    drop(board);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !process_gone(pid) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pid {pid} outlived its board"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
