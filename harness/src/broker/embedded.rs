@@ -34,8 +34,7 @@ pub struct EmbeddedBroker {
     broker: MockBroker,
     plane: Arc<ControlPlane>,
     endpoint: String,
-    signer_pem: String,
-    verification: Box<dyn Fn(&str) -> Result<String, crate::errors::PkiError> + Send + Sync>,
+    pki: Arc<TestPki>,
     _pump: AbortOnDrop,
 }
 
@@ -90,14 +89,11 @@ impl EmbeddedBroker {
                 }
             }
         });
-        let signer_pem = pki.signer.pem.clone();
-        let verification_pki = pki.clone();
         Ok(EmbeddedBroker {
             broker,
             plane,
             endpoint: endpoint.to_owned(),
-            signer_pem,
-            verification: Box::new(move |code| verification_pki.verification_cert(code)),
+            pki,
             _pump: AbortOnDrop(pump),
         })
     }
@@ -126,11 +122,11 @@ impl EmbeddedBroker {
         template: Option<&str>,
     ) -> Result<String, BrokerError> {
         let code = self.plane.read(|reg| reg.account.registration_code.clone());
-        let verification = (self.verification)(&code)?;
+        let verification = self.pki.verification_cert(&code)?;
         let template = template.map(str::to_owned);
         let result = self.plane.change(|reg, now| {
             reg.register_ca(
-                &self.signer_pem,
+                &self.pki.signer.pem,
                 Some(&verification),
                 true,
                 auto_registration,
