@@ -6,9 +6,11 @@
 //! control plane (JITR, policies, shadow) and fault injection; other backends (Mosquitto,
 //! containers, an external endpoint) will observe through a client and lack those. A
 //! scenario that needs a missing capability is skipped with the reason.
-//! - [`embedded::EmbeddedBroker`]: the in-process mock broker (default).
+//! - [`embedded::EmbeddedBroker`]: the in-process mock broker (default);
+//! - [`external::ExternalBroker`]: any broker, observed through a client.
 
 pub mod embedded;
+pub mod external;
 
 use crate::errors::BrokerError;
 use std::net::IpAddr;

@@ -1,3 +1,4 @@
 //! Harness integration tests: whole flows through the library, without scenario files.
 
+mod external_broker;
 mod jitr_end_to_end;
