@@ -5,10 +5,11 @@
 //! also have an [`Environment`] (Wi-Fi access points, sensors, buttons) that a lab bench
 //! does not offer. Backends:
 //! - [`emulated::EmulatedBoard`]: the `emulated-board` process, one per board;
-//! - probe-rs (real hardware) is not built yet.
+//! - [`probe::ProbeRsBoard`]: a real board on a debug probe (probe-rs).
 
 pub mod emulated;
 pub mod leds;
+pub mod probe;
 
 use crate::console::Console;
 use crate::errors::BoardError;
