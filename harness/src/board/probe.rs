@@ -503,10 +503,7 @@ mod tests {
                 active_low: false,
             },
         )]);
-        assert_eq!(
-            decode_leds(&BTreeMap::from([(4, 1)]), &active_high)["x"],
-            true
-        );
+        assert!(decode_leds(&BTreeMap::from([(4, 1)]), &active_high)["x"]);
         assert!(
             decode_leds(&BTreeMap::new(), &active_high).is_empty(),
             "unread registers decode nothing"
@@ -528,13 +525,13 @@ mod tests {
 
     #[test]
     fn a_missing_probe_is_named_with_the_attached_ones() {
-        let error = select_probe(&ProbeSelector {
+        let Err(error) = select_probe(&ProbeSelector {
             vid: 0x03eb,
             pid: 0x2175,
             serial: Some("XYZ".into()),
-        })
-        .err()
-        .expect("no such probe here");
+        }) else {
+            panic!("no such probe here")
+        };
         assert!(
             error.contains("no probe 03eb:2175:XYZ is attached"),
             "{error}"
