@@ -401,4 +401,38 @@ mod tests {
             Err(ConsoleError::Regex { .. })
         ));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_port_that_goes_away_and_comes_back_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ttyACM0");
+        let (first, slave) = TTYPort::pair().unwrap();
+        std::os::unix::fs::symlink(slave.name().unwrap(), &link).unwrap();
+        drop(slave);
+        let timeline = Timeline::new();
+        let mut console =
+            Console::open("dut", link.to_str().unwrap(), 115_200, timeline.clone()).unwrap();
+        let mut live = timeline.subscribe();
+        // The "USB device" disappears (its terminal closes) and a new one appears under
+        // the same name, as around a reset.
+        drop(first);
+        let (mut second, slave) = TTYPort::pair().unwrap();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(slave.name().unwrap(), &link).unwrap();
+        drop(slave);
+        let reopened = async {
+            loop {
+                if let Ok(entry) = live.recv().await
+                    && matches!(&entry.what, What::Action { text } if text.contains("reopened"))
+                {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(REOPEN_WINDOW, reopened)
+            .await
+            .expect("the console reopens the port");
+        second.write_all(b"back\r\n\x04").unwrap();
+        assert_eq!(console.reply(Duration::from_secs(5)).await.unwrap(), "back");
+    }
 }

@@ -2,3 +2,4 @@
 
 mod external_broker;
 mod jitr_end_to_end;
+mod provisioning_modes;
