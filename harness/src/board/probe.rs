@@ -12,9 +12,11 @@
 //! - The console is the board's USB serial port ([`Console`], which reopens it when the
 //!   port re-enumerates around a reset).
 //!
+//! - With `rtt = true`, RTT up-channels are captured into the timeline ([`super::rtt`]).
+//!
 //! Power cycling needs rig hardware the rig file cannot describe yet, so it is refused.
-//! RTT capture is not built yet. What runs here without hardware is tested against
-//! probe-rs's `FakeProbe`; the rest has not run on a board in this project's CI.
+//! What runs here without hardware is tested against probe-rs's `FakeProbe`; the rest has
+//! not run on a board in this project's CI.
 
 use super::{Board, Capabilities, Environment, FlashProgress, LedObserver};
 use crate::console::Console;
@@ -51,6 +53,8 @@ pub struct ProbeRsOptions {
     pub leds: BTreeMap<String, LedBit>,
     /// LED polling period.
     pub poll: Duration,
+    /// Capture RTT up-channels into the timeline.
+    pub rtt: bool,
 }
 
 /// Opens the probe matching `selector`; the error lists the attached probes.
@@ -237,6 +241,22 @@ pub fn plan_flash(
     loader.commit(session, options).map_err(|e| e.to_string())
 }
 
+/// Plans flashing an ELF without touching the chip (a dry run): the image's loadable
+/// sections are extracted and placed with the chip's flash algorithm.
+pub fn plan_flash_elf(
+    session: &mut Session,
+    elf: &Path,
+    progress: &dyn FlashProgress,
+) -> Result<(), String> {
+    let loader =
+        probe_rs::flashing::build_loader(session, elf, ElfLoader(ElfOptions::default()), None)
+            .map_err(|e| format!("loading {}: {e}", elf.display()))?;
+    let mut options = DownloadOptions::default();
+    options.dry_run = true;
+    options.progress = progress_adapter(progress);
+    loader.commit(session, options).map_err(|e| e.to_string())
+}
+
 /// Writes an ELF to flash with verification, then resets the core.
 pub fn flash_elf(
     session: &mut Session,
@@ -315,6 +335,7 @@ pub struct ProbeRsBoard {
     console: Console,
     leds: LedObserver,
     _poller: LedPoller,
+    _rtt: Option<super::rtt::RttCapture>,
 }
 
 impl std::fmt::Debug for ProbeRsBoard {
@@ -345,13 +366,27 @@ impl ProbeRsBoard {
                 source,
             })?;
         let names: Vec<&str> = options.leds.keys().map(String::as_str).collect();
-        let leds = LedObserver::new(name, timeline, &names);
+        let leds = LedObserver::new(name, timeline.clone(), &names);
         let poller = LedPoller::start(
             session.clone(),
             options.leds.clone(),
             options.poll,
             leds.clone(),
         );
+        let rtt = if options.rtt {
+            let period = Duration::from_millis(10);
+            match super::rtt::RttCapture::start(name, session.clone(), period, timeline.clone()) {
+                Ok(capture) => Some(capture),
+                Err(reason) => {
+                    timeline.record(crate::timeline::What::Action {
+                        text: format!("{name}: RTT capture off: {reason}"),
+                    });
+                    None
+                }
+            }
+        } else {
+            None
+        };
         Ok(ProbeRsBoard {
             name: name.to_owned(),
             options,
@@ -359,6 +394,7 @@ impl ProbeRsBoard {
             console,
             leds,
             _poller: poller,
+            _rtt: rtt,
         })
     }
 
@@ -590,6 +626,73 @@ mod tests {
             .map(|(p, _, _)| p.clone())
             .collect();
         assert!(phases.contains(&"program stopped".to_owned()), "{phases:?}");
+    }
+
+    /// A minimal ARM ELF32 executable: one `.text` section in one loadable segment.
+    fn elf32_arm(address: u32, text: &[u8]) -> Vec<u8> {
+        let u16le = |v: u16| v.to_le_bytes().to_vec();
+        let u32le = |v: u32| v.to_le_bytes().to_vec();
+        let text_offset = 52 + 32;
+        let len = u32::try_from(text.len()).unwrap();
+        let names = b"\0.text\0.shstrtab\0";
+        let names_offset = text_offset + len;
+        let sections_offset = (names_offset + names.len() as u32).next_multiple_of(4);
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        for part in [
+            u16le(2),
+            u16le(40),
+            u32le(1),
+            u32le(address | 1),
+            u32le(52),
+            u32le(sections_offset),
+            u32le(0x0500_0200),
+        ] {
+            elf.extend(part);
+        }
+        for part in [
+            u16le(52),
+            u16le(32),
+            u16le(1),
+            u16le(40),
+            u16le(3),
+            u16le(2),
+        ] {
+            elf.extend(part);
+        }
+        // PT_LOAD, R+X.
+        for v in [1, text_offset, address, address, len, len, 5, 4] {
+            elf.extend(u32le(v));
+        }
+        elf.extend_from_slice(text);
+        elf.extend_from_slice(names);
+        elf.resize(sections_offset as usize, 0);
+        let section = |name, kind, flags, addr, offset, size, align| -> Vec<u8> {
+            [name, kind, flags, addr, offset, size, 0, 0, align, 0]
+                .iter()
+                .flat_map(|v: &u32| v.to_le_bytes())
+                .collect()
+        };
+        elf.extend(section(0, 0, 0, 0, 0, 0, 0));
+        elf.extend(section(1, 1, 6, address, text_offset, len, 4));
+        elf.extend(section(7, 3, 0, 0, names_offset, names.len() as u32, 1));
+        elf
+    }
+
+    #[test]
+    fn an_elf_image_is_planned_for_the_chips_flash() {
+        let dir = tempfile::tempdir().unwrap();
+        let elf = dir.path().join("firmware.elf");
+        std::fs::write(&elf, elf32_arm(0x0800_0000, &[0x5A; 1024])).unwrap();
+        let mut session = fake_session();
+        plan_flash_elf(&mut session, &elf, &Recorder::default()).unwrap();
+        // An image linked outside the chip's flash is refused.
+        let nowhere = dir.path().join("nowhere.elf");
+        std::fs::write(&nowhere, elf32_arm(0xE000_0000, &[0x5A; 16])).unwrap();
+        assert!(plan_flash_elf(&mut session, &nowhere, &Recorder::default()).is_err());
+        let garbage = dir.path().join("garbage.elf");
+        std::fs::write(&garbage, b"not an elf").unwrap();
+        let error = plan_flash_elf(&mut session, &garbage, &Recorder::default()).unwrap_err();
+        assert!(error.contains("garbage.elf"), "{error}");
     }
 
     #[test]
