@@ -16,4 +16,5 @@ pub mod led;
 pub mod pki;
 pub mod provision;
 pub mod rig;
+pub mod scenario;
 pub mod timeline;

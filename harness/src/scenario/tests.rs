@@ -1,0 +1,142 @@
+//! Scenario parsing: a valid file, and every error with its location.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(Path::new("/scenarios/test.toml"), text)
+}
+
+fn error_at(text: &str) -> (String, (usize, usize)) {
+    let error = parse(text).unwrap_err();
+    let at = error.line_column().expect("located");
+    (error.message().to_owned(), at)
+}
+
+const GOOD: &str = r#"
+name = "first connection"
+tags = ["seed"]
+
+[[step]]
+provision = { board = "dut" }
+
+[[step]]
+expect_led = { board = "dut", led = "blue", is = "on", within = "10s" }
+
+[[step]]
+expect_message = { topic = "{dut.thing}/sensors", within = "20s", json = { Light = 1 } }
+
+[[step]]
+expect_led = { board = "dut", led = "yellow", blinking = { hz = "0.5..3" }, for = "4s" }
+"#;
+
+#[test]
+fn a_scenario_parses_with_defaults() {
+    let scenario = parse(GOOD).unwrap();
+    assert_eq!(scenario.boards, vec!["dut"]);
+    assert_eq!(scenario.steps.len(), 4);
+    assert!(matches!(scenario.steps[0].get(), Step::Provision(p) if p.mode == Mode::Jitr));
+    assert_eq!(scenario.id(), "test");
+    assert_eq!(scenario.steps[2].get().kind(), "expect_message");
+}
+
+#[test]
+fn an_unknown_step_is_located() {
+    let (message, at) = error_at("name = \"x\"\n[[step]]\nteleport = { board = \"dut\" }\n");
+    assert!(message.contains("teleport"), "{message}");
+    assert_eq!(at.0, 3);
+}
+
+#[test]
+fn a_bad_duration_is_located() {
+    let (message, at) = error_at("name = \"x\"\n[[step]]\nwait = { for = \"soon\" }\n");
+    assert!(message.contains("not a duration"), "{message}");
+    assert_eq!(at.0, 3);
+}
+
+#[test]
+fn unknown_boards_leds_and_variables_are_located() {
+    let (message, at) = error_at("name = \"x\"\n[[step]]\nreset = { board = \"other\" }\n");
+    assert!(message.contains("unknown board \"other\""), "{message}");
+    assert_eq!(at, (3, 19));
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_led = { board = \"dut\", led = \"purple\", is = \"on\", within = \"1s\" }\n",
+    );
+    assert!(message.contains("unknown LED"), "{message}");
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"{dut.serial}/x\", within = \"1s\" }\n",
+    );
+    assert!(
+        message.contains("unknown variable {dut.serial}"),
+        "{message}"
+    );
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"{other.thing}/x\", within = \"1s\" }\n",
+    );
+    assert!(message.contains("unknown variable"), "{message}");
+}
+
+#[test]
+fn led_expectations_need_exactly_one_shape() {
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_led = { board = \"dut\", led = \"red\", is = \"on\" }\n",
+    );
+    assert!(message.contains("needs `within`"), "{message}");
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_led = { board = \"dut\", led = \"red\", is = \"on\", holds = \"on\", within = \"1s\" }\n",
+    );
+    assert!(message.contains("exactly one"), "{message}");
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_led = { board = \"dut\", led = \"red\", blinking = { hz = \"3..1\" }, for = \"1s\" }\n",
+    );
+    assert!(message.contains("empty"), "{message}");
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_led = { board = \"dut\", led = \"red\", is = \"dim\", within = \"1s\" }\n",
+    );
+    assert!(message.contains("on\" or \"off"), "{message}");
+}
+
+#[test]
+fn other_checks() {
+    let error = parse("name = \"x\"\n").unwrap_err();
+    assert!(error.message().contains("no steps"));
+    let (message, _) = error_at("name = \"x\"\n[[step]]\npublish = { topic = \"a\" }\n");
+    assert!(
+        message.contains("exactly one of `payload` and `json`"),
+        "{message}"
+    );
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect = { board = \"dut\", regex = \"(\", within = \"1s\" }\n",
+    );
+    assert!(message.contains("regex"), "{message}");
+    let (message, _) =
+        error_at("name = \"x\"\n[[step]]\ncertificate = { board = \"dut\", status = \"GONE\" }\n");
+    assert!(message.contains("ACTIVE, INACTIVE or REVOKED"), "{message}");
+    let (message, _) = error_at("name = \"x\"\nsurprise = 1\n[[step]]\nwait = { for = \"1s\" }\n");
+    assert!(message.contains("surprise"), "{message}");
+}
+
+#[test]
+fn variables_are_found_and_substituted() {
+    assert_eq!(
+        variables_in("{dut.thing}/sensors/{ca.id}"),
+        vec!["dut.thing", "ca.id"]
+    );
+    let values = BTreeMap::from([("dut.thing".to_owned(), "abc".to_owned())]);
+    assert_eq!(substitute("{dut.thing}/sensors", &values), "abc/sensors");
+}
+
+#[test]
+fn the_schema_names_every_step() {
+    let schema = json_schema();
+    for step in [
+        "provision",
+        "expect_led",
+        "expect_message",
+        "expect_no_message",
+        "publish",
+        "wait",
+        "certificate",
+    ] {
+        assert!(schema.contains(&format!("\"{step}\"")), "{step}");
+    }
+}
