@@ -235,12 +235,14 @@ impl Console {
         Ok(strip_logs(&raw))
     }
 
-    /// Sends a command and returns its reply.
+    /// Sends a command and returns its reply. It synchronises first, so output the board
+    /// sent on its own (a boot banner after a reset) is not taken for the reply.
     pub async fn command(
         &mut self,
         command: &str,
         timeout: Duration,
     ) -> Result<String, ConsoleError> {
+        self.sync(timeout).await?;
         self.send(command)?;
         self.reply(timeout).await
     }
@@ -253,6 +255,7 @@ impl Console {
         block: &str,
         timeout: Duration,
     ) -> Result<String, ConsoleError> {
+        self.sync(timeout).await?;
         self.send(command)?;
         for line in block.lines() {
             self.send(line)?;

@@ -16,5 +16,6 @@ pub mod led;
 pub mod pki;
 pub mod provision;
 pub mod rig;
+pub mod runner;
 pub mod scenario;
 pub mod timeline;

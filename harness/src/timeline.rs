@@ -63,6 +63,8 @@ pub enum What {
 /// One stamped event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
+    /// Position in the timeline, from 0.
+    pub seq: u64,
     /// Time since the run started.
     #[serde(serialize_with = "as_millis")]
     pub at: Duration,
@@ -106,7 +108,11 @@ impl Timeline {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         // Stamped under the lock, so times never go backwards in the list.
         let at = self.now();
-        let entry = Entry { at, what };
+        let entry = Entry {
+            seq: entries.len() as u64,
+            at,
+            what,
+        };
         let _ = self.live.send(entry.clone());
         entries.push(entry);
         at

@@ -371,6 +371,22 @@ mod tests {
     }
 
     #[test]
+    fn the_delta_has_state_before_metadata_like_aws() {
+        // Microchip's firmware takes the first `"toggle":` in the delta; metadata has one too.
+        let mut shadows = Shadows::default();
+        let replies = shadows.handle(
+            "$aws/things/dev/shadow/update",
+            br#"{"state":{"desired":{"toggle":1}}}"#,
+            100,
+        );
+        let (_, delta) = &replies[2];
+        assert!(
+            delta.starts_with(r#"{"version":1,"timestamp":100,"state":{"toggle":1},"metadata":"#),
+            "{delta}"
+        );
+    }
+
+    #[test]
     fn a_matching_report_clears_the_delta() {
         let mut shadows = Shadows::default();
         shadows.handle(

@@ -1,0 +1,755 @@
+//! The runner: sets up a rig, runs a scenario's steps, and reports.
+//!
+//! [`Runner::run`] opens the test PKI, starts the rig's broker and the boards the scenario
+//! uses, runs each step with its timeout, and always tears everything down. Before starting
+//! anything it checks that the rig can do what the scenario needs; if not, the scenario is
+//! [`Outcome::Skipped`] with the reason. A failed step gives a [`Failure`]: what was
+//! expected, what was seen, and the timeline around it. Every run writes its timeline as
+//! JSON to `target/hil/<scenario>/timeline.json`.
+//!
+//! `expect_message` counts messages since the scenario started (so a message that came
+//! during an earlier step counts), with its deadline measured from the step's start.
+
+use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
+use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
+use crate::board::{Board, DEFAULT_SETTLE, NoProgress};
+use crate::broker::Broker;
+use crate::broker::embedded::EmbeddedBroker;
+use crate::led::Pattern;
+use crate::pki::TestPki;
+use crate::provision::{ProvisionMode, Provisioned, provision};
+use crate::rig::{BoardSpec, BrokerSpec, Rig};
+use crate::scenario::{Mode, Scenario, Span, Step, substitute};
+use crate::timeline::{Entry, Timeline, What};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long console steps wait when the scenario gives no timeout.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much timeline a failure report shows before and after the failure.
+pub const REPORT_WINDOW: Duration = Duration::from_secs(5);
+
+/// A failed step.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Step index (from 1).
+    pub step: usize,
+    /// Step kind.
+    pub kind: String,
+    /// What the step expected.
+    pub expected: String,
+    /// What happened instead.
+    pub seen: String,
+    /// Timeline entries around the failure.
+    pub context: Vec<Entry>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "step {} ({}) failed", self.step, self.kind)?;
+        writeln!(f, "  expected: {}", self.expected)?;
+        writeln!(f, "  seen:     {}", self.seen)?;
+        writeln!(f, "  timeline around the failure:")?;
+        for entry in &self.context {
+            writeln!(f, "    {entry}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a scenario ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every step passed.
+    Passed,
+    /// A step failed (or the rig could not be set up).
+    Failed(Box<Failure>),
+    /// The rig lacks what the scenario needs.
+    Skipped(String),
+}
+
+/// One step's timing.
+#[derive(Debug, Clone)]
+pub struct StepTiming {
+    /// Step kind.
+    pub kind: String,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Scenario id (file stem).
+    pub id: String,
+    /// Scenario name.
+    pub name: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Wall time of the whole run.
+    pub duration: Duration,
+    /// Steps that ran.
+    pub steps: Vec<StepTiming>,
+    /// Where the timeline was written.
+    pub output: PathBuf,
+}
+
+/// Receives progress while a scenario runs.
+pub trait Progress: Send + Sync {
+    /// A step starts.
+    fn step_started(&self, _index: usize, _kind: &str) {}
+    /// A step ended.
+    fn step_finished(&self, _index: usize, _kind: &str, _passed: bool, _took: Duration) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
+/// Runs scenarios on a rig.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    rig: Rig,
+    output_root: PathBuf,
+}
+
+/// What a step saw that it did not expect.
+struct Mismatch {
+    expected: String,
+    seen: String,
+}
+
+fn mismatch(expected: impl Into<String>, seen: impl Into<String>) -> Mismatch {
+    Mismatch {
+        expected: expected.into(),
+        seen: seen.into(),
+    }
+}
+
+/// Everything a run holds.
+struct World {
+    timeline: Arc<Timeline>,
+    broker: EmbeddedBroker,
+    boards: BTreeMap<String, Box<dyn Board>>,
+    provisioned: BTreeMap<String, Provisioned>,
+    variables: BTreeMap<String, String>,
+    pki: Arc<TestPki>,
+    /// The access point each board is provisioned with.
+    access_points: BTreeMap<String, crate::rig::AccessPoint>,
+}
+
+/// Serialises access to a PKI directory, across threads and processes.
+fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, String> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let lock_file = std::fs::File::create(dir.join(".lock"))
+        .map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
+    let _flock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("cannot lock {}: {e}", dir.display()))?;
+    TestPki::open(dir, names, fresh).map_err(|e| format!("test PKI in {}: {e}", dir.display()))
+}
+
+impl Runner {
+    /// A runner for `rig`, writing under `<workspace>/target/hil`.
+    pub fn new(rig: Rig) -> Self {
+        Runner {
+            rig,
+            output_root: crate::rig::workspace_root().join("target").join("hil"),
+        }
+    }
+
+    /// Writes outputs under `root` instead.
+    pub fn with_output_root(mut self, root: PathBuf) -> Self {
+        self.output_root = root;
+        self
+    }
+
+    /// Why the rig cannot run `scenario`, if it cannot.
+    pub fn unsupported(&self, scenario: &Scenario) -> Option<String> {
+        if !matches!(self.rig.broker, BrokerSpec::Embedded { .. }) {
+            return Some(format!(
+                "the runner drives the embedded broker only; this rig's broker is {}",
+                self.rig.broker.kind()
+            ));
+        }
+        for board in &scenario.boards {
+            let Some(spec) = self.rig.boards.get(board) else {
+                return Some(format!(
+                    "the rig {} has no board {board:?}",
+                    self.rig.path.display()
+                ));
+            };
+            let emulated = matches!(spec, BoardSpec::Emulated { .. });
+            for step in &scenario.steps {
+                let needs_environment = matches!(
+                    step.get(),
+                    Step::WifiDown(_) | Step::WifiUp(_) | Step::SetSensor(_)
+                );
+                let needs_power = matches!(step.get(), Step::PowerCycle(_));
+                let on_board = step.get().board().is_some_and(|b| b.get() == board);
+                if on_board && !emulated && (needs_environment || needs_power) {
+                    return Some(format!(
+                        "step {} needs control of Wi-Fi, sensors or power, which board {board} on this rig does not offer",
+                        step.get().kind()
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs `scenario`.
+    pub async fn run(&self, scenario: &Scenario, progress: &dyn Progress) -> Report {
+        let started = std::time::Instant::now();
+        let output = self.output_root.join(scenario.id());
+        let mut report = Report {
+            id: scenario.id(),
+            name: scenario.name.clone(),
+            outcome: Outcome::Passed,
+            duration: Duration::ZERO,
+            steps: Vec::new(),
+            output: output.clone(),
+        };
+        if let Some(reason) = self.unsupported(scenario) {
+            report.outcome = Outcome::Skipped(reason);
+            return report;
+        }
+        let timeline = Timeline::new();
+        let world = self.set_up(scenario, timeline.clone()).await;
+        let mut world = match world {
+            Ok(world) => world,
+            Err(reason) => {
+                report.outcome = Outcome::Failed(Box::new(Failure {
+                    step: 0,
+                    kind: "set-up".into(),
+                    expected: "the rig starts".into(),
+                    seen: reason,
+                    context: timeline.entries(),
+                }));
+                report.duration = started.elapsed();
+                return report;
+            }
+        };
+        for (index, step) in scenario.steps.iter().enumerate() {
+            let number = index + 1;
+            let kind = step.get().kind();
+            progress.step_started(number, kind);
+            timeline.record(What::Step {
+                index: number,
+                text: kind.to_owned(),
+                status: "started".into(),
+            });
+            let step_start = std::time::Instant::now();
+            let result = world.run_step(step.get()).await;
+            let took = step_start.elapsed();
+            report.steps.push(StepTiming {
+                kind: kind.to_owned(),
+                duration: took,
+            });
+            let passed = result.is_ok();
+            let at = timeline.record(What::Step {
+                index: number,
+                text: kind.to_owned(),
+                status: if passed { "passed" } else { "failed" }.into(),
+            });
+            progress.step_finished(number, kind, passed, took);
+            if let Err(m) = result {
+                report.outcome = Outcome::Failed(Box::new(Failure {
+                    step: number,
+                    kind: kind.to_owned(),
+                    expected: m.expected,
+                    seen: m.seen,
+                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
+                }));
+                break;
+            }
+        }
+        world.tear_down().await;
+        if std::fs::create_dir_all(&output).is_ok() {
+            let _ = std::fs::write(output.join("timeline.json"), timeline.to_json());
+        }
+        report.duration = started.elapsed();
+        report
+    }
+
+    async fn set_up(&self, scenario: &Scenario, timeline: Arc<Timeline>) -> Result<World, String> {
+        let BrokerSpec::Embedded {
+            endpoint,
+            listen,
+            zero_touch,
+        } = &self.rig.broker
+        else {
+            return Err("only the embedded broker is supported".into());
+        };
+        let names = [endpoint.as_str(), "localhost", "127.0.0.1"];
+        let pki = Arc::new(open_pki(&self.rig.pki_dir, &names, self.rig.fresh_pki)?);
+        let broker = EmbeddedBroker::start(
+            endpoint,
+            *listen,
+            *zero_touch,
+            pki.clone(),
+            timeline.clone(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut boards: BTreeMap<String, Box<dyn Board>> = BTreeMap::new();
+        for name in &scenario.boards {
+            let board: Box<dyn Board> = match self.rig.boards.get(name) {
+                Some(BoardSpec::Emulated { binary, speed, .. }) => {
+                    let options = EmulatedOptions {
+                        binary: binary.clone(),
+                        speed: *speed,
+                        access_points: self.rig.wifi.values().cloned().collect(),
+                        hosts: vec![(endpoint.clone(), broker.address())],
+                    };
+                    Box::new(
+                        EmulatedBoard::start(name, &options, timeline.clone())
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    )
+                }
+                Some(BoardSpec::ProbeRs {
+                    chip,
+                    probe,
+                    firmware,
+                    serial_port,
+                    baud,
+                    leds,
+                    poll,
+                    rtt,
+                    ..
+                }) => {
+                    let options = ProbeRsOptions {
+                        chip: chip.clone(),
+                        probe: probe.clone(),
+                        firmware: firmware.clone(),
+                        serial_port: serial_port.clone(),
+                        baud: *baud,
+                        leds: leds.clone(),
+                        poll: *poll,
+                        rtt: *rtt,
+                    };
+                    let (name, timeline) = (name.clone(), timeline.clone());
+                    let board = tokio::task::spawn_blocking(move || {
+                        ProbeRsBoard::attach(&name, options, timeline)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                    Box::new(board)
+                }
+                _ => return Err(format!("the rig has no board {name:?}")),
+            };
+            boards.insert(name.clone(), board);
+        }
+        let access_points = scenario
+            .boards
+            .iter()
+            .filter_map(|b| Some((b.clone(), self.rig.access_point(b)?.clone())))
+            .collect();
+        Ok(World {
+            timeline,
+            broker,
+            boards,
+            provisioned: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            pki,
+            access_points,
+        })
+    }
+}
+
+/// Does `actual` contain every field of `expected` with an equal value?
+pub fn json_contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
+        (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
+        (a, e) => a == e,
+    }
+}
+
+/// The topic and payload of a message event on the timeline.
+fn message_of(entry: &Entry) -> Option<(String, String)> {
+    let What::Broker { event } = &entry.what else {
+        return None;
+    };
+    let kind = event.get("event")?.as_str()?;
+    if !matches!(kind, "publish_in" | "broker_publish" | "observed_publish") {
+        return None;
+    }
+    Some((
+        event.get("topic")?.as_str()?.to_owned(),
+        event.get("payload")?.as_str()?.to_owned(),
+    ))
+}
+
+impl World {
+    fn board(&mut self, name: &Span<String>) -> Result<&mut Box<dyn Board>, Mismatch> {
+        self.boards
+            .get_mut(name.get())
+            .ok_or_else(|| mismatch(format!("board {}", name.get()), "no such board in the rig"))
+    }
+
+    async fn run_step(&mut self, step: &Step) -> Result<(), Mismatch> {
+        match step {
+            Step::Provision(s) => {
+                let name = s.board.get().clone();
+                let mode = match s.mode {
+                    Mode::Jitr => ProvisionMode::Jitr,
+                    Mode::Jitp => ProvisionMode::Jitp,
+                    Mode::Preregistered => ProvisionMode::Preregistered,
+                };
+                let ap = self.ap_for(&name)?;
+                let (pki, broker) = (self.pki.clone(), &self.broker);
+                let board = self
+                    .boards
+                    .get_mut(&name)
+                    .ok_or_else(|| mismatch(format!("board {name}"), "no such board"))?;
+                let done = provision(board.as_mut(), broker, &pki, &ap, mode)
+                    .await
+                    .map_err(|e| {
+                        mismatch(
+                            format!("{name} provisioned"),
+                            format!("{e}: {}", source_chain(&e)),
+                        )
+                    })?;
+                self.variables
+                    .insert(format!("{name}.thing"), done.thing.clone());
+                self.variables.insert(
+                    format!("{name}.certificate_id"),
+                    done.certificate_id.clone(),
+                );
+                self.variables.insert("ca.id".into(), done.ca_id.clone());
+                self.provisioned.insert(name, done);
+                Ok(())
+            }
+            Step::Flash(s) => {
+                let erase = s.erase;
+                self.board(&s.board)?
+                    .flash(erase, &NoProgress)
+                    .await
+                    .map_err(|e| mismatch("the board flashed", e.to_string()))
+            }
+            Step::Reset(s) => self
+                .board(&s.board)?
+                .reset()
+                .await
+                .map_err(|e| mismatch("reset", e.to_string())),
+            Step::PowerCycle(s) => self
+                .board(&s.board)?
+                .power_cycle()
+                .await
+                .map_err(|e| mismatch("power cycle", e.to_string())),
+            Step::Command(s) => {
+                let within = s
+                    .within
+                    .as_ref()
+                    .map_or(DEFAULT_COMMAND_TIMEOUT, Scenario::checked_duration);
+                let reply = self
+                    .board(&s.board)?
+                    .console()
+                    .command(&s.send, within)
+                    .await
+                    .map_err(|e| mismatch(format!("a reply to `{}`", s.send), e.to_string()))?;
+                match &s.reply {
+                    Some(pattern) => {
+                        let regex = regex::Regex::new(pattern.get())
+                            .map_err(|e| mismatch("a valid regex", e.to_string()))?;
+                        if regex.is_match(&reply) {
+                            Ok(())
+                        } else {
+                            Err(mismatch(
+                                format!("a reply matching /{}/", pattern.get()),
+                                format!("{reply:?}"),
+                            ))
+                        }
+                    }
+                    None => Ok(()),
+                }
+            }
+            Step::Expect(s) => self
+                .board(&s.board)?
+                .console()
+                .expect(s.regex.get(), Scenario::checked_duration(&s.within))
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    mismatch(
+                        format!("console output matching /{}/", s.regex.get()),
+                        e.to_string(),
+                    )
+                }),
+            Step::ExpectLed(s) => self.expect_led(s).await,
+            Step::ExpectMessage(s) => self.expect_message(s).await,
+            Step::ExpectNoMessage(s) => {
+                let topic = substitute(s.topic.get(), &self.variables);
+                let window = Scenario::checked_duration(&s.for_);
+                let mut live = self.timeline.subscribe();
+                let watching = async {
+                    loop {
+                        match live.recv().await {
+                            Ok(entry) => {
+                                if let Some((t, payload)) = message_of(&entry)
+                                    && t == topic
+                                {
+                                    return Some(payload);
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => return None,
+                        }
+                    }
+                };
+                match tokio::time::timeout(window, watching).await {
+                    Ok(Some(payload)) => Err(mismatch(
+                        format!("no message on {topic} for {window:?}"),
+                        format!("a message: {payload}"),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            Step::Publish(s) => {
+                let topic = substitute(s.topic.get(), &self.variables);
+                let payload = match (&s.payload, &s.json) {
+                    (Some(text), _) => substitute(text, &self.variables),
+                    (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
+                    (None, None) => String::new(),
+                };
+                self.broker
+                    .publish(&topic, payload.as_bytes(), s.qos1, s.retain)
+                    .await
+                    .map_err(|e| mismatch(format!("a publish on {topic}"), e.to_string()))
+            }
+            Step::Wait(s) => {
+                tokio::time::sleep(Scenario::checked_duration(&s.for_)).await;
+                Ok(())
+            }
+            Step::WifiDown(s) | Step::WifiUp(s) => {
+                let up = matches!(step, Step::WifiUp(_));
+                let ssid = self.ap_for(s.board.get())?.ssid;
+                let board = self.board(&s.board)?;
+                let environment = board.environment().ok_or_else(|| {
+                    mismatch(
+                        "control of the access point",
+                        "this board has no environment",
+                    )
+                })?;
+                environment.set_wifi(&ssid, up).await.map_err(|e| {
+                    mismatch(
+                        format!("access point {ssid} {}", if up { "up" } else { "down" }),
+                        e.to_string(),
+                    )
+                })
+            }
+            Step::SetSensor(s) => {
+                let (light, temp) = (s.light, s.temp);
+                let board = self.board(&s.board)?;
+                let environment = board.environment().ok_or_else(|| {
+                    mismatch("control of the sensors", "this board has no environment")
+                })?;
+                environment
+                    .set_sensors(light, temp)
+                    .await
+                    .map_err(|e| mismatch("sensor values set", e.to_string()))
+            }
+            Step::Certificate(s) => {
+                let provisioned = self.provisioned.get(s.board.get()).ok_or_else(|| {
+                    mismatch(
+                        "a provisioned board",
+                        format!("{} was not provisioned", s.board.get()),
+                    )
+                })?;
+                let status = mock_broker::registry::CertificateStatus::parse(s.status.get())
+                    .map_err(|e| mismatch("a certificate status", e.to_string()))?;
+                self.broker
+                    .set_certificate_status(&provisioned.certificate_id, status)
+                    .map_err(|e| {
+                        mismatch(format!("certificate set {}", s.status.get()), e.to_string())
+                    })
+            }
+        }
+    }
+
+    fn ap_for(&self, board: &str) -> Result<crate::rig::AccessPoint, Mismatch> {
+        self.access_points.get(board).cloned().ok_or_else(|| {
+            mismatch(
+                format!("a Wi-Fi access point for {board} in the rig"),
+                "none",
+            )
+        })
+    }
+
+    async fn expect_led(&mut self, s: &crate::scenario::ExpectLedStep) -> Result<(), Mismatch> {
+        let led = s.led.get().clone();
+        let leds = self.board(&s.board)?.leds().clone();
+        if let Some(is) = &s.is {
+            let on = is.get() == "on";
+            let within = s
+                .within
+                .as_ref()
+                .map_or(Duration::ZERO, Scenario::checked_duration);
+            return leds
+                .wait_solid(&led, on, DEFAULT_SETTLE, within)
+                .await
+                .map(drop)
+                .map_err(|m| mismatch(m.expected, m.seen));
+        }
+        let window = s
+            .for_
+            .as_ref()
+            .map_or(Duration::ZERO, Scenario::checked_duration);
+        if let Some(holds) = &s.holds {
+            return leds
+                .wait_held(&led, holds.get() == "on", window)
+                .await
+                .map_err(|m| mismatch(m.expected, m.seen));
+        }
+        let Some(blink) = &s.blinking else {
+            return Ok(());
+        };
+        let hz = Scenario::checked_range(&blink.hz);
+        let duty = blink.duty.as_ref().map(Scenario::checked_range);
+        let expected = match duty {
+            Some(duty) => format!("{led} blinking at {hz} Hz with duty {duty} for {window:?}"),
+            None => format!("{led} blinking at {hz} Hz for {window:?}"),
+        };
+        match leds.observe(&led, window).await {
+            Pattern::Blinking { hz: f, duty: d }
+                if hz.contains(f) && duty.is_none_or(|r| r.contains(d)) =>
+            {
+                Ok(())
+            }
+            other => Err(mismatch(expected, other.to_string())),
+        }
+    }
+
+    async fn expect_message(
+        &mut self,
+        s: &crate::scenario::ExpectMessageStep,
+    ) -> Result<(), Mismatch> {
+        let topic = substitute(s.topic.get(), &self.variables);
+        let within = Scenario::checked_duration(&s.within);
+        let wanted = s.count.unwrap_or(1).max(1) as usize;
+        let json = s
+            .json
+            .as_ref()
+            .map(|t| serde_json::to_value(t).unwrap_or(Value::Null));
+        let regex = match &s.regex {
+            Some(r) => Some(
+                regex::Regex::new(r.get()).map_err(|e| mismatch("a valid regex", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let matches = |payload: &str| {
+            let json_ok = json.as_ref().is_none_or(|expected| {
+                serde_json::from_str::<Value>(payload)
+                    .is_ok_and(|actual| json_contains(&actual, expected))
+            });
+            json_ok && regex.as_ref().is_none_or(|r| r.is_match(payload))
+        };
+        let mut description = format!("{wanted} message(s) on {topic} within {within:?}");
+        if let Some(json) = &json {
+            description.push_str(&format!(" containing {json}"));
+        }
+        if let Some(r) = &s.regex {
+            description.push_str(&format!(" matching /{}/", r.get()));
+        }
+        let mut live = self.timeline.subscribe();
+        let mut seen_on_topic: Vec<String> = Vec::new();
+        let mut count = 0;
+        // Entries recorded between subscribing and reading the history arrive twice.
+        let mut last_seq = None;
+        for entry in self.timeline.entries() {
+            last_seq = Some(entry.seq);
+            if let Some((t, payload)) = message_of(&entry)
+                && t == topic
+            {
+                if matches(&payload) {
+                    count += 1;
+                }
+                seen_on_topic.push(payload);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        while count < wanted {
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Ok(Ok(entry)) if last_seq.is_some_and(|last| entry.seq <= last) => {}
+                Ok(Ok(entry)) => {
+                    if let Some((t, payload)) = message_of(&entry)
+                        && t == topic
+                    {
+                        if matches(&payload) {
+                            count += 1;
+                        }
+                        seen_on_topic.push(payload);
+                    }
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                _ => break,
+            }
+        }
+        if count >= wanted {
+            return Ok(());
+        }
+        let seen = if seen_on_topic.is_empty() {
+            let recent: Vec<String> = self
+                .timeline
+                .entries()
+                .iter()
+                .filter_map(message_of)
+                .map(|(t, _)| t)
+                .rev()
+                .take(5)
+                .collect();
+            format!("no message on {topic}; recent topics: {recent:?}")
+        } else {
+            let last: Vec<&String> = seen_on_topic.iter().rev().take(3).collect();
+            format!(
+                "{count} matching of {} on the topic; last payloads: {last:?}",
+                seen_on_topic.len()
+            )
+        };
+        Err(mismatch(description, seen))
+    }
+
+    async fn tear_down(self) {
+        for (_, board) in self.boards {
+            let _ = board.shutdown().await;
+        }
+        Box::new(self.broker).shutdown().await;
+    }
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push(s.to_string());
+        source = s.source();
+    }
+    out.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_subsets() {
+        let actual = json!({"Light": 412, "Temp": 21.5, "state": {"toggle": 1, "x": 2}});
+        assert!(json_contains(&actual, &json!({"Light": 412})));
+        assert!(json_contains(&actual, &json!({"Temp": 21.50})));
+        assert!(json_contains(&actual, &json!({"state": {"toggle": 1}})));
+        assert!(!json_contains(&actual, &json!({"Light": 413})));
+        assert!(!json_contains(&actual, &json!({"missing": 1})));
+    }
+}
