@@ -27,6 +27,8 @@ pub enum ProvisionMode {
     Jitp,
     /// Registered before the board connects.
     Preregistered,
+    /// Nothing registered with the broker: the board's CA is unknown to it.
+    Unregistered,
 }
 
 impl std::str::FromStr for ProvisionMode {
@@ -116,6 +118,8 @@ pub async fn provision(
         ProvisionMode::Jitr => broker.register_signer(true, None)?,
         ProvisionMode::Jitp => broker.register_signer(true, Some(JITP_TEMPLATE))?,
         ProvisionMode::Preregistered => broker.register_signer(false, None)?,
+        // The signer stays unknown; its id is still what the board would be under.
+        ProvisionMode::Unregistered => pki.signer.id()?,
     };
     let csr = query(board, "csr").await?;
     if !csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {

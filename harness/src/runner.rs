@@ -376,6 +376,41 @@ pub fn json_contains(actual: &Value, expected: &Value) -> bool {
     }
 }
 
+/// Judges connection attempt times: delays must grow (the later half longer on average
+/// than the earlier half) and carry jitter (not a fixed doubling, not all equal).
+pub fn backoff_verdict(attempts: &[Duration]) -> Result<(), String> {
+    let delays: Vec<f64> = attempts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    let shown = delays
+        .iter()
+        .map(|d| format!("{d:.2}s"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if delays.len() < 3 {
+        return Err(format!("only {} delays ({shown})", delays.len()));
+    }
+    let half = delays.len() / 2;
+    let mean = |d: &[f64]| d.iter().sum::<f64>() / d.len() as f64;
+    let (early, late) = (mean(&delays[..half]), mean(&delays[delays.len() - half..]));
+    if late <= early {
+        return Err(format!("delays do not grow: {shown}"));
+    }
+    let ratios: Vec<f64> = delays
+        .windows(2)
+        .filter(|w| w[0] > 0.0)
+        .map(|w| w[1] / w[0])
+        .collect();
+    let fixed_ratio = ratios
+        .windows(2)
+        .all(|r| (r[1] - r[0]).abs() <= 0.05 * r[0].abs().max(1e-9));
+    if fixed_ratio {
+        return Err(format!("delays grow without jitter: {shown}"));
+    }
+    Ok(())
+}
+
 /// The topic and payload of a message event on the timeline.
 fn message_of(entry: &Entry) -> Option<(String, String)> {
     let What::Broker { event } = &entry.what else {
@@ -406,6 +441,7 @@ impl World {
                     Mode::Jitr => ProvisionMode::Jitr,
                     Mode::Jitp => ProvisionMode::Jitp,
                     Mode::Preregistered => ProvisionMode::Preregistered,
+                    Mode::Unregistered => ProvisionMode::Unregistered,
                 };
                 let ap = self.ap_for(&name)?;
                 let (pki, broker) = (self.pki.clone(), &self.broker);
@@ -560,6 +596,8 @@ impl World {
                     .await
                     .map_err(|e| mismatch("sensor values set", e.to_string()))
             }
+            Step::Fault(s) => self.fault(s),
+            Step::ExpectBackoff(s) => self.expect_backoff(s).await,
             Step::Certificate(s) => {
                 let provisioned = self.provisioned.get(s.board.get()).ok_or_else(|| {
                     mismatch(
@@ -720,6 +758,127 @@ impl World {
         Err(mismatch(description, seen))
     }
 
+    fn thing_of(&self, board: &Span<String>) -> Result<String, Mismatch> {
+        self.provisioned
+            .get(board.get())
+            .map(|p| p.thing.clone())
+            .ok_or_else(|| {
+                mismatch(
+                    "a provisioned board",
+                    format!("{} was not provisioned", board.get()),
+                )
+            })
+    }
+
+    fn fault(&mut self, s: &crate::scenario::FaultStep) -> Result<(), Mismatch> {
+        use mock_broker::{Target, Withhold};
+        let faults = self.broker.faults();
+        let target = match &s.board {
+            Some(board) => Target::Client(self.thing_of(board)?),
+            None => Target::All,
+        };
+        if let Some(count) = s.withhold_connack {
+            faults.withhold_connack(target, count);
+        } else if let Some(packet) = &s.withhold {
+            let packet = match packet.get().as_str() {
+                "puback" => Withhold::Puback,
+                "suback" => Withhold::Suback,
+                _ => Withhold::Pingresp,
+            };
+            faults.withhold(target, packet);
+        } else if s.disconnect {
+            let Target::Client(thing) = target else {
+                return Err(mismatch("a board to disconnect", "none named"));
+            };
+            if !faults.disconnect(&thing) {
+                return Err(mismatch(
+                    format!("{thing} connected, to be dropped"),
+                    "it is not connected",
+                ));
+            }
+        } else if let Some(kind) = &s.server_cert {
+            let kind = match kind.get().as_str() {
+                "restore" => {
+                    faults.restore_server_identity();
+                    return Ok(());
+                }
+                "expired" => crate::pki::BadServerCert::Expired,
+                "wrong_name" => crate::pki::BadServerCert::WrongName,
+                _ => crate::pki::BadServerCert::Untrusted,
+            };
+            let names = [self.broker.endpoint(), "localhost", "127.0.0.1"];
+            let identity = self
+                .pki
+                .bad_server(kind, &names)
+                .and_then(|cert| cert.server_identity())
+                .map_err(|e| mismatch("a bad server certificate", e.to_string()))?;
+            faults
+                .present_server_identity(&identity)
+                .map_err(|e| mismatch("the broker presents it", e.to_string()))?;
+        } else if s.clear {
+            faults.clear();
+        }
+        Ok(())
+    }
+
+    /// Connection attempts of a certificate so far: when the broker saw each handshake.
+    fn attempts_of(&self, certificate_id: &str) -> Vec<Duration> {
+        self.timeline
+            .entries()
+            .iter()
+            .filter_map(|entry| match &entry.what {
+                What::Broker { event }
+                    if matches!(
+                        event["event"].as_str(),
+                        Some("tls_accepted" | "tls_rejected")
+                    ) && event["certificate_id"].as_str() == Some(certificate_id) =>
+                {
+                    Some(entry.at)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn expect_backoff(
+        &mut self,
+        s: &crate::scenario::ExpectBackoffStep,
+    ) -> Result<(), Mismatch> {
+        let id = self
+            .provisioned
+            .get(s.board.get())
+            .map(|p| p.certificate_id.clone())
+            .ok_or_else(|| {
+                mismatch(
+                    "a provisioned board",
+                    format!("{} was not provisioned", s.board.get()),
+                )
+            })?;
+        let wanted = s.attempts as usize;
+        let deadline = tokio::time::Instant::now() + Scenario::checked_duration(&s.within);
+        let mut live = self.timeline.subscribe();
+        loop {
+            let attempts = self.attempts_of(&id);
+            if attempts.len() >= wanted {
+                return backoff_verdict(&attempts).map_err(|seen| {
+                    mismatch(
+                        "connection attempts backing off exponentially with jitter",
+                        seen,
+                    )
+                });
+            }
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                _ => {
+                    return Err(mismatch(
+                        format!("{wanted} connection attempts by {}", s.board.get()),
+                        format!("{} attempts", self.attempts_of(&id).len()),
+                    ));
+                }
+            }
+        }
+    }
+
     async fn tear_down(self) {
         for (_, board) in self.boards {
             let _ = board.shutdown().await;
@@ -742,6 +901,39 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn secs(list: &[f64]) -> Vec<Duration> {
+        let mut t = 0.0;
+        let mut out = vec![Duration::ZERO];
+        for d in list {
+            t += d;
+            out.push(Duration::from_secs_f64(t));
+        }
+        out
+    }
+
+    #[test]
+    fn backoff_verdicts() {
+        assert!(
+            backoff_verdict(&secs(&[0.4, 1.7, 1.3, 3.3, 6.1])).is_ok(),
+            "full jitter"
+        );
+        assert!(
+            backoff_verdict(&secs(&[1.0, 2.0, 4.0, 8.0]))
+                .unwrap_err()
+                .contains("without jitter")
+        );
+        assert!(
+            backoff_verdict(&secs(&[2.0, 2.1, 1.9, 2.0]))
+                .unwrap_err()
+                .contains("do not grow")
+        );
+        assert!(
+            backoff_verdict(&secs(&[1.0, 2.0]))
+                .unwrap_err()
+                .contains("only 2 delays")
+        );
+    }
 
     #[test]
     fn json_subsets() {

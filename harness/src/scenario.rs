@@ -82,6 +82,8 @@ pub enum Mode {
     Jitp,
     /// Registered before the board connects.
     Preregistered,
+    /// Nothing registered: the board's CA is unknown to the broker.
+    Unregistered,
 }
 
 /// `provision`: write credentials over the console and register with the broker.
@@ -257,6 +259,40 @@ pub struct CertificateStep {
     pub status: Span<String>,
 }
 
+/// `fault`: arm or clear a broker fault (the AWS IoT Device Advisor set). Exactly one of
+/// `withhold_connack`, `withhold`, `disconnect`, `server_cert` and `clear`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    /// The board the fault applies to (every client when absent).
+    pub board: Option<BoardName>,
+    /// Withhold CONNACK for the next N connects.
+    pub withhold_connack: Option<u32>,
+    /// Withhold `puback`, `suback` or `pingresp`.
+    pub withhold: Option<Span<String>>,
+    /// Drop the board's connection now.
+    #[serde(default)]
+    pub disconnect: bool,
+    /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
+    /// connections, or `restore` the good one.
+    pub server_cert: Option<Span<String>>,
+    /// Disarm every fault.
+    #[serde(default)]
+    pub clear: bool,
+}
+
+/// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBackoffStep {
+    /// Board (its certificate identifies its attempts).
+    pub board: BoardName,
+    /// At least this many attempts (at least 4).
+    pub attempts: u32,
+    /// Deadline for that many attempts, from the step's start.
+    pub within: Span<String>,
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -292,6 +328,10 @@ pub enum Step {
     SetSensor(SensorStep),
     /// Certificate status.
     Certificate(CertificateStep),
+    /// Broker fault.
+    Fault(FaultStep),
+    /// Reconnect backoff verdict.
+    ExpectBackoff(ExpectBackoffStep),
 }
 
 impl Step {
@@ -313,6 +353,8 @@ impl Step {
             Step::WifiUp(_) => "wifi_up",
             Step::SetSensor(_) => "set_sensor",
             Step::Certificate(_) => "certificate",
+            Step::Fault(_) => "fault",
+            Step::ExpectBackoff(_) => "expect_backoff",
         }
     }
 
@@ -328,6 +370,8 @@ impl Step {
             Step::WifiDown(s) | Step::WifiUp(s) => Some(&s.board),
             Step::SetSensor(s) => Some(&s.board),
             Step::Certificate(s) => Some(&s.board),
+            Step::ExpectBackoff(s) => Some(&s.board),
+            Step::Fault(s) => s.board.as_ref(),
             Step::ExpectMessage(_)
             | Step::ExpectNoMessage(_)
             | Step::Publish(_)
@@ -536,8 +580,81 @@ impl Scenario {
                         None,
                     ));
                 }
+                Step::Fault(s) => self.validate_fault(s)?,
+                Step::ExpectBackoff(s) => {
+                    self.duration(&s.within)?;
+                    if s.attempts < 4 {
+                        return Err(self.error_at(
+                            &s.board,
+                            "expect_backoff needs at least 4 attempts to judge",
+                            "in this step",
+                            None,
+                        ));
+                    }
+                }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    fn validate_fault(&self, s: &FaultStep) -> Result<(), ScenarioError> {
+        let actions = [
+            s.withhold_connack.is_some(),
+            s.withhold.is_some(),
+            s.disconnect,
+            s.server_cert.is_some(),
+            s.clear,
+        ];
+        let place = s
+            .withhold
+            .as_ref()
+            .or(s.server_cert.as_ref())
+            .or(s.board.as_ref());
+        if actions.iter().filter(|a| **a).count() != 1 {
+            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, server_cert and clear";
+            return Err(match place {
+                Some(span) => self.error_at(span, message, "in this step", None),
+                None => ScenarioError {
+                    message: format!("{}: {message}", self.path.display()),
+                    source_code: NamedSource::new(
+                        self.path.display().to_string(),
+                        self.text.clone(),
+                    ),
+                    span: None,
+                    label: String::new(),
+                    help: None,
+                },
+            });
+        }
+        if let Some(packet) = &s.withhold
+            && !["puback", "suback", "pingresp"].contains(&packet.get().as_str())
+        {
+            return Err(self.error_at(
+                packet,
+                "withhold is puback, suback or pingresp",
+                "unknown packet",
+                None,
+            ));
+        }
+        if let Some(cert) = &s.server_cert
+            && !["expired", "wrong_name", "untrusted", "restore"].contains(&cert.get().as_str())
+        {
+            return Err(self.error_at(
+                cert,
+                "server_cert is expired, wrong_name, untrusted or restore",
+                "unknown",
+                None,
+            ));
+        }
+        if s.disconnect && s.board.is_none() {
+            return Err(ScenarioError {
+                message: format!("{}: fault disconnect needs a board", self.path.display()),
+                source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
+                span: None,
+                label: String::new(),
+                help: None,
+            });
         }
         Ok(())
     }

@@ -368,12 +368,12 @@ async fn serve_connection(
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 let reason = tls::describe_handshake_error(&error);
-                shared.emit(EventKind::TlsRejected { peer, reason });
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
                 return;
             }
             Err(_) => {
                 let reason = "TLS handshake timed out".to_owned();
-                shared.emit(EventKind::TlsRejected { peer, reason });
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
                 return;
             }
         },
@@ -385,7 +385,12 @@ async fn serve_connection(
     let identity = match identification.outcome {
         Ok(identity) => identity,
         Err(reason) => {
-            shared.emit(EventKind::TlsRejected { peer, reason });
+            let certificate_id = chain.first().map(|leaf| crate::hooks::certificate_id(leaf));
+            shared.emit(EventKind::TlsRejected {
+                peer,
+                reason,
+                certificate_id,
+            });
             return;
         }
     };

@@ -79,6 +79,10 @@ pub enum EventKind {
         peer: SocketAddr,
         /// Why (no certificate, unknown issuer, expired, not TLS, ...).
         reason: String,
+        /// AWS certificate id of the client certificate, when the handshake got that far
+        /// (refused by the identity hook: revoked, pending activation, JITR, ...).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        certificate_id: Option<String>,
     },
     /// A CONNECT arrived.
     Connect {

@@ -140,3 +140,35 @@ fn the_schema_names_every_step() {
         assert!(schema.contains(&format!("\"{step}\"")), "{step}");
     }
 }
+
+#[test]
+fn faults_and_backoff_are_checked() {
+    let (message, _) = error_at("name = \"x\"\n[[step]]\nfault = { withhold = \"connack\" }\n");
+    assert!(message.contains("puback, suback or pingresp"), "{message}");
+    let (message, _) = error_at("name = \"x\"\n[[step]]\nfault = { server_cert = \"stale\" }\n");
+    assert!(
+        message.contains("expired, wrong_name, untrusted or restore"),
+        "{message}"
+    );
+    let error = parse("name = \"x\"\n[[step]]\nfault = { withhold_connack = 2, clear = true }\n")
+        .unwrap_err();
+    assert!(
+        error.message().contains("exactly one"),
+        "{}",
+        error.message()
+    );
+    let error = parse("name = \"x\"\n[[step]]\nfault = { disconnect = true }\n").unwrap_err();
+    assert!(
+        error.message().contains("needs a board"),
+        "{}",
+        error.message()
+    );
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_backoff = { board = \"dut\", attempts = 2, within = \"1s\" }\n",
+    );
+    assert!(message.contains("at least 4 attempts"), "{message}");
+    assert!(
+        parse("name = \"x\"\n[[step]]\nfault = { board = \"dut\", withhold = \"puback\" }\n")
+            .is_ok()
+    );
+}

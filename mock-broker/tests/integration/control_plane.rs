@@ -312,7 +312,10 @@ async fn revoked_and_inactive_certificates_are_refused_even_mid_connection() {
             |e| matches!(e, EventKind::TlsRejected { reason, .. } if reason.contains("REVOKED")),
         )
         .await;
-    assert!(matches!(rejected, EventKind::TlsRejected { .. }));
+    assert!(
+        matches!(&rejected, EventKind::TlsRejected { certificate_id: Some(c), .. } if *c == id),
+        "the refusal names the certificate: {rejected:?}"
+    );
 
     let (cert2, thing2) = aws.device("0E");
     let id2 = mock_broker::hooks::certificate_id(&cert2.der);
