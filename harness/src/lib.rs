@@ -18,4 +18,5 @@ pub mod provision;
 pub mod rig;
 pub mod runner;
 pub mod scenario;
+pub mod svg;
 pub mod timeline;

@@ -4,8 +4,8 @@
 //! uses, runs each step with its timeout, and always tears everything down. Before starting
 //! anything it checks that the rig can do what the scenario needs; if not, the scenario is
 //! [`Outcome::Skipped`] with the reason. A failed step gives a [`Failure`]: what was
-//! expected, what was seen, and the timeline around it. Every run writes its timeline as
-//! JSON to `target/hil/<scenario>/timeline.json`.
+//! expected, what was seen, and the timeline around it. Every run writes its timeline to
+//! `target/hil/<scenario>/`, as JSON (`timeline.json`) and as a picture (`timeline.svg`).
 //!
 //! `expect_message` counts messages since the scenario started (so a message that came
 //! during an earlier step counts), with its deadline measured from the step's start.
@@ -273,6 +273,8 @@ impl Runner {
         world.tear_down().await;
         if std::fs::create_dir_all(&output).is_ok() {
             let _ = std::fs::write(output.join("timeline.json"), timeline.to_json());
+            let picture = crate::svg::render(&scenario.name, &timeline.entries());
+            let _ = std::fs::write(output.join("timeline.svg"), picture);
         }
         report.duration = started.elapsed();
         report
