@@ -59,7 +59,7 @@ impl std::fmt::Display for Pattern {
 /// How regular periods must be to count as blinking: the largest period may differ from
 /// the mean by at most this fraction.
 pub const PERIOD_TOLERANCE: f64 = 0.3;
-/// Cycles needed to call a pattern blinking.
+/// Periods (rising-to-rising or falling-to-falling) needed to call a pattern blinking.
 pub const MIN_CYCLES: usize = 2;
 
 /// One LED's level history.
@@ -125,14 +125,20 @@ impl LedTrack {
                 Pattern::Off
             };
         }
-        let rising: Vec<Duration> = edges.iter().filter(|e| e.on).map(|e| e.at).collect();
-        if rising.len() < MIN_CYCLES + 1 {
-            return Pattern::Irregular;
-        }
+        // Periods between edges of the same direction: rising to rising and falling to
+        // falling, so a window that spans two periods is enough whatever its phase.
+        let times = |on: bool| -> Vec<Duration> {
+            edges.iter().filter(|e| e.on == on).map(|e| e.at).collect()
+        };
+        let (rising, falling) = (times(true), times(false));
         let periods: Vec<f64> = rising
             .windows(2)
+            .chain(falling.windows(2))
             .map(|w| (w[1] - w[0]).as_secs_f64())
             .collect();
+        if periods.len() < MIN_CYCLES {
+            return Pattern::Irregular;
+        }
         let mean = periods.iter().sum::<f64>() / periods.len() as f64;
         if mean <= 0.0
             || periods
@@ -141,18 +147,23 @@ impl LedTrack {
         {
             return Pattern::Irregular;
         }
-        // Lit time within each full cycle (rising edge to the next rising edge).
-        let mut lit = 0.0;
-        for w in rising.windows(2) {
-            let falling = edges
-                .iter()
-                .find(|e| !e.on && e.at > w[0] && e.at <= w[1])
-                .map_or(w[1], |e| e.at);
-            lit += (falling - w[0]).as_secs_f64();
+        // Lit time: each rising edge to the falling edge after it.
+        let lit: Vec<f64> = rising
+            .iter()
+            .filter_map(|rise| {
+                edges
+                    .iter()
+                    .find(|e| !e.on && e.at > *rise)
+                    .map(|fall| (fall.at - *rise).as_secs_f64())
+            })
+            .collect();
+        if lit.is_empty() {
+            return Pattern::Irregular;
         }
+        let duty = lit.iter().sum::<f64>() / lit.len() as f64 / mean;
         Pattern::Blinking {
             hz: 1.0 / mean,
-            duty: lit / (mean * periods.len() as f64),
+            duty,
         }
     }
 
@@ -312,6 +323,26 @@ mod tests {
         };
         assert!((1.8..2.2).contains(&hz), "{hz}");
         assert!((0.4..0.6).contains(&duty), "{duty}");
+    }
+
+    #[test]
+    fn a_window_spanning_two_periods_is_enough_in_any_phase() {
+        // 1 Hz, lit 500 ms; the window opens just after a rise and lasts 3 s, so it holds
+        // two rising and three falling edges.
+        let track = square(0, 500, 500, 8, |_| 0);
+        for start in [1, 250, 499, 501, 750] {
+            let from = ms(1000 + start);
+            let Pattern::Blinking { hz, duty } = track.classify(from, from + ms(3000)) else {
+                panic!(
+                    "window from {from:?}: {:?}",
+                    track.classify(from, from + ms(3000))
+                )
+            };
+            assert!(
+                (hz - 1.0).abs() < 1e-9 && (duty - 0.5).abs() < 1e-9,
+                "{hz} {duty}"
+            );
+        }
     }
 
     #[test]

@@ -599,6 +599,11 @@ impl World {
                     .map_err(|e| mismatch("sensor values set", e.to_string()))
             }
             Step::Fault(s) => self.fault(s),
+            Step::BrokerRestart(_) => self
+                .broker
+                .restart()
+                .await
+                .map_err(|e| mismatch("the broker restarts on its port", e.to_string())),
             Step::ExpectBackoff(s) => self.expect_backoff(s).await,
             Step::Certificate(s) => {
                 let provisioned = self.provisioned.get(s.board.get()).ok_or_else(|| {

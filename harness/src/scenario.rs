@@ -281,6 +281,12 @@ pub struct FaultStep {
     pub clear: bool,
 }
 
+/// `broker_restart = {}`: the broker restarts on the same port (connections drop; the
+/// registries, retained messages, persistent sessions and shadows stay).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerRestartStep {}
+
 /// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -332,6 +338,8 @@ pub enum Step {
     Fault(FaultStep),
     /// Reconnect backoff verdict.
     ExpectBackoff(ExpectBackoffStep),
+    /// Broker restart.
+    BrokerRestart(BrokerRestartStep),
 }
 
 impl Step {
@@ -355,6 +363,7 @@ impl Step {
             Step::Certificate(_) => "certificate",
             Step::Fault(_) => "fault",
             Step::ExpectBackoff(_) => "expect_backoff",
+            Step::BrokerRestart(_) => "broker_restart",
         }
     }
 
@@ -375,7 +384,8 @@ impl Step {
             Step::ExpectMessage(_)
             | Step::ExpectNoMessage(_)
             | Step::Publish(_)
-            | Step::Wait(_) => None,
+            | Step::Wait(_)
+            | Step::BrokerRestart(_) => None,
         }
     }
 }

@@ -197,6 +197,7 @@ impl Shared {
 /// [`MockBroker::shutdown`] also waits until every connection task has ended.
 pub struct MockBroker {
     shared: Arc<Shared>,
+    config: BrokerConfig,
     local_addr: SocketAddr,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -214,6 +215,7 @@ impl std::fmt::Debug for MockBroker {
 impl MockBroker {
     /// Binds the listener and starts serving on the current tokio runtime.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
+        let kept = config.clone();
         let tls_default = tls::server_config(&config.server, &config.client_auth)?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -270,6 +272,7 @@ impl MockBroker {
         tracing::info!(%local_addr, "mock-broker listening");
         Ok(MockBroker {
             shared,
+            config: kept,
             local_addr,
             cancel,
             tracker,
@@ -302,6 +305,20 @@ impl MockBroker {
     /// How many client connections are open (after their TLS handshake).
     pub fn connection_count(&self) -> usize {
         self.shared.lock().core.connection_count()
+    }
+
+    /// Restarts the broker on the same address, as a server restart would: every
+    /// connection is dropped, the state dir is saved and read back (retained messages,
+    /// persistent sessions, shadows), faults are cleared. Existing taps end; take a new
+    /// one.
+    pub async fn restart(&mut self) -> Result<(), StartError> {
+        let mut config = self.config.clone();
+        config.listen = self.local_addr;
+        self.stop();
+        self.tracker.close();
+        self.tracker.wait().await;
+        *self = MockBroker::start(config).await?;
+        Ok(())
     }
 
     /// Closes every connection, waits for all tasks to end, and saves the state dir.

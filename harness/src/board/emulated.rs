@@ -83,7 +83,6 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
             let status = std::process::Command::new(cargo)
                 .args([
                     "build",
-                    "--quiet",
                     "-p",
                     "firmware-under-test",
                     "--bin",

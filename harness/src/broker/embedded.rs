@@ -35,6 +35,9 @@ pub struct EmbeddedBroker {
     plane: Arc<ControlPlane>,
     endpoint: String,
     pki: Arc<TestPki>,
+    timeline: Arc<Timeline>,
+    /// Retained messages, persistent sessions and shadows across a restart.
+    _state: tempfile::TempDir,
     _pump: AbortOnDrop,
 }
 
@@ -54,6 +57,18 @@ impl std::fmt::Debug for EmbeddedBroker {
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// Copies every tap event onto the timeline.
+fn pump(broker: &MockBroker, timeline: Arc<Timeline>) -> AbortOnDrop {
+    let mut tap = broker.tap();
+    AbortOnDrop(tokio::spawn(async move {
+        while let Some(event) = tap.next().await {
+            if let Ok(event) = serde_json::to_value(&*event) {
+                timeline.record(What::Broker { event });
+            }
+        }
+    }))
 }
 
 fn start_error(reason: impl std::fmt::Display) -> BrokerError {
@@ -77,25 +92,36 @@ impl EmbeddedBroker {
         plane_config.zero_touch = zero_touch;
         let plane = ControlPlane::new(plane_config).map_err(start_error)?;
         let server = pki.server.server_identity()?;
+        let state = tempfile::Builder::new()
+            .prefix("hil-broker-")
+            .tempdir()
+            .map_err(start_error)?;
         let mut config = BrokerConfig::new(server, mock_broker::ClientAuth::TrustRoots(Vec::new()));
         config.listen = listen;
+        config.state_dir = Some(state.path().to_owned());
         config.set_control_plane(&plane);
         let broker = MockBroker::start(config).await.map_err(start_error)?;
-        let mut tap = broker.tap();
-        let pump = tokio::spawn(async move {
-            while let Some(event) = tap.next().await {
-                if let Ok(event) = serde_json::to_value(&*event) {
-                    timeline.record(What::Broker { event });
-                }
-            }
-        });
+        let pump = pump(&broker, timeline.clone());
         Ok(EmbeddedBroker {
             broker,
             plane,
             endpoint: endpoint.to_owned(),
             pki,
-            _pump: AbortOnDrop(pump),
+            timeline,
+            _state: state,
+            _pump: pump,
         })
+    }
+
+    /// Restarts the broker on the same port: connections drop, registries, retained
+    /// messages, persistent sessions and shadows stay.
+    pub async fn restart(&mut self) -> Result<(), BrokerError> {
+        self.timeline.record(What::Action {
+            text: "broker restarting".into(),
+        });
+        self.broker.restart().await.map_err(start_error)?;
+        self._pump = pump(&self.broker, self.timeline.clone());
+        Ok(())
     }
 
     /// The control plane (registries).

@@ -106,3 +106,20 @@ async fn a_corrupt_state_file_is_reported_not_ignored() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_restart_keeps_the_port_drops_clients_and_keeps_state() {
+    let state = tempfile::tempdir().unwrap();
+    let mut t = TestBroker::start_with(|c| c.state_dir = Some(state.path().to_owned())).await;
+    let port = t.port();
+    let mut client = t.client("dev");
+    client.connected().await;
+    t.broker.publish("cfg/x", "kept", QoS::AtLeastOnce, true);
+    t.broker.restart().await.unwrap();
+    assert_eq!(t.port(), port, "same address after the restart");
+    client.error().await;
+    let mut again = t.client("dev2");
+    again.connected().await;
+    again.subscribe("cfg/x", QoS::AtLeastOnce).await;
+    assert_eq!(&again.message().await.payload[..], b"kept");
+}
