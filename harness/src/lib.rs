@@ -12,6 +12,7 @@ pub mod board;
 pub mod broker;
 pub mod console;
 pub mod errors;
+pub mod file_error;
 pub mod led;
 pub mod pki;
 pub mod provision;

@@ -11,7 +11,6 @@
 // so its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,36 +26,7 @@ pub const DEFAULT_RIG: &str = "scenarios/rigs/emulated.toml";
 pub const DEFAULT_ENDPOINT: &str = "broker.hil.test";
 
 /// A rig file that cannot be used, with where and why.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(hil::rig))]
-pub struct RigError {
-    message: String,
-    #[source_code]
-    source_code: NamedSource<String>,
-    #[label("{label}")]
-    span: Option<SourceSpan>,
-    label: String,
-    #[help]
-    help: Option<String>,
-}
-
-impl RigError {
-    /// The message, without location.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Line and column (1-based) of the error, if it has a location.
-    pub fn line_column(&self) -> Option<(usize, usize)> {
-        let offset = self.span?.offset();
-        let text = self.source_code.inner();
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Some((line, column))
-    }
-}
+pub use crate::file_error::FileError as RigError;
 
 /// How the broker is run.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,13 +245,7 @@ impl Source<'_> {
         label: &str,
         help: Option<&str>,
     ) -> RigError {
-        RigError {
-            message: format!("{}: {}", self.path.display(), message.into()),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.to_owned()),
-            span: span.map(|r| SourceSpan::new(r.start.into(), r.end.saturating_sub(r.start))),
-            label: label.to_owned(),
-            help: help.map(str::to_owned),
-        }
+        RigError::new(self.path, self.text, span, message, label, help)
     }
 
     fn at<T>(
@@ -306,15 +270,9 @@ fn parse_probe(text: &str) -> Option<ProbeSelector> {
 impl Rig {
     /// Reads and validates a rig file.
     pub fn load(path: &Path) -> Result<Rig, RigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RigError {
-            message: format!("cannot read rig file {}: {e}", path.display()),
-            source_code: NamedSource::new(path.display().to_string(), String::new()),
-            span: None,
-            label: String::new(),
-            help: Some(format!(
-                "set {RIG_ENV} to a rig file, or create {DEFAULT_RIG}"
-            )),
-        })?;
+        let help = format!("set {RIG_ENV} to a rig file, or create {DEFAULT_RIG}");
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RigError::unreadable(path, "rig file", &e, Some(&help)))?;
         Self::parse(path, &text)
     }
 

@@ -15,7 +15,6 @@
 #![allow(clippy::result_large_err)]
 
 use crate::led::{LED_NAMES, Range};
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -24,37 +23,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 /// A scenario file that cannot be run, with where and why.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(hil::scenario))]
-pub struct ScenarioError {
-    message: String,
-    #[source_code]
-    source_code: NamedSource<String>,
-    #[label("{label}")]
-    span: Option<SourceSpan>,
-    label: String,
-    #[help]
-    help: Option<String>,
-}
-
-impl ScenarioError {
-    /// The message, without location.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// Line and column (1-based), if the error has a location.
-    pub fn line_column(&self) -> Option<(usize, usize)> {
-        let offset = self.span?.offset();
-        let text = self.source_code.inner();
-        let before = &text[..offset.min(text.len())];
-        Some((
-            before.matches('\n').count() + 1,
-            before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
-        ))
-    }
-}
+pub use crate::file_error::FileError as ScenarioError;
 
 /// A value with its place in the file, for error reports; in the schema, just the value.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -430,26 +399,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 impl Scenario {
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            message: format!("cannot read scenario {}: {e}", path.display()),
-            source_code: NamedSource::new(path.display().to_string(), String::new()),
-            span: None,
-            label: String::new(),
-            help: None,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::unreadable(path, "scenario", &e, None))?;
         Self::parse(path, &text)
     }
 
     /// Parses and validates scenario text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
-            message: format!("{}: {}", path.display(), e.message()),
-            source_code: NamedSource::new(path.display().to_string(), text.to_owned()),
-            span: e
-                .span()
-                .map(|r| SourceSpan::new(r.start.into(), r.end - r.start)),
-            label: "here".into(),
-            help: Some("see scenarios/scenario.schema.json for the format".into()),
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let help = Some("see scenarios/scenario.schema.json for the format");
+            ScenarioError::new(path, text, e.span(), e.message(), "here", help)
         })?;
         scenario.path = path.to_owned();
         scenario.text = text.to_owned();
@@ -465,14 +424,19 @@ impl Scenario {
         label: &str,
         help: Option<&str>,
     ) -> ScenarioError {
-        let range = span.0.span();
-        ScenarioError {
-            message: format!("{}: {}", self.path.display(), message.into()),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-            span: Some(SourceSpan::new(range.start.into(), range.end - range.start)),
-            label: label.to_owned(),
-            help: help.map(str::to_owned),
-        }
+        ScenarioError::new(
+            &self.path,
+            &self.text,
+            Some(span.0.span()),
+            message,
+            label,
+            help,
+        )
+    }
+
+    /// An error about this scenario's file as a whole.
+    fn file_error(&self, message: &str, help: Option<&str>) -> ScenarioError {
+        ScenarioError::new(&self.path, &self.text, None, message, "", help)
     }
 
     fn duration(&self, span: &Span<String>) -> Result<Duration, ScenarioError> {
@@ -523,13 +487,7 @@ impl Scenario {
     /// Checks durations, ranges, LEDs, boards and variables.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if self.steps.is_empty() {
-            return Err(ScenarioError {
-                message: format!("{}: the scenario has no steps", self.path.display()),
-                source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-                span: None,
-                label: String::new(),
-                help: Some("add [[step]] tables".into()),
-            });
+            return Err(self.file_error("the scenario has no steps", Some("add [[step]] tables")));
         }
         for step in &self.steps {
             if let Some(board) = step.get().board() {
@@ -625,16 +583,7 @@ impl Scenario {
             let message = "fault needs exactly one of withhold_connack, withhold, disconnect, server_cert and clear";
             return Err(match place {
                 Some(span) => self.error_at(span, message, "in this step", None),
-                None => ScenarioError {
-                    message: format!("{}: {message}", self.path.display()),
-                    source_code: NamedSource::new(
-                        self.path.display().to_string(),
-                        self.text.clone(),
-                    ),
-                    span: None,
-                    label: String::new(),
-                    help: None,
-                },
+                None => self.file_error(message, None),
             });
         }
         if let Some(packet) = &s.withhold
@@ -658,13 +607,7 @@ impl Scenario {
             ));
         }
         if s.disconnect && s.board.is_none() {
-            return Err(ScenarioError {
-                message: format!("{}: fault disconnect needs a board", self.path.display()),
-                source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-                span: None,
-                label: String::new(),
-                help: None,
-            });
+            return Err(self.file_error("fault disconnect needs a board", None));
         }
         Ok(())
     }

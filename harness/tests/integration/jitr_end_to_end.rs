@@ -1,81 +1,32 @@
 //! The guide's flow end to end: an embedded broker with the AWS control plane and an
 //! emulated board, provisioned for JITR over its console.
 
+use crate::support::{self, WAIT, broker_event, process_gone};
 use harness::board::emulated::{EmulatedBoard, EmulatedOptions};
 use harness::board::{Board, DEFAULT_SETTLE_FOR_TESTS};
 use harness::broker::Broker;
-use harness::broker::embedded::EmbeddedBroker;
 use harness::led::Pattern;
-use harness::pki::TestPki;
 use harness::provision::{ProvisionMode, provision};
 use harness::rig::AccessPoint;
-use harness::timeline::{Entry, Timeline, What};
-use std::sync::Arc;
+use harness::timeline::Timeline;
 use std::time::Duration;
-
-const ENDPOINT: &str = "broker.hil.test";
-const WAIT: Duration = Duration::from_secs(30);
-
-/// Waits for a broker event on the timeline that satisfies `pred`.
-async fn broker_event(
-    live: &mut tokio::sync::broadcast::Receiver<Entry>,
-    what: &str,
-    mut pred: impl FnMut(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let waiting = async {
-        loop {
-            match live.recv().await {
-                Ok(Entry {
-                    what: What::Broker { event },
-                    ..
-                }) if pred(&event) => return event,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => panic!("timeline closed: {e}"),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, waiting)
-        .await
-        .unwrap_or_else(|_| panic!("no broker event: {what} within {WAIT:?}"))
-}
-
-fn process_gone(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
-        .unwrap_or(true)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_board_registers_just_in_time_and_streams_sensor_data() {
-    let timeline = Timeline::new();
-    let mut live = timeline.subscribe();
-    let pki_dir = tempfile::tempdir().unwrap();
-    let pki = Arc::new(
-        TestPki::open(pki_dir.path(), &[ENDPOINT, "localhost", "127.0.0.1"], false).unwrap(),
-    );
-    let broker = EmbeddedBroker::start(
-        ENDPOINT,
-        "127.0.0.1:0".parse().unwrap(),
-        None,
-        pki.clone(),
-        timeline.clone(),
-    )
-    .await
-    .unwrap();
     let ap = AccessPoint {
         ssid: "hil-lab".into(),
         password: "hil-lab-password".into(),
         auth: "wpa2".into(),
     };
-    let options = EmulatedOptions {
-        speed: 1.0,
-        access_points: vec![ap.clone()],
-        hosts: vec![(ENDPOINT.to_owned(), broker.address())],
-        ..EmulatedOptions::default()
-    };
-    let mut board = EmulatedBoard::start("dut", &options, timeline.clone())
-        .await
-        .unwrap();
+    let support::World {
+        timeline,
+        mut live,
+        pki,
+        broker,
+        mut board,
+        ap,
+        ..
+    } = support::start(1.0, ap).await;
     let pid = board.pid().unwrap();
 
     let provisioned = provision(&mut board, &broker, &pki, &ap, ProvisionMode::Jitr)

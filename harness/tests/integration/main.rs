@@ -3,3 +3,4 @@
 mod external_broker;
 mod jitr_end_to_end;
 mod provisioning_modes;
+mod support;
