@@ -190,6 +190,13 @@ impl Console {
         self.write_raw(format!("{line}\r\n").as_bytes())
     }
 
+    /// Drops the output received so far, so the next [`Console::expect`] sees only what
+    /// the board prints from now on.
+    pub fn discard_output(&mut self) {
+        while self.bytes.try_recv().is_ok() {}
+        self.pending.clear();
+    }
+
     /// Sends bytes as they are (for bad-input tests).
     pub fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConsoleError> {
         let write_error = |source| ConsoleError::Write {

@@ -513,6 +513,13 @@ impl World {
                     None => Ok(()),
                 }
             }
+            Step::Send(s) => {
+                let console = self.board(&s.board)?.console();
+                console.discard_output();
+                console
+                    .send(&s.line)
+                    .map_err(|e| mismatch(format!("`{}` sent", s.line), e.to_string()))
+            }
             Step::Expect(s) => self
                 .board(&s.board)?
                 .console()

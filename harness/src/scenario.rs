@@ -99,6 +99,17 @@ pub struct CommandStep {
     pub within: Option<Span<String>>,
 }
 
+/// `send`: type a line on the console without waiting for a reply. Console output from
+/// before the step is dropped, so a following `expect` sees only what the line caused.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// Board.
+    pub board: BoardName,
+    /// The line, sent followed by CR LF.
+    pub line: String,
+}
+
 /// `expect`: wait for console output matching a regular expression.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -283,6 +294,8 @@ pub enum Step {
     PowerCycle(BoardStep),
     /// Console command.
     Command(CommandStep),
+    /// Console line without waiting for a reply.
+    Send(SendStep),
     /// Console output.
     Expect(ExpectStep),
     /// LED state.
@@ -320,6 +333,7 @@ impl Step {
             Step::Reset(_) => "reset",
             Step::PowerCycle(_) => "power_cycle",
             Step::Command(_) => "command",
+            Step::Send(_) => "send",
             Step::Expect(_) => "expect",
             Step::ExpectLed(_) => "expect_led",
             Step::ExpectMessage(_) => "expect_message",
@@ -343,6 +357,7 @@ impl Step {
             Step::Flash(s) => Some(&s.board),
             Step::Reset(s) | Step::PowerCycle(s) => Some(&s.board),
             Step::Command(s) => Some(&s.board),
+            Step::Send(s) => Some(&s.board),
             Step::Expect(s) => Some(&s.board),
             Step::ExpectLed(s) => Some(&s.board),
             Step::WifiDown(s) | Step::WifiUp(s) => Some(&s.board),

@@ -54,6 +54,20 @@ fn a_bad_duration_is_located() {
 }
 
 #[test]
+fn a_send_step_names_its_board_and_needs_a_line() {
+    let scenario =
+        parse("name = \"x\"\n[[step]]\nsend = { board = \"dut\", line = \"reset\" }\n").unwrap();
+    assert!(matches!(scenario.steps[0].get(), Step::Send(s) if s.line == "reset"));
+    assert_eq!(scenario.steps[0].get().kind(), "send");
+    let (message, at) =
+        error_at("name = \"x\"\n[[step]]\nsend = { board = \"other\", line = \"reset\" }\n");
+    assert!(message.contains("unknown board \"other\""), "{message}");
+    assert_eq!(at, (3, 18));
+    let (message, _) = error_at("name = \"x\"\n[[step]]\nsend = { board = \"dut\" }\n");
+    assert!(message.contains("line"), "{message}");
+}
+
+#[test]
 fn unknown_boards_leds_and_variables_are_located() {
     let (message, at) = error_at("name = \"x\"\n[[step]]\nreset = { board = \"other\" }\n");
     assert!(message.contains("unknown board \"other\""), "{message}");
@@ -130,6 +144,7 @@ fn the_schema_names_every_step() {
     let schema = json_schema();
     for step in [
         "provision",
+        "send",
         "expect_led",
         "expect_message",
         "expect_no_message",
