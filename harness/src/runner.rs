@@ -21,11 +21,15 @@ use crate::provision::{ProvisionMode, Provisioned, provision};
 use crate::rig::{BoardSpec, BrokerSpec, Rig};
 use crate::scenario::{Mode, Scenario, Span, Step, substitute};
 use crate::timeline::{Entry, Timeline, What};
+use message::{MessageFilter, message_of};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod message;
+pub use message::{Message, json_contains};
 
 /// How long console steps wait when the scenario gives no timeout.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -367,17 +371,6 @@ impl Runner {
     }
 }
 
-/// Does `actual` contain every field of `expected` with an equal value?
-pub fn json_contains(actual: &Value, expected: &Value) -> bool {
-    match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => e
-            .iter()
-            .all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
-        (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
-        (a, e) => a == e,
-    }
-}
-
 /// Judges connection attempt times: delays must grow (the later half longer on average
 /// than the earlier half) and carry jitter (not a fixed doubling, not all equal).
 pub fn backoff_verdict(attempts: &[Duration]) -> Result<(), String> {
@@ -411,21 +404,6 @@ pub fn backoff_verdict(attempts: &[Duration]) -> Result<(), String> {
         return Err(format!("delays grow without jitter: {shown}"));
     }
     Ok(())
-}
-
-/// The topic and payload of a message event on the timeline.
-fn message_of(entry: &Entry) -> Option<(String, String)> {
-    let What::Broker { event } = &entry.what else {
-        return None;
-    };
-    let kind = event.get("event")?.as_str()?;
-    if !matches!(kind, "publish_in" | "broker_publish" | "observed_publish") {
-        return None;
-    }
-    Some((
-        event.get("topic")?.as_str()?.to_owned(),
-        event.get("payload")?.as_str()?.to_owned(),
-    ))
 }
 
 impl World {
@@ -542,10 +520,10 @@ impl World {
                     loop {
                         match live.recv().await {
                             Ok(entry) => {
-                                if let Some((t, payload)) = message_of(&entry)
-                                    && t == topic
+                                if let Some(message) = message_of(&entry)
+                                    && message.topic == topic
                                 {
-                                    return Some(payload);
+                                    return Some(message.payload);
                                 }
                             }
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -690,30 +668,25 @@ impl World {
         let topic = substitute(s.topic.get(), &self.variables);
         let within = Scenario::checked_duration(&s.within);
         let wanted = s.count.unwrap_or(1).max(1) as usize;
-        let json = s
-            .json
-            .as_ref()
-            .map(|t| serde_json::to_value(t).unwrap_or(Value::Null));
-        let regex = match &s.regex {
-            Some(r) => Some(
-                regex::Regex::new(r.get()).map_err(|e| mismatch("a valid regex", e.to_string()))?,
-            ),
-            None => None,
+        let filter = MessageFilter {
+            json: s
+                .json
+                .as_ref()
+                .map(|t| serde_json::to_value(t).unwrap_or(Value::Null)),
+            regex: match &s.regex {
+                Some(r) => Some(
+                    regex::Regex::new(r.get())
+                        .map_err(|e| mismatch("a valid regex", e.to_string()))?,
+                ),
+                None => None,
+            },
+            qos: s.qos.as_ref().map(|q| *q.get()),
+            retained: s.retained,
         };
-        let matches = |payload: &str| {
-            let json_ok = json.as_ref().is_none_or(|expected| {
-                serde_json::from_str::<Value>(payload)
-                    .is_ok_and(|actual| json_contains(&actual, expected))
-            });
-            json_ok && regex.as_ref().is_none_or(|r| r.is_match(payload))
-        };
-        let mut description = format!("{wanted} message(s) on {topic} within {within:?}");
-        if let Some(json) = &json {
-            description.push_str(&format!(" containing {json}"));
-        }
-        if let Some(r) = &s.regex {
-            description.push_str(&format!(" matching /{}/", r.get()));
-        }
+        let description = format!(
+            "{wanted} message(s) on {topic} within {within:?}{}",
+            filter.describe()
+        );
         let mut live = self.timeline.subscribe();
         let mut seen_on_topic: Vec<String> = Vec::new();
         let mut count = 0;
@@ -721,13 +694,13 @@ impl World {
         let mut last_seq = None;
         for entry in self.timeline.entries() {
             last_seq = Some(entry.seq);
-            if let Some((t, payload)) = message_of(&entry)
-                && t == topic
+            if let Some(message) = message_of(&entry)
+                && message.topic == topic
             {
-                if matches(&payload) {
+                if filter.matches(&message) {
                     count += 1;
                 }
-                seen_on_topic.push(payload);
+                seen_on_topic.push(message.payload);
             }
         }
         let deadline = tokio::time::Instant::now() + within;
@@ -735,13 +708,13 @@ impl World {
             match tokio::time::timeout_at(deadline, live.recv()).await {
                 Ok(Ok(entry)) if last_seq.is_some_and(|last| entry.seq <= last) => {}
                 Ok(Ok(entry)) => {
-                    if let Some((t, payload)) = message_of(&entry)
-                        && t == topic
+                    if let Some(message) = message_of(&entry)
+                        && message.topic == topic
                     {
-                        if matches(&payload) {
+                        if filter.matches(&message) {
                             count += 1;
                         }
-                        seen_on_topic.push(payload);
+                        seen_on_topic.push(message.payload);
                     }
                 }
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
@@ -757,7 +730,7 @@ impl World {
                 .entries()
                 .iter()
                 .filter_map(message_of)
-                .map(|(t, _)| t)
+                .map(|m| m.topic)
                 .rev()
                 .take(5)
                 .collect();
@@ -914,7 +887,6 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn secs(list: &[f64]) -> Vec<Duration> {
         let mut t = 0.0;
@@ -947,15 +919,5 @@ mod tests {
                 .unwrap_err()
                 .contains("only 2 delays")
         );
-    }
-
-    #[test]
-    fn json_subsets() {
-        let actual = json!({"Light": 412, "Temp": 21.5, "state": {"toggle": 1, "x": 2}});
-        assert!(json_contains(&actual, &json!({"Light": 412})));
-        assert!(json_contains(&actual, &json!({"Temp": 21.50})));
-        assert!(json_contains(&actual, &json!({"state": {"toggle": 1}})));
-        assert!(!json_contains(&actual, &json!({"Light": 413})));
-        assert!(!json_contains(&actual, &json!({"missing": 1})));
     }
 }

@@ -168,6 +168,12 @@ pub struct ExpectMessageStep {
     pub regex: Option<Span<String>>,
     /// At least this many messages (default 1).
     pub count: Option<u32>,
+    /// The PUBLISH had this QoS (0 or 1). With an external broker it is the QoS the
+    /// harness's observer received, at most its subscription's.
+    pub qos: Option<Span<u8>>,
+    /// The PUBLISH had (`true`) or lacked (`false`) the retain flag. With an external
+    /// broker only messages delivered from the retained store carry it.
+    pub retained: Option<bool>,
 }
 
 /// `expect_no_message`: nothing on a topic for a while.
@@ -533,6 +539,16 @@ impl Scenario {
                         regex::Regex::new(regex.get()).map_err(|e| {
                             self.error_at(regex, e.to_string(), "invalid regex", None)
                         })?;
+                    }
+                    if let Some(qos) = &s.qos
+                        && *qos.get() > 1
+                    {
+                        return Err(self.error_at(
+                            qos,
+                            format!("QoS {} is not one AWS IoT Core supports", qos.get()),
+                            "0 or 1",
+                            Some("AWS IoT Core has QoS 0 and 1 only"),
+                        ));
                     }
                 }
                 Step::ExpectNoMessage(s) => {

@@ -68,6 +68,23 @@ fn a_send_step_names_its_board_and_needs_a_line() {
 }
 
 #[test]
+fn message_filters_parse_and_a_bad_qos_is_located() {
+    let scenario = parse(
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"t\", within = \"1s\", qos = 1, retained = true }\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        scenario.steps[0].get(),
+        Step::ExpectMessage(s) if s.qos.as_ref().map(|q| *q.get()) == Some(1) && s.retained == Some(true)
+    ));
+    let (message, at) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"t\", within = \"1s\", qos = 2 }\n",
+    );
+    assert!(message.contains("QoS 2"), "{message}");
+    assert_eq!(at, (3, 54));
+}
+
+#[test]
 fn unknown_boards_leds_and_variables_are_located() {
     let (message, at) = error_at("name = \"x\"\n[[step]]\nreset = { board = \"other\" }\n");
     assert!(message.contains("unknown board \"other\""), "{message}");

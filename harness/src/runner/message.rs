@@ -1,0 +1,202 @@
+//! Messages on the timeline, and whether one is what an `expect_message` step wants.
+//!
+//! The embedded broker taps every PUBLISH (`publish_in` from a client, `broker_publish`
+//! from the broker itself); an external broker's observer records `observed_publish`.
+//! [`message_of`] reads any of them into a [`Message`]; [`MessageFilter`] holds a step's
+//! conditions (JSON subset, regular expression, QoS, retain flag) and judges one message.
+
+use crate::timeline::{Entry, What};
+use serde_json::Value;
+
+/// A message seen on the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Topic name.
+    pub topic: String,
+    /// Payload as text (the tap writes non-UTF-8 payloads as `hex:...`).
+    pub payload: String,
+    /// QoS of the PUBLISH, when the event says.
+    pub qos: Option<u8>,
+    /// Retain flag of the PUBLISH, when the event says.
+    pub retain: Option<bool>,
+}
+
+/// The message a timeline entry records, if it records one.
+pub fn message_of(entry: &Entry) -> Option<Message> {
+    let What::Broker { event } = &entry.what else {
+        return None;
+    };
+    let kind = event.get("event")?.as_str()?;
+    if !matches!(kind, "publish_in" | "broker_publish" | "observed_publish") {
+        return None;
+    }
+    Some(Message {
+        topic: event.get("topic")?.as_str()?.to_owned(),
+        payload: event.get("payload")?.as_str()?.to_owned(),
+        qos: event
+            .get("qos")
+            .and_then(Value::as_u64)
+            .and_then(|q| u8::try_from(q).ok()),
+        retain: event.get("retain").and_then(Value::as_bool),
+    })
+}
+
+/// Does `actual` contain every field of `expected` with an equal value?
+pub fn json_contains(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| json_contains(av, v))),
+        (Value::Number(a), Value::Number(e)) => a.as_f64() == e.as_f64(),
+        (a, e) => a == e,
+    }
+}
+
+/// The conditions of an `expect_message` step on one message (the topic is checked by
+/// the caller). A condition that is `None` accepts anything.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// The payload is JSON containing these fields.
+    pub json: Option<Value>,
+    /// The payload matches this expression.
+    pub regex: Option<regex::Regex>,
+    /// The PUBLISH had this QoS.
+    pub qos: Option<u8>,
+    /// The PUBLISH had this retain flag.
+    pub retained: Option<bool>,
+}
+
+impl MessageFilter {
+    /// Does `message` meet every condition? A message whose event does not say its QoS
+    /// or retain flag fails a condition on it.
+    pub fn matches(&self, message: &Message) -> bool {
+        let json_ok = self.json.as_ref().is_none_or(|expected| {
+            serde_json::from_str::<Value>(&message.payload)
+                .is_ok_and(|actual| json_contains(&actual, expected))
+        });
+        json_ok
+            && self
+                .regex
+                .as_ref()
+                .is_none_or(|r| r.is_match(&message.payload))
+            && self.qos.is_none_or(|q| message.qos == Some(q))
+            && self.retained.is_none_or(|r| message.retain == Some(r))
+    }
+
+    /// The conditions in words, for a failure report (empty when there are none).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        if let Some(json) = &self.json {
+            out.push_str(&format!(" containing {json}"));
+        }
+        if let Some(r) = &self.regex {
+            out.push_str(&format!(" matching /{}/", r.as_str()));
+        }
+        if let Some(q) = self.qos {
+            out.push_str(&format!(" at QoS {q}"));
+        }
+        match self.retained {
+            Some(true) => out.push_str(" with the retain flag"),
+            Some(false) => out.push_str(" without the retain flag"),
+            None => {}
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::Timeline;
+    use serde_json::json;
+
+    fn message(payload: &str, qos: Option<u8>, retain: Option<bool>) -> Message {
+        Message {
+            topic: "t".into(),
+            payload: payload.into(),
+            qos,
+            retain,
+        }
+    }
+
+    #[test]
+    fn json_subsets() {
+        let actual = json!({"Light": 412, "Temp": 21.5, "state": {"toggle": 1, "x": 2}});
+        assert!(json_contains(&actual, &json!({"Light": 412})));
+        assert!(json_contains(&actual, &json!({"Temp": 21.50})));
+        assert!(json_contains(&actual, &json!({"state": {"toggle": 1}})));
+        assert!(!json_contains(&actual, &json!({"Light": 413})));
+        assert!(!json_contains(&actual, &json!({"missing": 1})));
+    }
+
+    #[test]
+    fn every_condition_must_hold() {
+        let filter = MessageFilter {
+            json: Some(json!({"Light": 1})),
+            regex: Some(regex::Regex::new("Temp").unwrap()),
+            qos: Some(1),
+            retained: Some(false),
+        };
+        let good = r#"{"Light":1,"Temp":20.00}"#;
+        assert!(filter.matches(&message(good, Some(1), Some(false))));
+        assert!(!filter.matches(&message(good, Some(0), Some(false))), "QoS");
+        assert!(
+            !filter.matches(&message(good, Some(1), Some(true))),
+            "retain"
+        );
+        assert!(
+            !filter.matches(&message(good, None, Some(false))),
+            "QoS unknown"
+        );
+        assert!(
+            !filter.matches(&message(r#"{"Light":1}"#, Some(1), Some(false))),
+            "regex"
+        );
+        assert!(
+            !filter.matches(&message("not json Temp", Some(1), Some(false))),
+            "json"
+        );
+        assert!(MessageFilter::default().matches(&message("x", None, None)));
+        assert_eq!(
+            filter.describe(),
+            r#" containing {"Light":1} matching /Temp/ at QoS 1 without the retain flag"#
+        );
+    }
+
+    #[test]
+    fn messages_are_read_from_every_publish_event() {
+        let timeline = Timeline::new();
+        for event in [
+            json!({"event": "publish_in", "topic": "a", "payload": "1", "qos": 1, "retain": false}),
+            json!({"event": "broker_publish", "topic": "b", "payload": "2", "qos": 0, "retain": true}),
+            json!({"event": "observed_publish", "topic": "c", "payload": "3"}),
+            json!({"event": "publish_out", "topic": "d", "payload": "4"}),
+        ] {
+            timeline.record(What::Broker { event });
+        }
+        let seen: Vec<Message> = timeline.entries().iter().filter_map(message_of).collect();
+        assert_eq!(
+            seen,
+            vec![
+                Message {
+                    topic: "a".into(),
+                    payload: "1".into(),
+                    qos: Some(1),
+                    retain: Some(false)
+                },
+                Message {
+                    topic: "b".into(),
+                    payload: "2".into(),
+                    qos: Some(0),
+                    retain: Some(true)
+                },
+                Message {
+                    topic: "c".into(),
+                    payload: "3".into(),
+                    qos: None,
+                    retain: None
+                },
+            ]
+        );
+    }
+}
