@@ -148,7 +148,7 @@ struct World {
 }
 
 /// Serialises access to a PKI directory, across threads and processes.
-fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, String> {
+pub fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, String> {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

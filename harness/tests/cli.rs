@@ -85,3 +85,122 @@ fn a_tag_that_matches_nothing_is_an_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("no scenario to run"), "{stderr}");
 }
+
+/// A `hil` child that is killed when the test ends, whatever happens.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a child's stdout lines on a thread, so tests can wait for one with a timeout.
+fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line containing `needle`.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("no line containing {needle:?} ({e}); other lines: {seen:#?}"),
+        }
+    }
+}
+
+// Multi-threaded: the line waits block their thread while the observer's event loop runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hil_broker_serves_the_rig_pki_prints_events_and_stops_on_sigterm() {
+    use harness::broker::Broker;
+    let dir = tempfile::tempdir().unwrap();
+    let rig = dir.path().join("rig.toml");
+    std::fs::write(
+        &rig,
+        "[broker]\nkind = \"embedded\"\nendpoint = \"broker.hil.test\"\n[pki]\ndir = \"pki\"\n[boards.dut]\nkind = \"emulated\"\n",
+    )
+    .unwrap();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_hil"))
+            .args(["broker", "--rig", rig.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = lines_of(child.0.stdout.take().unwrap());
+    let listening = wait_for_line(&lines, "listening on");
+    let port: u16 = listening
+        .split_whitespace()
+        .find_map(|word| word.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+        .unwrap_or_else(|| panic!("a port in {listening:?}"));
+    let registered = wait_for_line(&lines, "registered for JITR");
+    assert!(registered.starts_with("signer CA "), "{registered}");
+    let command = wait_for_line(&lines, "mosquitto_sub");
+    assert!(command.contains(&format!("-p {port}")), "{command}");
+    assert!(!command.contains("BEGIN"), "no key material is printed");
+
+    // Connect with the operator certificate of the rig's PKI, as mosquitto_sub would.
+    let pki = harness::runner::open_pki(
+        &dir.path().join("pki"),
+        &["broker.hil.test", "localhost", "127.0.0.1"],
+        false,
+    )
+    .unwrap();
+    let observer = harness::broker::external::ExternalBroker::start(
+        "localhost",
+        port,
+        &pki.server_ca.pem,
+        &pki.operator,
+        harness::timeline::Timeline::new(),
+    )
+    .await
+    .unwrap();
+    observer
+        .publish("bench/hello", b"hi", false, false)
+        .await
+        .unwrap();
+    let event = wait_for_line(&lines, "bench/hello");
+    assert!(event.contains("publish_in"), "{event}");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_for_line(&lines, "broker stopped");
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    Box::new(observer).shutdown().await;
+}
+
+#[test]
+fn hil_broker_refuses_a_rig_without_an_embedded_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = dir.path().join("rig.toml");
+    std::fs::write(
+        &rig,
+        "[broker]\nkind = \"external\"\nurl = \"mqtts://localhost:8883\"\n[boards.dut]\nkind = \"emulated\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = hil(&["broker", "--rig", rig.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("runs the embedded broker"), "{stderr}");
+}

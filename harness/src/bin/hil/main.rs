@@ -3,6 +3,8 @@
 //! Exit codes (see [`exit_code`]): 0 when every scenario passed or was skipped, 1 when one
 //! failed, 2 when the input (rig, scenario, arguments) is invalid.
 
+mod broker_cmd;
+
 use clap::{Parser, Subcommand};
 use harness::rig::{BrokerSpec, Rig, workspace_root};
 use harness::runner::{Outcome, Progress, Report, Runner};
@@ -39,6 +41,19 @@ enum Command {
         /// Print the wall time of each scenario and step, and of the whole suite.
         #[arg(long)]
         timings: bool,
+    },
+    /// Run the rig's embedded broker on its own (signer CA registered for JITR) and print
+    /// its events until Ctrl-C.
+    Broker {
+        /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// Listen here instead of where the rig says (e.g. 0.0.0.0:8883 for boards on the LAN).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Do not print broker events.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -110,6 +125,10 @@ async fn run(cli: Cli) -> miette::Result<Ending> {
             junit,
             timings,
         } => run_scenarios(paths, rig.as_deref(), &tag, junit.as_deref(), timings).await,
+        Command::Broker { rig, listen, quiet } => {
+            broker_cmd::serve(&load_rig(rig.as_deref())?, listen, quiet).await?;
+            Ok(Ending::Passed)
+        }
         Command::Schema => {
             print!("{}", harness::scenario::json_schema());
             Ok(Ending::Passed)
