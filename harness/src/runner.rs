@@ -10,8 +10,6 @@
 //! `expect_message` counts messages since the scenario started (so a message that came
 //! during an earlier step counts), with its deadline measured from the step's start.
 
-use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
-use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
 use crate::board::{Board, DEFAULT_SETTLE, NoProgress};
 use crate::broker::Broker;
 use crate::broker::embedded::EmbeddedBroker;
@@ -21,15 +19,17 @@ use crate::provision::{ProvisionMode, Provisioned, provision};
 use crate::rig::{BoardSpec, BrokerSpec, Rig};
 use crate::scenario::{Mode, Scenario, Span, Step, substitute};
 use crate::timeline::{Entry, Timeline, What};
-use message::{MessageFilter, message_of};
+use message::MessageFilter;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod message;
-pub use message::{Message, json_contains};
+mod start;
+pub use message::{Message, json_contains, message_of};
+pub use start::{open_pki, start_board, start_broker};
 
 /// How long console steps wait when the scenario gives no timeout.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -145,18 +145,6 @@ struct World {
     pki: Arc<TestPki>,
     /// The access point each board is provisioned with.
     access_points: BTreeMap<String, crate::rig::AccessPoint>,
-}
-
-/// Serialises access to a PKI directory, across threads and processes.
-pub fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, String> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let lock_file = std::fs::File::create(dir.join(".lock"))
-        .map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
-    let _flock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| format!("cannot lock {}: {e}", dir.display()))?;
-    TestPki::open(dir, names, fresh).map_err(|e| format!("test PKI in {}: {e}", dir.display()))
 }
 
 impl Runner {
@@ -285,73 +273,10 @@ impl Runner {
     }
 
     async fn set_up(&self, scenario: &Scenario, timeline: Arc<Timeline>) -> Result<World, String> {
-        let BrokerSpec::Embedded {
-            endpoint,
-            listen,
-            zero_touch,
-        } = &self.rig.broker
-        else {
-            return Err("only the embedded broker is supported".into());
-        };
-        let names = [endpoint.as_str(), "localhost", "127.0.0.1"];
-        let pki = Arc::new(open_pki(&self.rig.pki_dir, &names, self.rig.fresh_pki)?);
-        let broker = EmbeddedBroker::start(
-            endpoint,
-            *listen,
-            *zero_touch,
-            pki.clone(),
-            timeline.clone(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let (pki, broker) = start_broker(&self.rig, None, timeline.clone()).await?;
         let mut boards: BTreeMap<String, Box<dyn Board>> = BTreeMap::new();
         for name in &scenario.boards {
-            let board: Box<dyn Board> = match self.rig.boards.get(name) {
-                Some(BoardSpec::Emulated { binary, speed, .. }) => {
-                    let options = EmulatedOptions {
-                        binary: binary.clone(),
-                        speed: *speed,
-                        access_points: self.rig.wifi.values().cloned().collect(),
-                        hosts: vec![(endpoint.clone(), broker.address())],
-                    };
-                    Box::new(
-                        EmulatedBoard::start(name, &options, timeline.clone())
-                            .await
-                            .map_err(|e| e.to_string())?,
-                    )
-                }
-                Some(BoardSpec::ProbeRs {
-                    chip,
-                    probe,
-                    firmware,
-                    serial_port,
-                    baud,
-                    leds,
-                    poll,
-                    rtt,
-                    ..
-                }) => {
-                    let options = ProbeRsOptions {
-                        chip: chip.clone(),
-                        probe: probe.clone(),
-                        firmware: firmware.clone(),
-                        serial_port: serial_port.clone(),
-                        baud: *baud,
-                        leds: leds.clone(),
-                        poll: *poll,
-                        rtt: *rtt,
-                    };
-                    let (name, timeline) = (name.clone(), timeline.clone());
-                    let board = tokio::task::spawn_blocking(move || {
-                        ProbeRsBoard::attach(&name, options, timeline)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                    Box::new(board)
-                }
-                _ => return Err(format!("the rig has no board {name:?}")),
-            };
+            let board = start_board(&self.rig, name, &broker, timeline.clone()).await?;
             boards.insert(name.clone(), board);
         }
         let access_points = scenario

@@ -202,5 +202,98 @@ fn hil_broker_refuses_a_rig_without_an_embedded_broker() {
     .unwrap();
     let (code, _, stderr) = hil(&["broker", "--rig", rig.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("runs the embedded broker"), "{stderr}");
+    assert!(
+        stderr.contains("only the embedded broker is supported"),
+        "{stderr}"
+    );
+}
+
+/// The default rig with its PKI in `dir` (so tests do not share or replace it).
+fn emulated_rig(dir: &std::path::Path) -> std::path::PathBuf {
+    let default = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/rigs/emulated.toml"
+    ))
+    .unwrap();
+    let rig = default.replace("dir = \"../../target/hil/pki\"", "dir = \"pki\"");
+    assert_ne!(rig, default, "the default rig names its PKI directory");
+    let path = dir.join("rig.toml");
+    std::fs::write(&path, rig).unwrap();
+    path
+}
+
+#[test]
+fn hil_provision_provisions_a_board_and_waits_for_its_telemetry() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let (code, stdout, stderr) = hil(&["provision", "dut", "--rig", rig.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("dut provisioned (jitr)"), "{stdout}");
+    let thing = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("thing"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("a thing line in {stdout}"));
+    assert_eq!(thing.len(), 40, "a SHA-1 hex thing name: {thing}");
+    assert!(
+        stdout.contains(&format!("first telemetry on {thing}/sensors")),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = hil(&[
+        "provision",
+        "dut",
+        "--rig",
+        rig.to_str().unwrap(),
+        "--mode",
+        "preregistered",
+        "--within",
+        "1ms",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("no telemetry on"), "{stdout}");
+}
+
+#[test]
+fn hil_leds_shows_the_leds_of_a_provisioned_board_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let (code, stdout, stderr) = hil(&[
+        "leds",
+        "dut",
+        "--rig",
+        rig.to_str().unwrap(),
+        "--provision",
+        "jitr",
+        "--for",
+        "6s",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("blue = Wi-Fi"), "{stdout}");
+    assert!(stdout.contains("provisioned: thing"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("green ●") && l.contains("yellow ●")),
+        "a line with cloud and data lit: {stdout}"
+    );
+    let summary = stdout
+        .split("over the last")
+        .nth(1)
+        .unwrap_or_else(|| panic!("a closing summary in {stdout}"));
+    assert!(summary.contains("blue     on"), "{summary}");
+    assert!(summary.contains("yellow   blinking at"), "{summary}");
+    assert!(summary.contains("red      off"), "{summary}");
+}
+
+#[test]
+fn hil_leds_names_a_board_the_rig_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let (code, _, stderr) = hil(&["leds", "nosuch", "--rig", rig.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the rig has no board \"nosuch\""),
+        "{stderr}"
+    );
 }

@@ -5,46 +5,29 @@
 //! provisioned by `hil` connects and registers), prints how to connect, then prints every
 //! broker event until Ctrl-C or SIGTERM.
 
+use crate::bring_up::Stop;
 use harness::broker::Broker;
-use harness::broker::embedded::EmbeddedBroker;
 use harness::rig::{BrokerSpec, Rig};
+use harness::runner::start_broker;
 use harness::timeline::Timeline;
 use miette::{Context, IntoDiagnostic};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// Runs the broker until a signal; prints events unless `quiet`.
 pub async fn serve(rig: &Rig, listen: Option<SocketAddr>, quiet: bool) -> miette::Result<()> {
-    let BrokerSpec::Embedded {
-        endpoint,
-        listen: rig_listen,
-        zero_touch,
-    } = &rig.broker
-    else {
-        miette::bail!(
-            "the rig's broker is `{}`; `hil broker` runs the embedded broker (use a rig with [broker] kind = \"embedded\")",
-            rig.broker.kind()
-        );
-    };
-    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
-    let names = [endpoint.as_str(), "localhost", "127.0.0.1"];
-    let pki = harness::runner::open_pki(&rig.pki_dir, &names, rig.fresh_pki)
-        .map_err(|e| miette::miette!("{e}"))?;
-    let pki = Arc::new(pki);
+    let mut stop = Stop::install()?;
     let timeline = Timeline::new();
     let mut events = timeline.subscribe();
-    let broker = EmbeddedBroker::start(
-        endpoint,
-        listen.unwrap_or(*rig_listen),
-        *zero_touch,
-        pki.clone(),
-        timeline.clone(),
-    )
-    .await
-    .into_diagnostic()
-    .wrap_err("cannot start the embedded broker")?;
+    let (pki, broker) = start_broker(rig, listen, timeline.clone())
+        .await
+        .map_err(|e| miette::miette!("{e}"))
+        .wrap_err("cannot start the embedded broker")?;
+    let zero_touch = match &rig.broker {
+        BrokerSpec::Embedded { zero_touch, .. } => *zero_touch,
+        _ => None,
+    };
+    let endpoint = broker.endpoint().to_owned();
     let ca_id = broker
         .register_signer(true, None)
         .into_diagnostic()
@@ -78,8 +61,7 @@ pub async fn serve(rig: &Rig, listen: Option<SocketAddr>, quiet: bool) -> miette
     drop(out);
     loop {
         tokio::select! {
-            _ = interrupt.recv() => break,
-            _ = terminate.recv() => break,
+            _ = stop.requested() => break,
             event = events.recv() => match event {
                 Ok(entry) if !quiet => println!("{entry}"),
                 Ok(_) => {}
@@ -93,10 +75,4 @@ pub async fn serve(rig: &Rig, listen: Option<SocketAddr>, quiet: bool) -> miette
     drop(broker);
     println!("broker stopped");
     Ok(())
-}
-
-fn signal(kind: tokio::signal::unix::SignalKind) -> miette::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(kind)
-        .into_diagnostic()
-        .wrap_err("cannot install signal handlers")
 }

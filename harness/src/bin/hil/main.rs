@@ -3,7 +3,10 @@
 //! Exit codes (see [`exit_code`]): 0 when every scenario passed or was skipped, 1 when one
 //! failed, 2 when the input (rig, scenario, arguments) is invalid.
 
+mod bring_up;
 mod broker_cmd;
+mod leds_cmd;
+mod provision_cmd;
 
 use clap::{Parser, Subcommand};
 use harness::rig::{BrokerSpec, Rig, workspace_root};
@@ -54,6 +57,34 @@ enum Command {
         /// Do not print broker events.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Bring a board up with the rig's broker and show its LEDs live.
+    Leds {
+        /// Board name in the rig.
+        board: String,
+        /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// Provision it first (jitr, jitp, preregistered).
+        #[arg(long)]
+        provision: Option<harness::provision::ProvisionMode>,
+        /// Stop after this long (e.g. 10s) instead of at Ctrl-C.
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        for_: Option<Duration>,
+    },
+    /// Provision a board against the rig's broker and wait for its first telemetry.
+    Provision {
+        /// Board name in the rig.
+        board: String,
+        /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// jitr, jitp or preregistered.
+        #[arg(long, default_value = "jitr")]
+        mode: harness::provision::ProvisionMode,
+        /// How long to wait for the first telemetry message.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        within: Duration,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -128,6 +159,30 @@ async fn run(cli: Cli) -> miette::Result<Ending> {
         Command::Broker { rig, listen, quiet } => {
             broker_cmd::serve(&load_rig(rig.as_deref())?, listen, quiet).await?;
             Ok(Ending::Passed)
+        }
+        Command::Leds {
+            board,
+            rig,
+            provision,
+            for_,
+        } => {
+            leds_cmd::watch(&load_rig(rig.as_deref())?, &board, provision, for_).await?;
+            Ok(Ending::Passed)
+        }
+        Command::Provision {
+            board,
+            rig,
+            mode,
+            within,
+        } => {
+            let rig = load_rig(rig.as_deref())?;
+            Ok(
+                if provision_cmd::provision_board(&rig, &board, mode, within).await? {
+                    Ending::Passed
+                } else {
+                    Ending::Failed
+                },
+            )
         }
         Command::Schema => {
             print!("{}", harness::scenario::json_schema());

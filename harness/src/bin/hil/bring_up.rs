@@ -1,0 +1,101 @@
+//! One board of a rig, brought up on its own with the rig's broker, for `hil leds` and
+//! `hil provision`; and the Ctrl-C/SIGTERM handling those long-running commands share.
+
+use harness::board::Board;
+use harness::broker::embedded::EmbeddedBroker;
+use harness::pki::TestPki;
+use harness::provision::{ProvisionMode, Provisioned, provision};
+use harness::rig::Rig;
+use harness::runner::{start_board, start_broker};
+use harness::timeline::Timeline;
+use miette::{Context, IntoDiagnostic};
+use std::sync::Arc;
+
+/// The rig's broker and one of its boards. Dropping it stops both (the emulated board's
+/// process is killed); [`BroughtUp::shut_down`] stops them in order.
+pub struct BroughtUp {
+    /// Everything seen, from the broker's tap and the board.
+    pub timeline: Arc<Timeline>,
+    /// The rig's PKI.
+    pub pki: Arc<TestPki>,
+    /// The embedded broker.
+    pub broker: EmbeddedBroker,
+    /// The board.
+    pub board: Box<dyn Board>,
+}
+
+impl BroughtUp {
+    /// Starts the rig's broker and the board `name`.
+    pub async fn start(rig: &Rig, name: &str) -> miette::Result<Self> {
+        let timeline = Timeline::new();
+        let (pki, broker) = start_broker(rig, None, timeline.clone())
+            .await
+            .map_err(|e| miette::miette!("{e}"))
+            .wrap_err("cannot start the rig's broker")?;
+        let board = start_board(rig, name, &broker, timeline.clone())
+            .await
+            .map_err(|e| miette::miette!("{e}"))
+            .wrap_err_with(|| format!("cannot start board {name}"))?;
+        Ok(BroughtUp {
+            timeline,
+            pki,
+            broker,
+            board,
+        })
+    }
+
+    /// Provisions the board against the broker with the rig's access point.
+    pub async fn provision(
+        &mut self,
+        rig: &Rig,
+        mode: ProvisionMode,
+    ) -> miette::Result<Provisioned> {
+        let name = self.board.name().to_owned();
+        let ap = rig.access_point(&name).ok_or_else(|| {
+            miette::miette!(
+                help = "add a [wifi.<name>] table to the rig (or `wifi = \"<name>\"` on the board)",
+                "the rig gives board {name} no Wi-Fi access point"
+            )
+        })?;
+        provision(self.board.as_mut(), &self.broker, &self.pki, ap, mode)
+            .await
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot provision {name}"))
+    }
+
+    /// Stops the board, then the broker.
+    pub async fn shut_down(self) {
+        let _ = self.board.shutdown().await;
+        drop(self.broker);
+    }
+}
+
+/// Ctrl-C or SIGTERM, installed when created so an early signal is not lost.
+pub struct Stop {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    /// Installs the handlers.
+    pub fn install() -> miette::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| {
+            signal(kind)
+                .into_diagnostic()
+                .wrap_err("cannot install signal handlers")
+        };
+        Ok(Stop {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves when either signal arrives.
+    pub async fn requested(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Bringing up a rig's parts: its test PKI, its embedded broker, and one of its boards.
+//!
+//! The runner uses these for every scenario; `hil broker`, `hil leds` and `hil provision`
+//! use them to bring up the same parts on their own. Errors are strings that say what
+//! could not start and why; the caller adds context.
+
+use crate::board::Board;
+use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
+use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
+use crate::broker::Broker;
+use crate::broker::embedded::EmbeddedBroker;
+use crate::pki::TestPki;
+use crate::rig::{BoardSpec, BrokerSpec, Rig};
+use crate::timeline::Timeline;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Opens (or creates) the test PKI in `dir`, serialising access across threads and
+/// processes so parallel tests share one PKI safely.
+pub fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, String> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let lock_file = std::fs::File::create(dir.join(".lock"))
+        .map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
+    let _flock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("cannot lock {}: {e}", dir.display()))?;
+    TestPki::open(dir, names, fresh).map_err(|e| format!("test PKI in {}: {e}", dir.display()))
+}
+
+/// Opens the rig's PKI and starts its embedded broker (on `listen` when given, else where
+/// the rig says), taps going to `timeline`.
+pub async fn start_broker(
+    rig: &Rig,
+    listen: Option<SocketAddr>,
+    timeline: Arc<Timeline>,
+) -> Result<(Arc<TestPki>, EmbeddedBroker), String> {
+    let BrokerSpec::Embedded {
+        endpoint,
+        listen: rig_listen,
+        zero_touch,
+    } = &rig.broker
+    else {
+        return Err(format!(
+            "the rig's broker is `{}`; only the embedded broker is supported here (a rig with [broker] kind = \"embedded\")",
+            rig.broker.kind()
+        ));
+    };
+    let names = [endpoint.as_str(), "localhost", "127.0.0.1"];
+    let pki = Arc::new(open_pki(&rig.pki_dir, &names, rig.fresh_pki)?);
+    let broker = EmbeddedBroker::start(
+        endpoint,
+        listen.unwrap_or(*rig_listen),
+        *zero_touch,
+        pki.clone(),
+        timeline,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((pki, broker))
+}
+
+/// Starts (emulated) or attaches to (probe-rs) the rig's board `name`, pointed at `broker`.
+pub async fn start_board(
+    rig: &Rig,
+    name: &str,
+    broker: &EmbeddedBroker,
+    timeline: Arc<Timeline>,
+) -> Result<Box<dyn Board>, String> {
+    match rig.boards.get(name) {
+        Some(BoardSpec::Emulated { binary, speed, .. }) => {
+            let options = EmulatedOptions {
+                binary: binary.clone(),
+                speed: *speed,
+                access_points: rig.wifi.values().cloned().collect(),
+                hosts: vec![(broker.endpoint().to_owned(), broker.address())],
+            };
+            Ok(Box::new(
+                EmulatedBoard::start(name, &options, timeline)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ))
+        }
+        Some(BoardSpec::ProbeRs {
+            chip,
+            probe,
+            firmware,
+            serial_port,
+            baud,
+            leds,
+            poll,
+            rtt,
+            ..
+        }) => {
+            let options = ProbeRsOptions {
+                chip: chip.clone(),
+                probe: probe.clone(),
+                firmware: firmware.clone(),
+                serial_port: serial_port.clone(),
+                baud: *baud,
+                leds: leds.clone(),
+                poll: *poll,
+                rtt: *rtt,
+            };
+            let name = name.to_owned();
+            let board =
+                tokio::task::spawn_blocking(move || ProbeRsBoard::attach(&name, options, timeline))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+            Ok(Box::new(board))
+        }
+        _ => {
+            let known: Vec<&String> = rig.boards.keys().collect();
+            Err(format!("the rig has no board {name:?} (it has {known:?})"))
+        }
+    }
+}
