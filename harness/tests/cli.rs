@@ -297,3 +297,37 @@ fn hil_leds_names_a_board_the_rig_lacks() {
         "{stderr}"
     );
 }
+
+#[test]
+fn hil_flash_erases_an_emulated_board_and_refuses_an_elf_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let rig = rig.to_str().unwrap();
+    let (code, stdout, stderr) = hil(&["flash", "dut", "--erase", "--rig", rig]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("dut (emulated) power-cycled and erased"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = hil(&["flash", "dut", "firmware.elf", "--rig", rig]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("board dut is emulated"), "{stderr}");
+    assert!(stderr.contains("hil flash dut` without an ELF"), "{stderr}");
+}
+
+#[test]
+fn hil_flash_checks_the_elf_before_looking_for_a_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = dir.path().join("rig.toml");
+    std::fs::write(
+        &rig,
+        "[broker]\nkind = \"embedded\"\nendpoint = \"broker.hil.test\"\n[pki]\ndir = \"pki\"\n\
+         [boards.dut]\nkind = \"probe-rs\"\nchip = \"STM32F411RETx\"\nprobe = \"0483:374b\"\n\
+         firmware = \"missing.elf\"\nserial = { port = \"/dev/null\" }\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = hil(&["flash", "dut", "--rig", rig.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot read firmware"), "{stderr}");
+    assert!(stderr.contains("missing.elf"), "{stderr}");
+}

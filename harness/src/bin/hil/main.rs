@@ -5,6 +5,7 @@
 
 mod bring_up;
 mod broker_cmd;
+mod flash_cmd;
 mod leds_cmd;
 mod provision_cmd;
 
@@ -85,6 +86,19 @@ enum Command {
         /// How long to wait for the first telemetry message.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         within: Duration,
+    },
+    /// Write firmware to a board (the rig's ELF, or ELF), verified, with progress bars.
+    Flash {
+        /// Board name in the rig.
+        board: String,
+        /// Firmware ELF instead of the rig's (probe-rs boards).
+        elf: Option<PathBuf>,
+        /// Erase the chip first (an emulated board loses its provisioning).
+        #[arg(long)]
+        erase: bool,
+        /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
+        #[arg(long)]
+        rig: Option<PathBuf>,
     },
     /// Print the JSON Schema of scenario files.
     Schema,
@@ -183,6 +197,15 @@ async fn run(cli: Cli) -> miette::Result<Ending> {
                     Ending::Failed
                 },
             )
+        }
+        Command::Flash {
+            board,
+            elf,
+            erase,
+            rig,
+        } => {
+            flash_cmd::flash(&load_rig(rig.as_deref())?, &board, elf, erase).await?;
+            Ok(Ending::Passed)
         }
         Command::Schema => {
             print!("{}", harness::scenario::json_schema());
