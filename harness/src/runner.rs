@@ -296,12 +296,28 @@ impl Runner {
     }
 }
 
-/// Judges connection attempt times: delays must grow (the later half longer on average
-/// than the earlier half) and carry jitter (not a fixed doubling, not all equal).
-pub fn backoff_verdict(attempts: &[Duration]) -> Result<(), String> {
+/// One connection attempt on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// When the TLS handshake finished (accepted or refused).
+    pub start: Duration,
+    /// When the connection closed; `None` while it is open. A refused handshake ends
+    /// when it starts.
+    pub end: Option<Duration>,
+}
+
+/// Judges connection attempts: the delays between one attempt's end and the next one's
+/// start (the backoff, without the time an attempt took, e.g. a CONNACK timeout) must
+/// grow (the later half longer on average than the earlier half) and carry jitter (not a
+/// fixed doubling, not all equal).
+pub fn backoff_verdict(attempts: &[Attempt]) -> Result<(), String> {
     let delays: Vec<f64> = attempts
         .windows(2)
-        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .map(|w| {
+            w[1].start
+                .saturating_sub(w[0].end.unwrap_or(w[0].start))
+                .as_secs_f64()
+        })
         .collect();
     let shown = delays
         .iter()
@@ -734,43 +750,82 @@ impl World {
     }
 
     /// Connection attempts of a certificate so far: when the broker saw each handshake.
-    fn attempts_of(&self, certificate_id: &str) -> Vec<Duration> {
+    /// Connection attempts (TLS handshakes, accepted or refused) with the board's
+    /// certificate after `since`, each with when its connection closed.
+    fn attempts_of(&self, certificate_id: &str, since: Duration) -> Vec<Attempt> {
+        let entries = self.timeline.entries();
+        let mut attempts = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let What::Broker { event } = &entry.what else {
+                continue;
+            };
+            if entry.at <= since || event["certificate_id"].as_str() != Some(certificate_id) {
+                continue;
+            }
+            match event["event"].as_str() {
+                Some("tls_rejected") => attempts.push(Attempt {
+                    start: entry.at,
+                    end: Some(entry.at),
+                }),
+                Some("tls_accepted") => {
+                    let conn = &event["conn"];
+                    let end = entries[index + 1..]
+                        .iter()
+                        .find(|later| {
+                            matches!(&later.what, What::Broker { event }
+                                if event["event"] == "closed" && &event["conn"] == conn)
+                        })
+                        .map(|later| later.at);
+                    attempts.push(Attempt {
+                        start: entry.at,
+                        end,
+                    });
+                }
+                _ => {}
+            }
+        }
+        attempts
+    }
+
+    /// When the board's last accepted connection before `before` was accepted (zero if
+    /// none): the attempts after it are the retries of the current outage.
+    fn last_connected(&self, thing: &str, before: Duration) -> Duration {
         self.timeline
             .entries()
             .iter()
-            .filter_map(|entry| match &entry.what {
-                What::Broker { event }
-                    if matches!(
-                        event["event"].as_str(),
-                        Some("tls_accepted" | "tls_rejected")
-                    ) && event["certificate_id"].as_str() == Some(certificate_id) =>
-                {
-                    Some(entry.at)
-                }
-                _ => None,
+            .rev()
+            .find(|entry| {
+                entry.at <= before
+                    && matches!(&entry.what, What::Broker { event }
+                        if event["event"] == "connack"
+                            && event["client_id"] == thing
+                            && event["code"] == "Success")
             })
-            .collect()
+            .map_or(Duration::ZERO, |entry| entry.at)
     }
 
     async fn expect_backoff(
         &mut self,
         s: &crate::scenario::ExpectBackoffStep,
     ) -> Result<(), Mismatch> {
-        let id = self
+        let (id, thing) = self
             .provisioned
             .get(s.board.get())
-            .map(|p| p.certificate_id.clone())
+            .map(|p| (p.certificate_id.clone(), p.thing.clone()))
             .ok_or_else(|| {
                 mismatch(
                     "a provisioned board",
                     format!("{} was not provisioned", s.board.get()),
                 )
             })?;
+        // The retries of the outage under way: the board's connection that succeeded last
+        // (before this step) is not one of them, nor is anything before it.
+        let since = self.last_connected(&thing, self.timeline.now());
         let wanted = s.attempts as usize;
         let deadline = tokio::time::Instant::now() + Scenario::checked_duration(&s.within);
         let mut live = self.timeline.subscribe();
         loop {
-            let attempts = self.attempts_of(&id);
+            let attempts = self.attempts_of(&id, since);
             if attempts.len() >= wanted {
                 return backoff_verdict(&attempts).map_err(|seen| {
                     mismatch(
@@ -784,7 +839,10 @@ impl World {
                 _ => {
                     return Err(mismatch(
                         format!("{wanted} connection attempts by {}", s.board.get()),
-                        format!("{} attempts", self.attempts_of(&id).len()),
+                        format!(
+                            "{} attempts since its last accepted connection",
+                            self.attempts_of(&id, since).len()
+                        ),
                     ));
                 }
             }
@@ -813,14 +871,47 @@ fn source_chain(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
-    fn secs(list: &[f64]) -> Vec<Duration> {
+    /// Instant attempts (refused handshakes) `list` seconds apart.
+    fn secs(list: &[f64]) -> Vec<Attempt> {
         let mut t = 0.0;
-        let mut out = vec![Duration::ZERO];
+        let instant = |t: f64| Attempt {
+            start: Duration::from_secs_f64(t),
+            end: Some(Duration::from_secs_f64(t)),
+        };
+        let mut out = vec![instant(0.0)];
         for d in list {
             t += d;
-            out.push(Duration::from_secs_f64(t));
+            out.push(instant(t));
         }
         out
+    }
+
+    #[test]
+    fn the_time_an_attempt_takes_is_not_backoff() {
+        // Each attempt waits 10 s for a CONNACK that never comes. Start to start, the
+        // attempts are an exact doubling (10.5, 21, 42, 84 s: "without jitter"); the
+        // backoff between them (0.5, 11, 32, 74 s) grows with jitter.
+        let attempt = |start: f64, end: Option<f64>| Attempt {
+            start: Duration::from_secs_f64(start),
+            end: end.map(Duration::from_secs_f64),
+        };
+        let attempts = [
+            attempt(0.0, Some(10.0)),
+            attempt(10.5, Some(20.5)),
+            attempt(31.5, Some(41.5)),
+            attempt(73.5, Some(83.5)),
+            attempt(157.5, None),
+        ];
+        assert_eq!(backoff_verdict(&attempts), Ok(()));
+        let start_to_start: Vec<Attempt> = attempts
+            .iter()
+            .map(|a| attempt(a.start.as_secs_f64(), Some(a.start.as_secs_f64())))
+            .collect();
+        assert!(
+            backoff_verdict(&start_to_start)
+                .unwrap_err()
+                .contains("without jitter")
+        );
     }
 
     #[test]

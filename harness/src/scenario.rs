@@ -274,6 +274,8 @@ pub struct FaultStep {
 pub struct BrokerRestartStep {}
 
 /// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
+/// The attempts judged are the retries of the outage under way: those after the board's
+/// last accepted connection before the step (attempts already made count).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectBackoffStep {
