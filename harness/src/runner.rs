@@ -145,6 +145,8 @@ struct World {
     pki: Arc<TestPki>,
     /// The access point each board is provisioned with.
     access_points: BTreeMap<String, crate::rig::AccessPoint>,
+    /// The scenario being run (for files it names, like JSON Schemas).
+    scenario: Scenario,
 }
 
 impl Runner {
@@ -292,6 +294,7 @@ impl Runner {
             variables: BTreeMap::new(),
             pki,
             access_points,
+            scenario: scenario.clone(),
         })
     }
 }
@@ -622,6 +625,17 @@ impl World {
                 None => None,
             },
             qos: s.qos.as_ref().map(|q| *q.get()),
+            schema: match &s.schema {
+                Some(path) => Some((
+                    path.get().clone(),
+                    Arc::new(
+                        self.scenario
+                            .json_schema(path)
+                            .map_err(|e| mismatch("a JSON Schema", e.message().to_owned()))?,
+                    ),
+                )),
+                None => None,
+            },
             retained: s.retained,
         };
         let description = format!(

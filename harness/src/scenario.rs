@@ -166,6 +166,8 @@ pub struct ExpectMessageStep {
     pub json: Option<toml::Table>,
     /// The payload must match this regular expression.
     pub regex: Option<Span<String>>,
+    /// The payload must be valid against this JSON Schema file (relative to the scenario).
+    pub schema: Option<Span<String>>,
     /// At least this many messages (default 1).
     pub count: Option<u32>,
     /// The PUBLISH had this QoS (0 or 1). With an external broker it is the QoS the
@@ -462,6 +464,39 @@ impl Scenario {
         ScenarioError::new(&self.path, &self.text, None, message, "", help)
     }
 
+    /// Loads and compiles the JSON Schema file `span` names, relative to the scenario.
+    pub fn json_schema(&self, span: &Span<String>) -> Result<jsonschema::Validator, ScenarioError> {
+        let path = self
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(span.get());
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            self.error_at(
+                span,
+                format!("cannot read JSON Schema {}: {e}", path.display()),
+                "this file",
+                Some("the path is relative to the scenario file"),
+            )
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            self.error_at(
+                span,
+                format!("{} is not JSON: {e}", path.display()),
+                "this file",
+                None,
+            )
+        })?;
+        jsonschema::validator_for(&value).map_err(|e| {
+            self.error_at(
+                span,
+                format!("{} is not a valid JSON Schema: {e}", path.display()),
+                "this file",
+                None,
+            )
+        })
+    }
+
     fn duration(&self, span: &Span<String>) -> Result<Duration, ScenarioError> {
         parse_duration(span.get()).map_err(|e| self.error_at(span, e, "not a duration", None))
     }
@@ -541,6 +576,9 @@ impl Scenario {
                         regex::Regex::new(regex.get()).map_err(|e| {
                             self.error_at(regex, e.to_string(), "invalid regex", None)
                         })?;
+                    }
+                    if let Some(schema) = &s.schema {
+                        self.json_schema(schema)?;
                     }
                     if let Some(qos) = &s.qos
                         && *qos.get() > 1

@@ -54,12 +54,14 @@ pub fn json_contains(actual: &Value, expected: &Value) -> bool {
 
 /// The conditions of an `expect_message` step on one message (the topic is checked by
 /// the caller). A condition that is `None` accepts anything.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MessageFilter {
     /// The payload is JSON containing these fields.
     pub json: Option<Value>,
     /// The payload matches this expression.
     pub regex: Option<regex::Regex>,
+    /// The payload is JSON valid against this schema (named by the string, for reports).
+    pub schema: Option<(String, std::sync::Arc<jsonschema::Validator>)>,
     /// The PUBLISH had this QoS.
     pub qos: Option<u8>,
     /// The PUBLISH had this retain flag.
@@ -74,7 +76,12 @@ impl MessageFilter {
             serde_json::from_str::<Value>(&message.payload)
                 .is_ok_and(|actual| json_contains(&actual, expected))
         });
+        let schema_ok = self.schema.as_ref().is_none_or(|(_, validator)| {
+            serde_json::from_str::<Value>(&message.payload)
+                .is_ok_and(|actual| validator.is_valid(&actual))
+        });
         json_ok
+            && schema_ok
             && self
                 .regex
                 .as_ref()
@@ -91,6 +98,9 @@ impl MessageFilter {
         }
         if let Some(r) = &self.regex {
             out.push_str(&format!(" matching /{}/", r.as_str()));
+        }
+        if let Some((name, _)) = &self.schema {
+            out.push_str(&format!(" valid against {name}"));
         }
         if let Some(q) = self.qos {
             out.push_str(&format!(" at QoS {q}"));
@@ -136,6 +146,7 @@ mod tests {
             regex: Some(regex::Regex::new("Temp").unwrap()),
             qos: Some(1),
             retained: Some(false),
+            schema: None,
         };
         let good = r#"{"Light":1,"Temp":20.00}"#;
         assert!(filter.matches(&message(good, Some(1), Some(false))));
@@ -161,6 +172,27 @@ mod tests {
             filter.describe(),
             r#" containing {"Light":1} matching /Temp/ at QoS 1 without the retain flag"#
         );
+    }
+
+    #[test]
+    fn a_schema_condition_validates_the_payload() {
+        let schema = json!({
+            "type": "object",
+            "required": ["Light", "Temp"],
+            "properties": {"Light": {"type": "integer", "minimum": 0}, "Temp": {"type": "number"}}
+        });
+        let filter = MessageFilter {
+            schema: Some((
+                "telemetry.schema.json".into(),
+                std::sync::Arc::new(jsonschema::validator_for(&schema).unwrap()),
+            )),
+            ..MessageFilter::default()
+        };
+        assert!(filter.matches(&message(r#"{"Light":3,"Temp":-4.25}"#, None, None)));
+        assert!(!filter.matches(&message(r#"{"Light":-3,"Temp":1}"#, None, None)));
+        assert!(!filter.matches(&message(r#"{"Light":3}"#, None, None)));
+        assert!(!filter.matches(&message("not json", None, None)));
+        assert_eq!(filter.describe(), " valid against telemetry.schema.json");
     }
 
     #[test]

@@ -85,6 +85,43 @@ fn message_filters_parse_and_a_bad_qos_is_located() {
 }
 
 #[test]
+fn a_json_schema_is_loaded_relative_to_the_scenario_and_checked() {
+    let (message, at) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"t\", within = \"1s\", schema = \"nope.json\" }\n",
+    );
+    assert!(
+        message.contains("cannot read JSON Schema /scenarios/nope.json"),
+        "{message}"
+    );
+    assert_eq!(at, (3, 57));
+
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"x\"\n[[step]]\nexpect_message = { topic = \"t\", within = \"1s\", schema = \"schemas/t.json\" }\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("schemas")).unwrap();
+    let schema = dir.path().join("schemas/t.json");
+    std::fs::write(&schema, r#"{"type": "object", "required": ["Light"]}"#).unwrap();
+    let loaded = Scenario::load(&scenario).unwrap();
+    let Step::ExpectMessage(step) = loaded.steps[0].get() else {
+        panic!("an expect_message step");
+    };
+    let validator = loaded.json_schema(step.schema.as_ref().unwrap()).unwrap();
+    assert!(validator.is_valid(&serde_json::json!({"Light": 1})));
+    assert!(!validator.is_valid(&serde_json::json!({"Temp": 1})));
+
+    std::fs::write(&schema, r#"{"type": 12}"#).unwrap();
+    let message = Scenario::load(&scenario).unwrap_err().message().to_owned();
+    assert!(message.contains("is not a valid JSON Schema"), "{message}");
+    std::fs::write(&schema, "{").unwrap();
+    let message = Scenario::load(&scenario).unwrap_err().message().to_owned();
+    assert!(message.contains("is not JSON"), "{message}");
+}
+
+#[test]
 fn unknown_boards_leds_and_variables_are_located() {
     let (message, at) = error_at("name = \"x\"\n[[step]]\nreset = { board = \"other\" }\n");
     assert!(message.contains("unknown board \"other\""), "{message}");
