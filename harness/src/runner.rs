@@ -145,8 +145,6 @@ struct World {
     pki: Arc<TestPki>,
     /// The access point each board is provisioned with.
     access_points: BTreeMap<String, crate::rig::AccessPoint>,
-    /// The scenario being run (for files it names, like JSON Schemas).
-    scenario: Scenario,
 }
 
 impl Runner {
@@ -240,7 +238,7 @@ impl Runner {
                 status: "started".into(),
             });
             let step_start = std::time::Instant::now();
-            let result = world.run_step(step.get()).await;
+            let result = world.run_step(scenario, step.get()).await;
             let took = step_start.elapsed();
             report.steps.push(StepTiming {
                 kind: kind.to_owned(),
@@ -294,9 +292,14 @@ impl Runner {
             variables: BTreeMap::new(),
             pki,
             access_points,
-            scenario: scenario.clone(),
         })
     }
+}
+
+/// Is `entry` a TLS handshake the broker finished (accepted or refused)?
+fn is_handshake(entry: &Entry) -> bool {
+    matches!(&entry.what, What::Broker { event }
+        if matches!(event["event"].as_str(), Some("tls_accepted" | "tls_rejected")))
 }
 
 /// One connection attempt on the timeline.
@@ -357,7 +360,8 @@ impl World {
             .ok_or_else(|| mismatch(format!("board {}", name.get()), "no such board in the rig"))
     }
 
-    async fn run_step(&mut self, step: &Step) -> Result<(), Mismatch> {
+    /// Runs one step of `scenario` (which also resolves the files a step names).
+    async fn run_step(&mut self, scenario: &Scenario, step: &Step) -> Result<(), Mismatch> {
         match step {
             Step::Provision(s) => {
                 let name = s.board.get().clone();
@@ -455,7 +459,7 @@ impl World {
                     )
                 }),
             Step::ExpectLed(s) => self.expect_led(s).await,
-            Step::ExpectMessage(s) => self.expect_message(s).await,
+            Step::ExpectMessage(s) => self.expect_message(scenario, s).await,
             Step::ExpectNoMessage(s) => {
                 let topic = substitute(s.topic.get(), &self.variables);
                 let window = Scenario::checked_duration(&s.for_);
@@ -607,6 +611,7 @@ impl World {
 
     async fn expect_message(
         &mut self,
+        scenario: &Scenario,
         s: &crate::scenario::ExpectMessageStep,
     ) -> Result<(), Mismatch> {
         let topic = substitute(s.topic.get(), &self.variables);
@@ -629,7 +634,7 @@ impl World {
                 Some(path) => Some((
                     path.get().clone(),
                     Arc::new(
-                        self.scenario
+                        scenario
                             .json_schema(path)
                             .map_err(|e| mismatch("a JSON Schema", e.message().to_owned()))?,
                     ),
@@ -848,8 +853,20 @@ impl World {
                     )
                 });
             }
-            match tokio::time::timeout_at(deadline, live.recv()).await {
-                Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            // Only a new handshake changes the count: wait for one (or for a gap in what
+            // was seen) before counting again.
+            let handshake = async {
+                loop {
+                    match live.recv().await {
+                        Ok(entry) if is_handshake(&entry) => return true,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+                    }
+                }
+            };
+            match tokio::time::timeout_at(deadline, handshake).await {
+                Ok(true) => {}
                 _ => {
                     return Err(mismatch(
                         format!("{wanted} connection attempts by {}", s.board.get()),

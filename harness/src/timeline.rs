@@ -131,6 +131,35 @@ impl Timeline {
             .clone()
     }
 
+    /// The first entry that satisfies `pred`: one already recorded, or one recorded within
+    /// `timeout`. `None` when none came.
+    pub async fn first(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Entry) -> bool,
+    ) -> Option<Entry> {
+        // Subscribed before reading the history, so nothing falls in between; an entry in
+        // both is skipped by its sequence number.
+        let mut live = self.subscribe();
+        let history = self.entries();
+        if let Some(found) = history.iter().find(|entry| pred(entry)) {
+            return Some(found.clone());
+        }
+        let last = history.last().map(|entry| entry.seq);
+        let waiting = async {
+            loop {
+                match live.recv().await {
+                    Ok(entry) if last.is_none_or(|l| entry.seq > l) && pred(&entry) => {
+                        return Some(entry);
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        tokio::time::timeout(timeout, waiting).await.ok().flatten()
+    }
+
     /// The entries in `[at - before, at + after]`.
     pub fn around(&self, at: Duration, before: Duration, after: Duration) -> Vec<Entry> {
         let from = at.saturating_sub(before);
@@ -192,6 +221,46 @@ impl std::fmt::Display for Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn action(text: &str) -> What {
+        What::Action { text: text.into() }
+    }
+
+    fn is_action(entry: &Entry, wanted: &str) -> bool {
+        matches!(&entry.what, What::Action { text } if text == wanted)
+    }
+
+    #[tokio::test]
+    async fn first_finds_recorded_and_coming_entries_and_gives_up() {
+        let timeline = Timeline::new();
+        timeline.record(action("early"));
+        let found = timeline
+            .first(Duration::ZERO, |e| is_action(e, "early"))
+            .await
+            .expect("an entry recorded before the call");
+        assert_eq!(found.seq, 0);
+
+        let later = {
+            let timeline = timeline.clone();
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                timeline.record(action("late"));
+            })
+        };
+        let found = timeline
+            .first(Duration::from_secs(10), |e| is_action(e, "late"))
+            .await
+            .expect("an entry recorded during the call");
+        assert_eq!(found.seq, 1);
+        later.await.unwrap();
+
+        assert!(
+            timeline
+                .first(Duration::from_millis(20), |e| is_action(e, "never"))
+                .await
+                .is_none()
+        );
+    }
 
     #[test]
     fn entries_are_ordered_and_queryable_around_a_time() {

@@ -72,13 +72,21 @@ impl MessageFilter {
     /// Does `message` meet every condition? A message whose event does not say its QoS
     /// or retain flag fails a condition on it.
     pub fn matches(&self, message: &Message) -> bool {
+        // Parsed once, and only when a condition needs JSON.
+        let parsed: Option<Value> = if self.json.is_some() || self.schema.is_some() {
+            serde_json::from_str(&message.payload).ok()
+        } else {
+            None
+        };
         let json_ok = self.json.as_ref().is_none_or(|expected| {
-            serde_json::from_str::<Value>(&message.payload)
-                .is_ok_and(|actual| json_contains(&actual, expected))
+            parsed
+                .as_ref()
+                .is_some_and(|actual| json_contains(actual, expected))
         });
         let schema_ok = self.schema.as_ref().is_none_or(|(_, validator)| {
-            serde_json::from_str::<Value>(&message.payload)
-                .is_ok_and(|actual| validator.is_valid(&actual))
+            parsed
+                .as_ref()
+                .is_some_and(|actual| validator.is_valid(actual))
         });
         json_ok
             && schema_ok

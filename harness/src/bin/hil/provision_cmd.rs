@@ -16,7 +16,6 @@ pub async fn provision_board(
 ) -> miette::Result<bool> {
     let mut stop = Stop::install()?;
     let mut up = BroughtUp::start(rig, board).await?;
-    let mut events = up.timeline.subscribe();
     let done = match up.provision(rig, mode).await {
         Ok(done) => done,
         Err(e) => {
@@ -33,34 +32,12 @@ pub async fn provision_board(
     println!("  signer CA id    {}", done.ca_id);
     let topic = format!("{}/sensors", done.thing);
     let started = up.timeline.now();
-    let first = async {
-        // Messages that came while provisioning finished count too.
-        if let Some(message) = up
-            .timeline
-            .entries()
-            .iter()
-            .filter_map(message_of)
-            .find(|m| m.topic == topic)
-        {
-            return Some(message);
-        }
-        loop {
-            match events.recv().await {
-                Ok(entry) => {
-                    if let Some(message) = message_of(&entry)
-                        && message.topic == topic
-                    {
-                        return Some(message);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return None,
-            }
-        }
-    };
+    let first = up.timeline.first(within, |entry| {
+        message_of(entry).is_some_and(|message| message.topic == topic)
+    });
     let seen = tokio::select! {
         _ = stop.requested() => None,
-        found = tokio::time::timeout(within, first) => found.ok().flatten(),
+        found = first => found.as_ref().and_then(message_of),
     };
     let ok = match seen {
         Some(message) => {
