@@ -495,7 +495,16 @@ impl World {
                     (None, None) => String::new(),
                 };
                 self.broker
-                    .publish(&topic, payload.as_bytes(), s.qos1, s.retain)
+                    .publish(
+                        &topic,
+                        payload.as_bytes(),
+                        if s.qos1 {
+                            rumqttc::QoS::AtLeastOnce
+                        } else {
+                            rumqttc::QoS::AtMostOnce
+                        },
+                        s.retain,
+                    )
                     .await
                     .map_err(|e| mismatch(format!("a publish on {topic}"), e.to_string()))
             }

@@ -174,7 +174,7 @@ async fn hil_broker_serves_the_rig_pki_prints_events_and_stops_on_sigterm() {
     .await
     .unwrap();
     observer
-        .publish("bench/hello", b"hi", false, false)
+        .publish("bench/hello", b"hi", rumqttc::QoS::AtMostOnce, false)
         .await
         .unwrap();
     let event = wait_for_line(&lines, "bench/hello");

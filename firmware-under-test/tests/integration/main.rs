@@ -103,15 +103,7 @@ async fn the_first_connection_streams_telemetry_with_the_documented_leds() {
     assert_eq!(console.command("reset").await, "OK");
 
     // Blue blinks while joining, then holds; green blinks while connecting, then holds.
-    let edges = control
-        .edges_until(|edges| {
-            edges
-                .iter()
-                .filter(|e| e["led"] == "blue" && e["on"] == true)
-                .count()
-                >= 2
-        })
-        .await;
+    let edges = control.edges_until_lit("blue", 2).await;
     assert!(
         edges.iter().any(|e| e["led"] == "blue" && e["on"] == false),
         "blue blinks"
@@ -162,15 +154,7 @@ async fn the_first_connection_streams_telemetry_with_the_documented_leds() {
     );
 
     // Yellow pulses on each publish.
-    let pulses = control
-        .edges_until(|edges| {
-            edges
-                .iter()
-                .filter(|e| e["led"] == "yellow" && e["on"] == true)
-                .count()
-                >= 3
-        })
-        .await;
+    let pulses = control.edges_until_lit("yellow", 3).await;
     assert!(
         pulses
             .iter()
@@ -442,15 +426,7 @@ async fn wifi_loss_drops_the_connection_and_its_return_restores_it() {
     control
         .wait_led("green", false, Duration::from_millis(200))
         .await;
-    let edges = control
-        .edges_until(|edges| {
-            edges
-                .iter()
-                .filter(|e| e["led"] == "blue" && e["on"] == true)
-                .count()
-                >= 2
-        })
-        .await;
+    let edges = control.edges_until_lit("blue", 2).await;
     assert!(
         edges.iter().any(|e| e["led"] == "blue" && e["on"] == false),
         "blue blinks while rejoining"

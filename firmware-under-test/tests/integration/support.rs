@@ -386,6 +386,18 @@ impl Control {
         }
         edges
     }
+
+    /// Collects edges until `led` has been switched on `times` times.
+    pub async fn edges_until_lit(&mut self, led: &str, times: usize) -> Vec<Value> {
+        self.edges_until(|edges| {
+            edges
+                .iter()
+                .filter(|e| e["led"] == led && e["on"] == true)
+                .count()
+                >= times
+        })
+        .await
+    }
 }
 
 /// Provisions a booted board for the broker at `port` through its console; returns the

@@ -257,14 +257,9 @@ impl Broker for EmbeddedBroker {
         &self,
         topic: &str,
         payload: &[u8],
-        qos1: bool,
+        qos: QoS,
         retain: bool,
     ) -> Result<(), BrokerError> {
-        let qos = if qos1 {
-            QoS::AtLeastOnce
-        } else {
-            QoS::AtMostOnce
-        };
         self.broker.publish(topic, payload.to_vec(), qos, retain);
         Ok(())
     }

@@ -191,14 +191,9 @@ impl Broker for ExternalBroker {
         &self,
         topic: &str,
         payload: &[u8],
-        qos1: bool,
+        qos: QoS,
         retain: bool,
     ) -> Result<(), BrokerError> {
-        let qos = if qos1 {
-            QoS::AtLeastOnce
-        } else {
-            QoS::AtMostOnce
-        };
         self.client
             .publish(topic, qos, retain, payload.to_vec())
             .await

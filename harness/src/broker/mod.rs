@@ -44,7 +44,7 @@ pub trait Broker: Send + Sync {
         &self,
         topic: &str,
         payload: &[u8],
-        qos1: bool,
+        qos: rumqttc::QoS,
         retain: bool,
     ) -> Result<(), BrokerError>;
     /// The embedded mock broker, for what only it can do.

@@ -33,7 +33,10 @@ async fn the_observer_sees_messages_and_publishes_as_the_cloud() {
     assert!(!broker.capabilities().control_plane);
 
     mock.publish("dev/sensors", r#"{"Light":1}"#, QoS::AtMostOnce, false);
-    broker.publish("dev/cmd", b"go", true, false).await.unwrap();
+    broker
+        .publish("dev/cmd", b"go", QoS::AtLeastOnce, false)
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let waiting = async {
         while seen.len() < 2 {
