@@ -153,8 +153,17 @@ impl LedBank {
         }
     }
 
-    /// When the next level change is due, if any LED is blinking or pulsing.
+    /// When [`LedBank::update`] is next due: `now` if a level changed since the last
+    /// report (the caller woke late), else the next change of a blinking or pulsing LED.
     pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        let unreported = self
+            .modes
+            .iter()
+            .zip(self.levels)
+            .any(|(mode, reported)| mode.level(now) != reported);
+        if unreported {
+            return Some(now);
+        }
         self.modes
             .iter()
             .fold(None, |acc, mode| earliest(acc, mode.next_change(now)))
@@ -185,9 +194,22 @@ mod tests {
     }
 
     #[test]
+    fn a_change_not_yet_reported_is_due_at_once() {
+        let mut bank = LedBank::default();
+        bank.blink(Led::Green, Instant(0));
+        assert_eq!(changes(&mut bank, 0).as_slice(), &[(Led::Green, true)]);
+        // The caller asks for the next deadline a little after the edge at 250 ms,
+        // without having updated at 250: the edge is due now, not at 500.
+        assert_eq!(bank.poll_at(Instant(251)), Some(Instant(251)));
+        assert_eq!(changes(&mut bank, 251).as_slice(), &[(Led::Green, false)]);
+        assert_eq!(bank.poll_at(Instant(251)), Some(Instant(500)));
+    }
+
+    #[test]
     fn blinking_again_keeps_the_phase() {
         let mut bank = LedBank::default();
         bank.blink(Led::Green, Instant(0));
+        changes(&mut bank, 0);
         bank.blink(Led::Green, Instant(100));
         assert_eq!(bank.poll_at(Instant(100)), Some(Instant(250)));
     }
