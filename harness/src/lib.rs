@@ -10,6 +10,7 @@
 
 pub mod board;
 pub mod broker;
+pub mod client;
 pub mod console;
 pub mod errors;
 pub mod file_error;
@@ -19,5 +20,6 @@ pub mod provision;
 pub mod rig;
 pub mod runner;
 pub mod scenario;
+pub mod snapshot;
 pub mod svg;
 pub mod timeline;

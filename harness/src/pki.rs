@@ -307,6 +307,24 @@ impl TestPki {
         })
     }
 
+    /// A new device identity made on the harness side: a fresh P-256 key (kept in memory,
+    /// never written) and a certificate from the signer, as [`TestPki::sign_csr`] makes
+    /// for a board. Scenario clients that act as another device use it.
+    pub fn new_device(&self) -> Result<(DeviceCert, KeyedCert), PkiError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "HIL harness test client");
+        let csr = params.serialize_request(&key)?.pem()?;
+        let device = self.sign_csr(&csr)?;
+        let keyed = KeyedCert {
+            cert_pem: device.pem.clone(),
+            key_pem: key.serialize_pem(),
+        };
+        Ok((device, keyed))
+    }
+
     /// A bad server certificate for `names`.
     pub fn bad_server(&self, kind: BadServerCert, names: &[&str]) -> Result<KeyedCert, PkiError> {
         let stranger;
@@ -398,6 +416,20 @@ mod tests {
         );
         assert_eq!(info.ski.as_deref(), Some(device.thing.as_str()));
         assert!(info.valid_at(32_000_000_000), "valid to the year 3000");
+    }
+
+    #[test]
+    fn a_harness_made_device_is_a_new_thing_signed_by_the_signer() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::open(dir.path(), &["localhost"], false).unwrap();
+        let (first, keyed) = pki.new_device().unwrap();
+        let (second, _) = pki.new_device().unwrap();
+        assert_ne!(first.thing, second.thing, "each call makes a new key");
+        let info = CertInfo::from_pem(&keyed.cert_pem).unwrap();
+        assert!(info.is_signed_by(&CertInfo::from_pem(&pki.signer.pem).unwrap()));
+        assert_eq!(info.ski.as_deref(), Some(first.thing.as_str()));
+        let key = KeyPair::from_pem(&keyed.key_pem).unwrap();
+        assert_eq!(first.thing, hex::encode(Sha1::digest(key.public_key_raw())));
     }
 
     #[test]

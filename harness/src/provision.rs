@@ -53,6 +53,8 @@ pub struct Provisioned {
     pub thing: String,
     /// AWS certificate id of the device certificate.
     pub certificate_id: String,
+    /// The device certificate, PEM.
+    pub certificate_pem: String,
     /// Certificate id of the signer CA.
     pub ca_id: String,
 }
@@ -160,6 +162,7 @@ pub async fn provision(
     Ok(Provisioned {
         thing: device.thing,
         certificate_id: device.id,
+        certificate_pem: device.pem,
         ca_id,
     })
 }

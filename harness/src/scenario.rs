@@ -40,349 +40,8 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
-/// The provisioning mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Just-In-Time Registration.
-    #[default]
-    Jitr,
-    /// Just-In-Time Provisioning.
-    Jitp,
-    /// Registered before the board connects.
-    Preregistered,
-    /// Nothing registered: the board's CA is unknown to the broker.
-    Unregistered,
-}
-
-/// `provision`: write credentials over the console and register with the broker.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProvisionStep {
-    /// Board.
-    pub board: BoardName,
-    /// `jitr` (default), `jitp` or `preregistered`.
-    #[serde(default)]
-    pub mode: Mode,
-}
-
-/// A step that only names a board (`reset`, `power_cycle`).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BoardStep {
-    /// Board.
-    pub board: BoardName,
-}
-
-/// `flash`: (re)load the firmware.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FlashStep {
-    /// Board.
-    pub board: BoardName,
-    /// Erase the flash first (the provisioning data goes).
-    #[serde(default)]
-    pub erase: bool,
-}
-
-/// `command`: send a console command and check its reply.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommandStep {
-    /// Board.
-    pub board: BoardName,
-    /// The command line.
-    pub send: String,
-    /// A regular expression the reply must match.
-    pub reply: Option<Span<String>>,
-    /// Timeout (default 10s).
-    pub within: Option<Span<String>>,
-}
-
-/// `send`: type a line on the console without waiting for a reply. Console output from
-/// before the step is dropped, so a following `expect` sees only what the line caused.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendStep {
-    /// Board.
-    pub board: BoardName,
-    /// The line, sent followed by CR LF.
-    pub line: String,
-}
-
-/// `expect`: wait for console output matching a regular expression.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectStep {
-    /// Board.
-    pub board: BoardName,
-    /// Regular expression.
-    pub regex: Span<String>,
-    /// Timeout.
-    pub within: Span<String>,
-}
-
-/// The blink an `expect_led` step wants.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Blink {
-    /// Frequency range in Hz, e.g. `"0.5..3"`.
-    pub hz: Span<String>,
-    /// Duty-cycle range, e.g. `"0.3..0.7"` (any when absent).
-    pub duty: Option<Span<String>>,
-}
-
-/// `expect_led`: one of `is` (+ `within`), `holds` (+ `for`), `blinking` (+ `for`).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectLedStep {
-    /// Board.
-    pub board: BoardName,
-    /// `blue`, `green`, `yellow` or `red`.
-    pub led: Span<String>,
-    /// Solid `on` or `off` (a blink does not count) by `within`.
-    pub is: Option<Span<String>>,
-    /// Stays `on` or `off` for `for`.
-    pub holds: Option<Span<String>>,
-    /// Blinks at this rate for `for`.
-    pub blinking: Option<Blink>,
-    /// Deadline for `is`.
-    pub within: Option<Span<String>>,
-    /// Observation window for `holds` and `blinking`.
-    #[serde(rename = "for")]
-    pub for_: Option<Span<String>>,
-}
-
-/// `expect_message`: a message on a topic, matching what is given.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectMessageStep {
-    /// Topic (exact, with variables).
-    pub topic: Span<String>,
-    /// Deadline, from the step's start; earlier messages of the run count too.
-    pub within: Span<String>,
-    /// The payload must be JSON containing these fields with these values.
-    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
-    pub json: Option<toml::Table>,
-    /// The payload must match this regular expression.
-    pub regex: Option<Span<String>>,
-    /// The payload must be valid against this JSON Schema file (relative to the scenario).
-    pub schema: Option<Span<String>>,
-    /// At least this many messages (default 1).
-    pub count: Option<u32>,
-    /// The PUBLISH had this QoS (0 or 1). With an external broker it is the QoS the
-    /// harness's observer received, at most its subscription's.
-    pub qos: Option<Span<u8>>,
-    /// The PUBLISH had (`true`) or lacked (`false`) the retain flag. With an external
-    /// broker only messages delivered from the retained store carry it.
-    pub retained: Option<bool>,
-}
-
-/// `expect_no_message`: nothing on a topic for a while.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectNoMessageStep {
-    /// Topic.
-    pub topic: Span<String>,
-    /// How long.
-    #[serde(rename = "for")]
-    pub for_: Span<String>,
-}
-
-/// `publish`: a message from the cloud side.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublishStep {
-    /// Topic.
-    pub topic: Span<String>,
-    /// Text payload.
-    pub payload: Option<String>,
-    /// JSON payload (sent compact).
-    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
-    pub json: Option<toml::Table>,
-    /// QoS 1 (default 0).
-    #[serde(default)]
-    pub qos1: bool,
-    /// Retain.
-    #[serde(default)]
-    pub retain: bool,
-}
-
-/// `wait`: let time pass.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WaitStep {
-    /// How long.
-    #[serde(rename = "for")]
-    pub for_: Span<String>,
-}
-
-/// `wifi_down` / `wifi_up`: the board's access point goes away or comes back.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WifiStep {
-    /// Board.
-    pub board: BoardName,
-}
-
-/// `set_sensor`: override the emulated sensors.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SensorStep {
-    /// Board.
-    pub board: BoardName,
-    /// Light reading.
-    pub light: Option<u32>,
-    /// Temperature, °C.
-    pub temp: Option<f64>,
-}
-
-/// `certificate`: change the status of a board's certificate (revoke, deactivate, activate).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CertificateStep {
-    /// Board.
-    pub board: BoardName,
-    /// `ACTIVE`, `INACTIVE` or `REVOKED`.
-    pub status: Span<String>,
-}
-
-/// `fault`: arm or clear a broker fault (the AWS IoT Device Advisor set). Exactly one of
-/// `withhold_connack`, `withhold`, `disconnect`, `server_cert` and `clear`.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FaultStep {
-    /// The board the fault applies to (every client when absent).
-    pub board: Option<BoardName>,
-    /// Withhold CONNACK for the next N connects.
-    pub withhold_connack: Option<u32>,
-    /// Withhold `puback`, `suback` or `pingresp`.
-    pub withhold: Option<Span<String>>,
-    /// Drop the board's connection now.
-    #[serde(default)]
-    pub disconnect: bool,
-    /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
-    /// connections, or `restore` the good one.
-    pub server_cert: Option<Span<String>>,
-    /// Disarm every fault.
-    #[serde(default)]
-    pub clear: bool,
-}
-
-/// `broker_restart = {}`: the broker restarts on the same port (connections drop; the
-/// registries, retained messages, persistent sessions and shadows stay).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BrokerRestartStep {}
-
-/// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
-/// The attempts judged are the retries of the outage under way: those after the board's
-/// last accepted connection before the step (attempts already made count).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectBackoffStep {
-    /// Board (its certificate identifies its attempts).
-    pub board: BoardName,
-    /// At least this many attempts (at least 4).
-    pub attempts: u32,
-    /// Deadline for that many attempts, from the step's start.
-    pub within: Span<String>,
-}
-
-/// One step.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-#[non_exhaustive]
-pub enum Step {
-    /// Provision a board.
-    Provision(ProvisionStep),
-    /// Flash a board.
-    Flash(FlashStep),
-    /// Reset a board.
-    Reset(BoardStep),
-    /// Power-cycle a board.
-    PowerCycle(BoardStep),
-    /// Console command.
-    Command(CommandStep),
-    /// Console line without waiting for a reply.
-    Send(SendStep),
-    /// Console output.
-    Expect(ExpectStep),
-    /// LED state.
-    ExpectLed(ExpectLedStep),
-    /// A message.
-    ExpectMessage(ExpectMessageStep),
-    /// No message.
-    ExpectNoMessage(ExpectNoMessageStep),
-    /// Publish as the cloud.
-    Publish(PublishStep),
-    /// Let time pass.
-    Wait(WaitStep),
-    /// Access point down.
-    WifiDown(WifiStep),
-    /// Access point up.
-    WifiUp(WifiStep),
-    /// Sensor override.
-    SetSensor(SensorStep),
-    /// Certificate status.
-    Certificate(CertificateStep),
-    /// Broker fault.
-    Fault(FaultStep),
-    /// Reconnect backoff verdict.
-    ExpectBackoff(ExpectBackoffStep),
-    /// Broker restart.
-    BrokerRestart(BrokerRestartStep),
-}
-
-impl Step {
-    /// The step's name as written in files.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Step::Provision(_) => "provision",
-            Step::Flash(_) => "flash",
-            Step::Reset(_) => "reset",
-            Step::PowerCycle(_) => "power_cycle",
-            Step::Command(_) => "command",
-            Step::Send(_) => "send",
-            Step::Expect(_) => "expect",
-            Step::ExpectLed(_) => "expect_led",
-            Step::ExpectMessage(_) => "expect_message",
-            Step::ExpectNoMessage(_) => "expect_no_message",
-            Step::Publish(_) => "publish",
-            Step::Wait(_) => "wait",
-            Step::WifiDown(_) => "wifi_down",
-            Step::WifiUp(_) => "wifi_up",
-            Step::SetSensor(_) => "set_sensor",
-            Step::Certificate(_) => "certificate",
-            Step::Fault(_) => "fault",
-            Step::ExpectBackoff(_) => "expect_backoff",
-            Step::BrokerRestart(_) => "broker_restart",
-        }
-    }
-
-    /// The board the step acts on, if any.
-    pub fn board(&self) -> Option<&BoardName> {
-        match self {
-            Step::Provision(s) => Some(&s.board),
-            Step::Flash(s) => Some(&s.board),
-            Step::Reset(s) | Step::PowerCycle(s) => Some(&s.board),
-            Step::Command(s) => Some(&s.board),
-            Step::Send(s) => Some(&s.board),
-            Step::Expect(s) => Some(&s.board),
-            Step::ExpectLed(s) => Some(&s.board),
-            Step::WifiDown(s) | Step::WifiUp(s) => Some(&s.board),
-            Step::SetSensor(s) => Some(&s.board),
-            Step::Certificate(s) => Some(&s.board),
-            Step::ExpectBackoff(s) => Some(&s.board),
-            Step::Fault(s) => s.board.as_ref(),
-            Step::ExpectMessage(_)
-            | Step::ExpectNoMessage(_)
-            | Step::Publish(_)
-            | Step::Wait(_)
-            | Step::BrokerRestart(_) => None,
-        }
-    }
-}
+mod steps;
+pub use steps::*;
 
 /// A scenario file.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -399,6 +58,9 @@ pub struct Scenario {
     /// The rig boards the scenario uses (default `["dut"]`).
     #[serde(default = "default_boards")]
     pub boards: Vec<String>,
+    /// MQTT clients the harness runs beside the boards, by name.
+    #[serde(default)]
+    pub clients: BTreeMap<String, ClientSpec>,
     /// The steps, in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Span<Step>>,
@@ -523,19 +185,57 @@ impl Scenario {
         }
     }
 
+    fn client(&self, span: &ClientName) -> Result<(), ScenarioError> {
+        if self.clients.contains_key(span.get()) {
+            return Ok(());
+        }
+        let known: Vec<&String> = self.clients.keys().collect();
+        Err(self.error_at(
+            span,
+            format!("unknown client {:?}", span.get()),
+            "not in [clients]",
+            Some(&if known.is_empty() {
+                "declare it in a [clients.<name>] table".to_owned()
+            } else {
+                format!("this scenario's clients: {known:?}")
+            }),
+        ))
+    }
+
     fn variables(&self, span: &Span<String>) -> Result<(), ScenarioError> {
         for variable in variables_in(span.get()) {
-            let ok = match variable.split_once('.') {
+            let (name, filter) = match variable.split_once('|') {
+                Some((name, filter)) => (name, Some(filter)),
+                None => (variable.as_str(), None),
+            };
+            let is_device = |client: &str| {
+                self.clients
+                    .get(client)
+                    .is_some_and(|c| c.identity == ClientIdentity::Device)
+            };
+            let known = match name.split_once('.') {
                 Some(("ca", "id")) => true,
-                Some((board, "thing" | "certificate_id")) => self.boards.iter().any(|b| b == board),
+                Some((owner, "thing" | "certificate_id")) => {
+                    self.boards.iter().any(|b| b == owner) || is_device(owner)
+                }
                 _ => false,
             };
-            if !ok {
+            if !known {
                 return Err(self.error_at(
                     span,
                     format!("unknown variable {{{variable}}}"),
                     "unknown variable",
-                    Some("variables: {<board>.thing}, {<board>.certificate_id}, {ca.id}"),
+                    Some("variables: {<board>.thing}, {<board>.certificate_id}, {ca.id}, and {<client>.thing} of a device client"),
+                ));
+            }
+            if let Some(filter) = filter
+                && !FILTERS.contains(&filter)
+            {
+                return Err(self.error_at(
+                    span,
+                    format!("unknown filter |{filter} in {{{variable}}}"),
+                    "unknown filter",
+                    Some("filters: |upper, |lower"),
                 ));
             }
         }
@@ -547,9 +247,28 @@ impl Scenario {
         if self.steps.is_empty() {
             return Err(self.file_error("the scenario has no steps", Some("add [[step]] tables")));
         }
+        for name in self.clients.keys() {
+            if self.boards.contains(name) || name == "ca" {
+                return Err(self.file_error(
+                    &format!("client {name:?} has the name of a board or of `ca`"),
+                    Some("variables such as {<name>.thing} need distinct names"),
+                ));
+            }
+        }
         for step in &self.steps {
+            self.validate_step(step, false)?;
+        }
+        Ok(())
+    }
+
+    /// Checks one step; `nested` inside a `parallel` block.
+    fn validate_step(&self, step: &Span<Step>, nested: bool) -> Result<(), ScenarioError> {
+        {
             if let Some(board) = step.get().board() {
                 self.board(board)?;
+            }
+            if let Some(client) = step.get().client() {
+                self.client(client)?;
             }
             match step.get() {
                 Step::Command(s) => {
@@ -580,20 +299,18 @@ impl Scenario {
                     if let Some(schema) = &s.schema {
                         self.json_schema(schema)?;
                     }
-                    if let Some(qos) = &s.qos
-                        && *qos.get() > 1
-                    {
-                        return Err(self.error_at(
-                            qos,
-                            format!("QoS {} is not one AWS IoT Core supports", qos.get()),
-                            "0 or 1",
-                            Some("AWS IoT Core has QoS 0 and 1 only"),
-                        ));
+                    if let Some(qos) = &s.qos {
+                        self.qos(qos)?;
                     }
                 }
                 Step::ExpectNoMessage(s) => {
                     self.duration(&s.for_)?;
                     self.variables(&s.topic)?;
+                    if let Some(regex) = &s.regex {
+                        regex::Regex::new(regex.get()).map_err(|e| {
+                            self.error_at(regex, e.to_string(), "invalid regex", None)
+                        })?;
+                    }
                 }
                 Step::Publish(s) => {
                     self.variables(&s.topic)?;
@@ -609,15 +326,58 @@ impl Scenario {
                 Step::Wait(s) => {
                     self.duration(&s.for_)?;
                 }
-                Step::Certificate(s)
-                    if !["ACTIVE", "INACTIVE", "REVOKED"].contains(&s.status.get().as_str()) =>
-                {
-                    return Err(self.error_at(
-                        &s.status,
-                        "status is ACTIVE, INACTIVE or REVOKED",
-                        "unknown status",
-                        None,
-                    ));
+                Step::Connect(s) => {
+                    if let Some(within) = &s.within {
+                        self.duration(within)?;
+                    }
+                }
+                Step::Subscribe(s) => {
+                    self.variables(&s.topic)?;
+                    if let Some(qos) = &s.qos {
+                        self.qos(qos)?;
+                    }
+                }
+                Step::ExpectDisconnected(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::Certificate(s) => {
+                    if let Some(status) = &s.status {
+                        self.status(status, &["ACTIVE", "INACTIVE", "REVOKED"])?;
+                    } else if !s.register {
+                        return Err(self.error_at(
+                            &s.board,
+                            "certificate needs a `status`, or `register = true`",
+                            "in this step",
+                            None,
+                        ));
+                    }
+                }
+                Step::Ca(s) => {
+                    if let Some(status) = &s.status {
+                        self.status(status, &["ACTIVE", "INACTIVE"])?;
+                    } else if !s.register && s.auto_registration.is_none() {
+                        return Err(self.file_error(
+                            "a `ca` step needs `register`, `status` or `auto_registration`",
+                            Some("e.g. ca = { status = \"INACTIVE\" }"),
+                        ));
+                    }
+                }
+                Step::Snapshot(s) => self.validate_snapshot(s)?,
+                Step::Parallel(steps) => {
+                    if nested {
+                        return Err(self.error_at(
+                            step,
+                            "a parallel block cannot hold another parallel block",
+                            "nested",
+                            None,
+                        ));
+                    }
+                    if steps.is_empty() {
+                        return Err(self.error_at(step, "an empty parallel block", "here", None));
+                    }
+                    for inner in steps {
+                        self.validate_step(inner, true)?;
+                    }
                 }
                 Step::Fault(s) => self.validate_fault(s)?,
                 Step::ExpectBackoff(s) => {
@@ -633,6 +393,64 @@ impl Scenario {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    fn validate_snapshot(&self, s: &SnapshotStep) -> Result<(), ScenarioError> {
+        let name = s.name.get();
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(self.error_at(
+                &s.name,
+                format!("{name:?} cannot name a snapshot file"),
+                "letters, digits, _ and - only",
+                None,
+            ));
+        }
+        match (&s.topic, &s.console) {
+            (Some(topic), None) => self.variables(topic)?,
+            (None, Some(_)) if s.client.is_none() => {}
+            _ => {
+                return Err(self.error_at(
+                    &s.name,
+                    "snapshot needs exactly one of `topic` (with an optional `client`) and `console`",
+                    "in this step",
+                    None,
+                ));
+            }
+        }
+        for pattern in &s.redact {
+            regex::Regex::new(pattern.get())
+                .map_err(|e| self.error_at(pattern, e.to_string(), "invalid regex", None))?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, status: &Span<String>, allowed: &[&str]) -> Result<(), ScenarioError> {
+        if allowed.contains(&status.get().as_str()) {
+            Ok(())
+        } else {
+            Err(self.error_at(
+                status,
+                format!("status is one of {}", allowed.join(", ")),
+                "unknown status",
+                None,
+            ))
+        }
+    }
+
+    fn qos(&self, qos: &Span<u8>) -> Result<(), ScenarioError> {
+        if *qos.get() > 1 {
+            return Err(self.error_at(
+                qos,
+                format!("QoS {} is not one AWS IoT Core supports", qos.get()),
+                "0 or 1",
+                Some("AWS IoT Core has QoS 0 and 1 only"),
+            ));
         }
         Ok(())
     }
@@ -748,6 +566,18 @@ impl Scenario {
         })
     }
 
+    /// Every step, those inside `parallel` blocks included, in file order.
+    pub fn all_steps(&self) -> Vec<&Step> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            out.push(step.get());
+            if let Step::Parallel(inner) = step.get() {
+                out.extend(inner.iter().map(Span::get));
+            }
+        }
+        out
+    }
+
     /// The file stem: the scenario's id in test names and output folders.
     pub fn id(&self) -> String {
         self.path
@@ -770,12 +600,30 @@ pub fn variables_in(text: &str) -> Vec<String> {
     out
 }
 
-/// Replaces variables with their values; unknown ones are left as they are.
+/// The filters a variable may carry: `{dut.thing|upper}`.
+pub const FILTERS: [&str; 2] = ["upper", "lower"];
+
+/// Replaces variables (with their filters) by their values; unknown ones are left as
+/// they are.
 pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = text.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let inner = &rest[start + 1..start + len];
+        let (name, filter) = inner.split_once('|').unwrap_or((inner, ""));
+        match (values.get(name), filter) {
+            (Some(value), "") => out.push_str(value),
+            (Some(value), "upper") => out.push_str(&value.to_uppercase()),
+            (Some(value), "lower") => out.push_str(&value.to_lowercase()),
+            _ => out.push_str(&rest[start..=start + len]),
+        }
+        rest = &rest[start + len + 1..];
     }
+    out.push_str(rest);
     out
 }
 

@@ -83,6 +83,16 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
                     messages.push((entry.at, format!("{kind}: {topic}")));
                 }
             }
+            What::Client { client, event } => {
+                let kind = event["event"].as_str().unwrap_or_default();
+                if matches!(kind, "received" | "closed" | "refused") {
+                    let detail = event["topic"]
+                        .as_str()
+                        .or(event["reason"].as_str())
+                        .unwrap_or(kind);
+                    messages.push((entry.at, format!("{client} {kind}: {detail}")));
+                }
+            }
             _ => {}
         }
     }

@@ -58,6 +58,13 @@ pub enum What {
         /// The event.
         event: serde_json::Value,
     },
+    /// An event of a scenario's MQTT client (connected, subscribed, received, closed).
+    Client {
+        /// Client name in the scenario.
+        client: String,
+        /// The event, as JSON with an `event` field.
+        event: serde_json::Value,
+    },
 }
 
 /// One stamped event.
@@ -198,24 +205,34 @@ impl std::fmt::Display for Entry {
                 )
             }
             What::Broker { event } => {
-                let kind = event
-                    .get("event")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("event");
-                let detail = ["client_id", "topic", "reason", "code"]
-                    .iter()
-                    .filter_map(|k| {
-                        event
-                            .get(*k)
-                            .and_then(|v| v.as_str())
-                            .map(|v| format!("{k}={v}"))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let (kind, detail) = event_summary(event);
                 write!(f, "{t:>9.3}s  broker   {kind} {detail}")
+            }
+            What::Client { client, event } => {
+                let (kind, detail) = event_summary(event);
+                write!(f, "{t:>9.3}s  {client} (client) {kind} {detail}")
             }
         }
     }
+}
+
+/// An event's kind and its most telling fields, for one line of a report.
+fn event_summary(event: &serde_json::Value) -> (&str, String) {
+    let kind = event
+        .get("event")
+        .and_then(|v| v.as_str())
+        .unwrap_or("event");
+    let detail = ["client_id", "topic", "reason", "code"]
+        .iter()
+        .filter_map(|k| {
+            event
+                .get(*k)
+                .and_then(|v| v.as_str())
+                .map(|v| format!("{k}={v}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (kind, detail)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::errors::BrokerError;
 use crate::pki::TestPki;
 use crate::timeline::{Timeline, What};
 use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
-use mock_broker::registry::{AwsErrorKind, CertificateMode, CertificateStatus};
+use mock_broker::registry::{CaStatus, CertificateMode, CertificateStatus};
 use mock_broker::{BrokerConfig, Faults, MockBroker};
 use rumqttc::mqttbytes::QoS;
 use std::net::{IpAddr, SocketAddr};
@@ -139,47 +139,78 @@ impl EmbeddedBroker {
         &self.broker
     }
 
-    /// Registers the signer CA (with a verification certificate), ACTIVE, with
-    /// auto-registration as asked and an optional JITP template. Registering again
-    /// updates it. Returns the CA's certificate id.
+    /// Registers the signer CA (with a verification certificate) with auto-registration
+    /// as asked and an optional JITP template: ACTIVE when new; a CA already registered
+    /// gets the new settings and keeps its status (a scenario may have deactivated it).
+    /// Returns the CA's certificate id.
     pub fn register_signer(
         &self,
+        auto_registration: bool,
+        template: Option<&str>,
+    ) -> Result<String, BrokerError> {
+        let id = self.pki.signer.id()?;
+        if self.plane.read(|reg| reg.ca(&id).is_ok()) {
+            let template = template.map(str::to_owned);
+            self.plane.change(|reg, now| {
+                reg.update_ca(
+                    &id,
+                    None,
+                    Some(auto_registration),
+                    Some(template.clone()),
+                    now,
+                )
+            })?;
+            return Ok(id);
+        }
+        self.register_signer_as(true, auto_registration, template)
+    }
+
+    /// Registers the signer CA, ACTIVE and without auto-registration, unless it is
+    /// registered already (then it stays as it is). Returns its certificate id.
+    pub fn ensure_signer(&self) -> Result<String, BrokerError> {
+        let id = self.pki.signer.id()?;
+        if self.plane.read(|reg| reg.ca(&id).is_ok()) {
+            return Ok(id);
+        }
+        self.register_signer_as(true, false, None)
+    }
+
+    /// Registers the signer CA anew (RegisterCACertificate with a verification
+    /// certificate), ACTIVE or INACTIVE; an error if it is registered already.
+    pub fn register_signer_as(
+        &self,
+        active: bool,
         auto_registration: bool,
         template: Option<&str>,
     ) -> Result<String, BrokerError> {
         let code = self.plane.read(|reg| reg.account.registration_code.clone());
         let verification = self.pki.verification_cert(&code)?;
         let template = template.map(str::to_owned);
-        let result = self.plane.change(|reg, now| {
+        Ok(self.plane.change(|reg, now| {
             reg.register_ca(
                 &self.pki.signer.pem,
                 Some(&verification),
-                true,
+                active,
                 auto_registration,
                 CertificateMode::Default,
                 template.clone(),
                 now,
             )
             .map(|ca| ca.id.clone())
-        });
-        match result {
-            Ok(id) => Ok(id),
-            Err(e) => match e.kind {
-                AwsErrorKind::ResourceAlreadyExists { resource_id, .. } => {
-                    self.plane.change(|reg, now| {
-                        reg.update_ca(
-                            &resource_id,
-                            Some(mock_broker::registry::CaStatus::Active),
-                            Some(auto_registration),
-                            Some(template),
-                            now,
-                        )
-                    })?;
-                    Ok(resource_id)
-                }
-                _ => Err(e.into()),
-            },
-        }
+        })?)
+    }
+
+    /// Changes the registered signer CA (UpdateCACertificate): its status, its
+    /// auto-registration, or both.
+    pub fn update_signer(
+        &self,
+        status: Option<CaStatus>,
+        auto_registration: Option<bool>,
+    ) -> Result<(), BrokerError> {
+        let id = self.pki.signer.id()?;
+        Ok(self
+            .plane
+            .change(|reg, now| reg.update_ca(&id, status, auto_registration, None, now))?)
     }
 
     /// Registers a device certificate ACTIVE, with its thing and Microchip's policy

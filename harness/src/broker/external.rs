@@ -12,8 +12,6 @@ use crate::errors::BrokerError;
 use crate::pki::KeyedCert;
 use crate::timeline::{Timeline, What};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,23 +51,6 @@ fn start_error(reason: impl std::fmt::Display) -> BrokerError {
     }
 }
 
-fn tls(server_ca_pem: &str, client: &KeyedCert) -> Result<rustls::ClientConfig, BrokerError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(server_ca_pem.as_bytes()) {
-        roots.add(cert.map_err(start_error)?).map_err(start_error)?;
-    }
-    let chain = CertificateDer::pem_slice_iter(client.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(start_error)?;
-    let key = PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).map_err(start_error)?;
-    rustls::ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .map_err(start_error)?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(start_error)
-}
-
 impl ExternalBroker {
     /// Connects the observer to `host:port`, trusting `server_ca_pem` and presenting
     /// `client`, and waits until it is subscribed to everything.
@@ -91,7 +72,7 @@ impl ExternalBroker {
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(256 * 1024, 256 * 1024);
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(tls(server_ca_pem, client)?),
+            Arc::new(crate::client::tls_config(server_ca_pem, client).map_err(start_error)?),
         )));
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         client

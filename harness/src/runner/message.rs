@@ -41,6 +41,49 @@ pub fn message_of(entry: &Entry) -> Option<Message> {
     })
 }
 
+/// Whose messages a step looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// What the broker saw published ([`message_of`]).
+    Broker,
+    /// What the named scenario client received.
+    Client(String),
+}
+
+impl Source {
+    /// The message `entry` records for this source, if any.
+    pub fn message(&self, entry: &Entry) -> Option<Message> {
+        match self {
+            Source::Broker => message_of(entry),
+            Source::Client(name) => {
+                let What::Client { client, event } = &entry.what else {
+                    return None;
+                };
+                if client != name || event.get("event")?.as_str()? != "received" {
+                    return None;
+                }
+                Some(Message {
+                    topic: event.get("topic")?.as_str()?.to_owned(),
+                    payload: event.get("payload")?.as_str()?.to_owned(),
+                    qos: event
+                        .get("qos")
+                        .and_then(Value::as_u64)
+                        .and_then(|q| u8::try_from(q).ok()),
+                    retain: event.get("retain").and_then(Value::as_bool),
+                })
+            }
+        }
+    }
+
+    /// "the broker" or "client NAME", for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Broker => "the broker".into(),
+            Source::Client(name) => format!("client {name}"),
+        }
+    }
+}
+
 /// Does `actual` contain every field of `expected` with an equal value?
 pub fn json_contains(actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {

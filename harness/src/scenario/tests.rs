@@ -178,7 +178,7 @@ fn other_checks() {
     assert!(message.contains("regex"), "{message}");
     let (message, _) =
         error_at("name = \"x\"\n[[step]]\ncertificate = { board = \"dut\", status = \"GONE\" }\n");
-    assert!(message.contains("ACTIVE, INACTIVE or REVOKED"), "{message}");
+    assert!(message.contains("ACTIVE, INACTIVE, REVOKED"), "{message}");
     let (message, _) = error_at("name = \"x\"\nsurprise = 1\n[[step]]\nwait = { for = \"1s\" }\n");
     assert!(message.contains("surprise"), "{message}");
 }
@@ -239,5 +239,141 @@ fn faults_and_backoff_are_checked() {
     assert!(
         parse("name = \"x\"\n[[step]]\nfault = { board = \"dut\", withhold = \"puback\" }\n")
             .is_ok()
+    );
+}
+
+#[test]
+fn clients_are_declared_and_their_variables_known() {
+    let text = r#"
+name = "x"
+[clients.console]
+[clients.rogue]
+identity = "device"
+[[step]]
+connect = { client = "rogue" }
+[[step]]
+publish = { client = "rogue", topic = "{rogue.thing}/sensors", payload = "{}" }
+[[step]]
+subscribe = { client = "console", topic = "{dut.thing|upper}/sensors", qos = 1 }
+[[step]]
+expect_disconnected = { client = "rogue", within = "5s" }
+"#;
+    let scenario = parse(text).unwrap();
+    assert_eq!(scenario.clients["rogue"].identity, ClientIdentity::Device);
+    assert_eq!(
+        scenario.clients["console"].identity,
+        ClientIdentity::Operator
+    );
+    assert_eq!(
+        scenario.steps[1].get().client().map(|c| c.get().as_str()),
+        Some("rogue")
+    );
+
+    let (message, at) = error_at("name = \"x\"\n[[step]]\nconnect = { client = \"ghost\" }\n");
+    assert!(message.contains("unknown client \"ghost\""), "{message}");
+    assert_eq!(at, (3, 22));
+    // An operator client has no thing of its own.
+    let (message, _) = error_at(
+        "name = \"x\"\n[clients.console]\n[[step]]\nexpect_message = { topic = \"{console.thing}/x\", within = \"1s\" }\n",
+    );
+    assert!(
+        message.contains("unknown variable {console.thing}"),
+        "{message}"
+    );
+    let error =
+        parse("name = \"x\"\n[clients.dut]\n[[step]]\nwait = { for = \"1s\" }\n").unwrap_err();
+    assert!(
+        error.message().contains("name of a board"),
+        "{}",
+        error.message()
+    );
+    let (message, _) = error_at(
+        "name = \"x\"\n[clients.c]\n[[step]]\nsubscribe = { client = \"c\", topic = \"t\", qos = 2 }\n",
+    );
+    assert!(message.contains("QoS 2"), "{message}");
+}
+
+#[test]
+fn variable_filters_are_checked_and_applied() {
+    let (message, at) = error_at(
+        "name = \"x\"\n[[step]]\nexpect_no_message = { topic = \"{dut.thing|reverse}\", for = \"1s\" }\n",
+    );
+    assert!(message.contains("unknown filter |reverse"), "{message}");
+    assert_eq!(at.0, 3);
+    let values = BTreeMap::from([("dut.thing".to_owned(), "ab12".to_owned())]);
+    assert_eq!(
+        substitute(
+            "{dut.thing|upper}/{dut.thing}/{dut.thing|lower}/{other}",
+            &values
+        ),
+        "AB12/ab12/ab12/{other}"
+    );
+    assert_eq!(substitute("{unclosed", &values), "{unclosed");
+}
+
+#[test]
+fn a_parallel_block_checks_its_steps_and_does_not_nest() {
+    let scenario = parse(
+        "name = \"x\"\n[[step]]\nparallel = [ { wait = { for = \"1s\" } }, { expect_led = { board = \"dut\", led = \"red\", holds = \"off\", for = \"1s\" } } ]\n",
+    )
+    .unwrap();
+    assert!(matches!(scenario.steps[0].get(), Step::Parallel(steps) if steps.len() == 2));
+    let (message, at) = error_at(
+        "name = \"x\"\n[[step]]\nparallel = [ { wait = { for = \"1s\" } }, { expect_led = { board = \"dut\", led = \"pink\", holds = \"off\", for = \"1s\" } } ]\n",
+    );
+    assert!(message.contains("unknown LED \"pink\""), "{message}");
+    assert_eq!(at.0, 3);
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nparallel = [ { parallel = [ { wait = { for = \"1s\" } } ] } ]\n",
+    );
+    assert!(
+        message.contains("cannot hold another parallel"),
+        "{message}"
+    );
+    let (message, _) = error_at("name = \"x\"\n[[step]]\nparallel = []\n");
+    assert!(message.contains("empty parallel"), "{message}");
+}
+
+#[test]
+fn ca_and_certificate_steps_need_something_to_do() {
+    let scenario = parse(
+        "name = \"x\"\n[[step]]\nca = { register = true, status = \"INACTIVE\" }\n[[step]]\ncertificate = { board = \"dut\", register = true }\n",
+    )
+    .unwrap();
+    assert!(matches!(scenario.steps[0].get(), Step::Ca(c) if c.register));
+    let (message, at) = error_at("name = \"x\"\n[[step]]\nca = { status = \"REVOKED\" }\n");
+    assert!(message.contains("ACTIVE, INACTIVE"), "{message}");
+    assert_eq!(at, (3, 17));
+    let error = parse("name = \"x\"\n[[step]]\nca = {}\n").unwrap_err();
+    assert!(
+        error.message().contains("needs `register`"),
+        "{}",
+        error.message()
+    );
+    let (message, _) = error_at("name = \"x\"\n[[step]]\ncertificate = { board = \"dut\" }\n");
+    assert!(message.contains("`status`, or `register"), "{message}");
+}
+
+#[test]
+fn snapshot_steps_are_checked() {
+    let scenario = parse(
+        "name = \"x\"\n[[step]]\nsnapshot = { name = \"event\", topic = \"{dut.thing}/x\", redact_keys = [\"Temp\"], redact = ['\\d+ ms'] }\n",
+    )
+    .unwrap();
+    assert!(matches!(scenario.steps[0].get(), Step::Snapshot(s) if s.redact_keys == ["Temp"]));
+    let (message, at) =
+        error_at("name = \"x\"\n[[step]]\nsnapshot = { name = \"../up\", console = \"dut\" }\n");
+    assert!(message.contains("cannot name a snapshot file"), "{message}");
+    assert_eq!(at.0, 3);
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nsnapshot = { name = \"a\", console = \"dut\", topic = \"t\" }\n",
+    );
+    assert!(message.contains("exactly one of `topic`"), "{message}");
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\nsnapshot = { name = \"a\", console = \"dut\", redact = ['('] }\n",
+    );
+    assert!(
+        message.contains("regex") || message.contains("unclosed"),
+        "{message}"
     );
 }

@@ -1,0 +1,110 @@
+//! The steps that act on the broker as AWS would: faults, certificate and CA status,
+//! broker restarts.
+
+use super::world::{Mismatch, World, mismatch};
+use crate::broker::Broker;
+use crate::scenario::{CaStep, CertificateStep, FaultStep};
+use mock_broker::registry::{CaStatus, CertificateStatus};
+
+impl World {
+    pub(super) async fn fault(&self, s: &FaultStep) -> Result<(), Mismatch> {
+        use mock_broker::{Target, Withhold};
+        let broker = self.broker.read().await;
+        let faults = broker.faults();
+        let target = match &s.board {
+            Some(board) => Target::Client(self.provisioned(board)?.thing),
+            None => Target::All,
+        };
+        if let Some(count) = s.withhold_connack {
+            faults.withhold_connack(target, count);
+        } else if let Some(packet) = &s.withhold {
+            let packet = match packet.get().as_str() {
+                "puback" => Withhold::Puback,
+                "suback" => Withhold::Suback,
+                _ => Withhold::Pingresp,
+            };
+            faults.withhold(target, packet);
+        } else if s.disconnect {
+            let Target::Client(thing) = target else {
+                return Err(mismatch("a board to disconnect", "none named"));
+            };
+            if !faults.disconnect(&thing) {
+                return Err(mismatch(
+                    format!("{thing} connected, to be dropped"),
+                    "it is not connected",
+                ));
+            }
+        } else if let Some(kind) = &s.server_cert {
+            let kind = match kind.get().as_str() {
+                "restore" => {
+                    faults.restore_server_identity();
+                    return Ok(());
+                }
+                "expired" => crate::pki::BadServerCert::Expired,
+                "wrong_name" => crate::pki::BadServerCert::WrongName,
+                _ => crate::pki::BadServerCert::Untrusted,
+            };
+            let names = [broker.endpoint(), "localhost", "127.0.0.1"];
+            let identity = self
+                .pki
+                .bad_server(kind, &names)
+                .and_then(|cert| cert.server_identity())
+                .map_err(|e| mismatch("a bad server certificate", e.to_string()))?;
+            faults
+                .present_server_identity(&identity)
+                .map_err(|e| mismatch("the broker presents it", e.to_string()))?;
+        } else if s.clear {
+            faults.clear();
+        }
+        Ok(())
+    }
+
+    pub(super) async fn certificate(&self, s: &CertificateStep) -> Result<(), Mismatch> {
+        let provisioned = self.provisioned(&s.board)?;
+        let status = match &s.status {
+            Some(status) => CertificateStatus::parse(status.get())
+                .map_err(|e| mismatch("a certificate status", e.to_string()))?,
+            None => CertificateStatus::Active,
+        };
+        let broker = self.broker.read().await;
+        if s.register {
+            broker
+                .preregister(&provisioned.certificate_pem, &provisioned.thing)
+                .and_then(|id| broker.set_certificate_status(&id, status))
+                .map_err(|e| {
+                    mismatch(
+                        format!("{}'s certificate registered", s.board.get()),
+                        e.to_string(),
+                    )
+                })
+        } else {
+            broker
+                .set_certificate_status(&provisioned.certificate_id, status)
+                .map_err(|e| mismatch(format!("certificate set {status:?}"), e.to_string()))
+        }
+    }
+
+    pub(super) async fn ca(&self, s: &CaStep) -> Result<(), Mismatch> {
+        let active = s.status.as_ref().map(|status| status.get() == "ACTIVE");
+        let broker = self.broker.read().await;
+        let result = if s.register {
+            broker
+                .register_signer_as(
+                    active.unwrap_or(true),
+                    s.auto_registration.unwrap_or(true),
+                    None,
+                )
+                .map(|id| self.set_variable("ca.id".into(), id))
+        } else {
+            let status = active.map(|on| {
+                if on {
+                    CaStatus::Active
+                } else {
+                    CaStatus::Inactive
+                }
+            });
+            broker.update_signer(status, s.auto_registration)
+        };
+        result.map_err(|e| mismatch("the signer CA updated in the registry", e.to_string()))
+    }
+}

@@ -1,0 +1,207 @@
+//! The expectation steps on LEDs and messages: `expect_led`, `expect_message` and
+//! `expect_no_message`.
+
+use super::message::{MessageFilter, Source};
+use super::world::{Mismatch, World, mismatch};
+use crate::board::DEFAULT_SETTLE;
+use crate::led::Pattern;
+use crate::scenario::{
+    ClientName, ExpectLedStep, ExpectMessageStep, ExpectNoMessageStep, Scenario,
+};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl World {
+    pub(super) async fn expect_led(&self, s: &ExpectLedStep) -> Result<(), Mismatch> {
+        let led = s.led.get().clone();
+        let leds = self.board(&s.board).await?.leds().clone();
+        if let Some(is) = &s.is {
+            let on = is.get() == "on";
+            let within = s
+                .within
+                .as_ref()
+                .map_or(Duration::ZERO, Scenario::checked_duration);
+            return leds
+                .wait_solid(&led, on, DEFAULT_SETTLE, within)
+                .await
+                .map(drop)
+                .map_err(|m| mismatch(m.expected, m.seen));
+        }
+        let window = s
+            .for_
+            .as_ref()
+            .map_or(Duration::ZERO, Scenario::checked_duration);
+        if let Some(holds) = &s.holds {
+            return leds
+                .wait_held(&led, holds.get() == "on", window)
+                .await
+                .map_err(|m| mismatch(m.expected, m.seen));
+        }
+        let Some(blink) = &s.blinking else {
+            return Ok(());
+        };
+        let hz = Scenario::checked_range(&blink.hz);
+        let duty = blink.duty.as_ref().map(Scenario::checked_range);
+        let expected = match duty {
+            Some(duty) => format!("{led} blinking at {hz} Hz with duty {duty} for {window:?}"),
+            None => format!("{led} blinking at {hz} Hz for {window:?}"),
+        };
+        match leds.observe(&led, window).await {
+            Pattern::Blinking { hz: f, duty: d }
+                if hz.contains(f) && duty.is_none_or(|r| r.contains(d)) =>
+            {
+                Ok(())
+            }
+            other => Err(mismatch(expected, other.to_string())),
+        }
+    }
+
+    pub(super) async fn expect_message(
+        &self,
+        scenario: &Scenario,
+        s: &ExpectMessageStep,
+    ) -> Result<(), Mismatch> {
+        let topic = self.substitute(s.topic.get());
+        let source = source(s.client.as_ref());
+        let within = Scenario::checked_duration(&s.within);
+        let wanted = s.count.unwrap_or(1).max(1) as usize;
+        let filter = MessageFilter {
+            json: s
+                .json
+                .as_ref()
+                .map(|t| serde_json::to_value(t).unwrap_or(Value::Null)),
+            regex: match &s.regex {
+                Some(r) => Some(
+                    regex::Regex::new(r.get())
+                        .map_err(|e| mismatch("a valid regex", e.to_string()))?,
+                ),
+                None => None,
+            },
+            qos: s.qos.as_ref().map(|q| *q.get()),
+            schema: match &s.schema {
+                Some(path) => Some((
+                    path.get().clone(),
+                    Arc::new(
+                        scenario
+                            .json_schema(path)
+                            .map_err(|e| mismatch("a JSON Schema", e.message().to_owned()))?,
+                    ),
+                )),
+                None => None,
+            },
+            retained: s.retained,
+        };
+        let description = format!(
+            "{wanted} message(s) on {topic} to {} within {within:?}{}",
+            source.describe(),
+            filter.describe()
+        );
+        let mut live = self.timeline.subscribe();
+        let mut seen_on_topic: Vec<String> = Vec::new();
+        let mut count = 0;
+        // Entries recorded between subscribing and reading the history arrive twice.
+        let mut last_seq = None;
+        for entry in self.timeline.entries() {
+            last_seq = Some(entry.seq);
+            if let Some(message) = source.message(&entry)
+                && message.topic == topic
+            {
+                if filter.matches(&message) {
+                    count += 1;
+                }
+                seen_on_topic.push(message.payload);
+            }
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        while count < wanted {
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Ok(Ok(entry)) if last_seq.is_some_and(|last| entry.seq <= last) => {}
+                Ok(Ok(entry)) => {
+                    if let Some(message) = source.message(&entry)
+                        && message.topic == topic
+                    {
+                        if filter.matches(&message) {
+                            count += 1;
+                        }
+                        seen_on_topic.push(message.payload);
+                    }
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                _ => break,
+            }
+        }
+        if count >= wanted {
+            return Ok(());
+        }
+        let seen = if seen_on_topic.is_empty() {
+            let recent: Vec<String> = self
+                .timeline
+                .entries()
+                .iter()
+                .filter_map(|entry| source.message(entry))
+                .map(|m| m.topic)
+                .rev()
+                .take(5)
+                .collect();
+            format!("no message on {topic}; recent topics: {recent:?}")
+        } else {
+            let last: Vec<&String> = seen_on_topic.iter().rev().take(3).collect();
+            format!(
+                "{count} matching of {} on the topic; last payloads: {last:?}",
+                seen_on_topic.len()
+            )
+        };
+        Err(mismatch(description, seen))
+    }
+
+    pub(super) async fn expect_no_message(&self, s: &ExpectNoMessageStep) -> Result<(), Mismatch> {
+        let topic = self.substitute(s.topic.get());
+        let source = source(s.client.as_ref());
+        let window = Scenario::checked_duration(&s.for_);
+        let regex = match &s.regex {
+            Some(r) => Some(
+                regex::Regex::new(r.get()).map_err(|e| mismatch("a valid regex", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let mut live = self.timeline.subscribe();
+        let watching = async {
+            loop {
+                match live.recv().await {
+                    Ok(entry) => {
+                        if let Some(message) = source.message(&entry)
+                            && message.topic == topic
+                            && regex.as_ref().is_none_or(|r| r.is_match(&message.payload))
+                        {
+                            return Some(message.payload);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return None,
+                }
+            }
+        };
+        match tokio::time::timeout(window, watching).await {
+            Ok(Some(payload)) => Err(mismatch(
+                format!(
+                    "no message on {topic}{} to {} for {window:?}",
+                    regex
+                        .as_ref()
+                        .map(|r| format!(" matching /{r}/"))
+                        .unwrap_or_default(),
+                    source.describe()
+                ),
+                format!("a message: {payload}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn source(client: Option<&ClientName>) -> Source {
+    match client {
+        Some(name) => Source::Client(name.get().clone()),
+        None => Source::Broker,
+    }
+}

@@ -1,0 +1,372 @@
+//! What a scenario run holds (broker, boards, clients, variables) and the dispatch of one
+//! step to its code. Steps take the world by shared reference, so a `parallel` block runs
+//! its steps at once: each board and client has its own lock, and a step holds it only
+//! while it talks to that board or client.
+
+use crate::board::{Board, NoProgress};
+use crate::broker::Broker;
+use crate::broker::embedded::EmbeddedBroker;
+use crate::client::TestClient;
+use crate::pki::TestPki;
+use crate::provision::{ProvisionMode, Provisioned, provision};
+use crate::rig::AccessPoint;
+use crate::scenario::{ClientSpec, Mode, Scenario, Span, Step, substitute};
+use crate::timeline::Timeline;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long console steps wait when the scenario gives no timeout.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a step saw that it did not expect.
+pub(super) struct Mismatch {
+    pub(super) expected: String,
+    pub(super) seen: String,
+}
+
+pub(super) fn mismatch(expected: impl Into<String>, seen: impl Into<String>) -> Mismatch {
+    Mismatch {
+        expected: expected.into(),
+        seen: seen.into(),
+    }
+}
+
+/// A scenario client: what it is, and its connection once `connect` ran.
+pub(super) struct ClientSlot {
+    pub(super) spec: ClientSpec,
+    pub(super) connection: Mutex<Option<Arc<TestClient>>>,
+}
+
+/// Everything a run holds.
+pub(super) struct World {
+    pub(super) timeline: Arc<Timeline>,
+    pub(super) broker: tokio::sync::RwLock<EmbeddedBroker>,
+    pub(super) boards: BTreeMap<String, tokio::sync::Mutex<Box<dyn Board>>>,
+    pub(super) clients: BTreeMap<String, ClientSlot>,
+    provisioned: Mutex<BTreeMap<String, Provisioned>>,
+    variables: Mutex<BTreeMap<String, String>>,
+    pub(super) pki: Arc<TestPki>,
+    /// The access point each board is provisioned with.
+    access_points: BTreeMap<String, AccessPoint>,
+}
+
+impl World {
+    /// A world of a started broker and boards, nothing provisioned yet.
+    pub(super) fn new(
+        scenario: &Scenario,
+        timeline: Arc<Timeline>,
+        broker: EmbeddedBroker,
+        boards: BTreeMap<String, Box<dyn Board>>,
+        pki: Arc<TestPki>,
+        access_points: BTreeMap<String, AccessPoint>,
+    ) -> Self {
+        World {
+            timeline,
+            broker: tokio::sync::RwLock::new(broker),
+            boards: boards
+                .into_iter()
+                .map(|(name, board)| (name, tokio::sync::Mutex::new(board)))
+                .collect(),
+            clients: scenario
+                .clients
+                .iter()
+                .map(|(name, spec)| {
+                    let slot = ClientSlot {
+                        spec: spec.clone(),
+                        connection: Mutex::new(None),
+                    };
+                    (name.clone(), slot)
+                })
+                .collect(),
+            provisioned: Mutex::new(BTreeMap::new()),
+            variables: Mutex::new(BTreeMap::new()),
+            pki,
+            access_points,
+        }
+    }
+
+    /// The board `name`, locked for this step.
+    pub(super) async fn board(
+        &self,
+        name: &Span<String>,
+    ) -> Result<tokio::sync::MutexGuard<'_, Box<dyn Board>>, Mismatch> {
+        match self.boards.get(name.get()) {
+            Some(board) => Ok(board.lock().await),
+            None => Err(mismatch(
+                format!("board {}", name.get()),
+                "no such board in the rig",
+            )),
+        }
+    }
+
+    /// `text` with the variables known so far filled in.
+    pub(super) fn substitute(&self, text: &str) -> String {
+        let variables = self.variables.lock().unwrap_or_else(|p| p.into_inner());
+        substitute(text, &variables)
+    }
+
+    /// The variables known so far.
+    pub(super) fn variables(&self) -> BTreeMap<String, String> {
+        self.variables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets a variable (`dut.thing`, `ca.id`, ...).
+    pub(super) fn set_variable(&self, name: String, value: String) {
+        let mut variables = self.variables.lock().unwrap_or_else(|p| p.into_inner());
+        variables.insert(name, value);
+    }
+
+    /// What provisioning produced for `board`.
+    pub(super) fn provisioned(&self, board: &Span<String>) -> Result<Provisioned, Mismatch> {
+        let provisioned = self.provisioned.lock().unwrap_or_else(|p| p.into_inner());
+        provisioned.get(board.get()).cloned().ok_or_else(|| {
+            mismatch(
+                "a provisioned board",
+                format!("{} was not provisioned", board.get()),
+            )
+        })
+    }
+
+    /// Runs one step of `scenario` (which also resolves the files a step names).
+    pub(super) async fn run_step(&self, scenario: &Scenario, step: &Step) -> Result<(), Mismatch> {
+        match step {
+            Step::Provision(s) => self.provision(&s.board, s.mode).await,
+            Step::Flash(s) => self
+                .board(&s.board)
+                .await?
+                .flash(s.erase, &NoProgress)
+                .await
+                .map_err(|e| mismatch("the board flashed", e.to_string())),
+            Step::Reset(s) => self
+                .board(&s.board)
+                .await?
+                .reset()
+                .await
+                .map_err(|e| mismatch("reset", e.to_string())),
+            Step::PowerCycle(s) => self
+                .board(&s.board)
+                .await?
+                .power_cycle()
+                .await
+                .map_err(|e| mismatch("power cycle", e.to_string())),
+            Step::Command(s) => self.command(s).await,
+            Step::Send(s) => {
+                let mut board = self.board(&s.board).await?;
+                let console = board.console();
+                console.discard_output();
+                console
+                    .send(&s.line)
+                    .map_err(|e| mismatch(format!("`{}` sent", s.line), e.to_string()))
+            }
+            Step::Expect(s) => self
+                .board(&s.board)
+                .await?
+                .console()
+                .expect(s.regex.get(), Scenario::checked_duration(&s.within))
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    mismatch(
+                        format!("console output matching /{}/", s.regex.get()),
+                        e.to_string(),
+                    )
+                }),
+            Step::ExpectLed(s) => self.expect_led(s).await,
+            Step::ExpectMessage(s) => self.expect_message(scenario, s).await,
+            Step::ExpectNoMessage(s) => self.expect_no_message(s).await,
+            Step::Publish(s) => self.publish(s).await,
+            Step::Wait(s) => {
+                tokio::time::sleep(Scenario::checked_duration(&s.for_)).await;
+                Ok(())
+            }
+            Step::WifiDown(s) | Step::WifiUp(s) => {
+                let up = matches!(step, Step::WifiUp(_));
+                let ssid = self.ap_for(s.board.get())?.ssid;
+                let mut board = self.board(&s.board).await?;
+                let environment = board.environment().ok_or_else(|| {
+                    mismatch(
+                        "control of the access point",
+                        "this board has no environment",
+                    )
+                })?;
+                environment.set_wifi(&ssid, up).await.map_err(|e| {
+                    mismatch(
+                        format!("access point {ssid} {}", if up { "up" } else { "down" }),
+                        e.to_string(),
+                    )
+                })
+            }
+            Step::SetSensor(s) => {
+                let mut board = self.board(&s.board).await?;
+                let environment = board.environment().ok_or_else(|| {
+                    mismatch("control of the sensors", "this board has no environment")
+                })?;
+                environment
+                    .set_sensors(s.light, s.temp)
+                    .await
+                    .map_err(|e| mismatch("sensor values set", e.to_string()))
+            }
+            Step::Fault(s) => self.fault(s).await,
+            Step::BrokerRestart(_) => self
+                .broker
+                .write()
+                .await
+                .restart()
+                .await
+                .map_err(|e| mismatch("the broker restarts on its port", e.to_string())),
+            Step::ExpectBackoff(s) => self.expect_backoff(s).await,
+            Step::Certificate(s) => self.certificate(s).await,
+            Step::Ca(s) => self.ca(s).await,
+            Step::Connect(s) => self.connect(s).await,
+            Step::Subscribe(s) => self.subscribe(s).await,
+            Step::ExpectDisconnected(s) => self.expect_disconnected(s).await,
+            Step::Snapshot(s) => self.snapshot(scenario, s),
+            Step::Parallel(steps) => self.parallel(scenario, steps).await,
+        }
+    }
+
+    /// Runs the steps of a `parallel` block at once; the block fails with the first
+    /// of its steps (in file order) that failed.
+    async fn parallel(&self, scenario: &Scenario, steps: &[Span<Step>]) -> Result<(), Mismatch> {
+        let runs = steps
+            .iter()
+            .map(|step| Box::pin(self.run_step(scenario, step.get())));
+        let results = futures::future::join_all(runs).await;
+        for (index, (step, result)) in steps.iter().zip(results).enumerate() {
+            if let Err(m) = result {
+                let kind = step.get().kind();
+                return Err(mismatch(
+                    format!("(parallel step {} {kind}) {}", index + 1, m.expected),
+                    m.seen,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn provision(&self, board: &Span<String>, mode: Mode) -> Result<(), Mismatch> {
+        let name = board.get().clone();
+        let mode = match mode {
+            Mode::Jitr => ProvisionMode::Jitr,
+            Mode::Jitp => ProvisionMode::Jitp,
+            Mode::Preregistered => ProvisionMode::Preregistered,
+            Mode::Unregistered => ProvisionMode::Unregistered,
+        };
+        let ap = self.ap_for(&name)?;
+        let mut board = self.board(board).await?;
+        let broker = self.broker.read().await;
+        let done = provision(board.as_mut(), &broker, &self.pki, &ap, mode)
+            .await
+            .map_err(|e| {
+                mismatch(
+                    format!("{name} provisioned"),
+                    format!("{e}: {}", source_chain(&e)),
+                )
+            })?;
+        self.set_variable(format!("{name}.thing"), done.thing.clone());
+        self.set_variable(
+            format!("{name}.certificate_id"),
+            done.certificate_id.clone(),
+        );
+        self.set_variable("ca.id".into(), done.ca_id.clone());
+        let mut provisioned = self.provisioned.lock().unwrap_or_else(|p| p.into_inner());
+        provisioned.insert(name, done);
+        Ok(())
+    }
+
+    async fn command(&self, s: &crate::scenario::CommandStep) -> Result<(), Mismatch> {
+        let within = s
+            .within
+            .as_ref()
+            .map_or(DEFAULT_COMMAND_TIMEOUT, Scenario::checked_duration);
+        let reply = self
+            .board(&s.board)
+            .await?
+            .console()
+            .command(&s.send, within)
+            .await
+            .map_err(|e| mismatch(format!("a reply to `{}`", s.send), e.to_string()))?;
+        let Some(pattern) = &s.reply else {
+            return Ok(());
+        };
+        let regex = regex::Regex::new(pattern.get())
+            .map_err(|e| mismatch("a valid regex", e.to_string()))?;
+        if regex.is_match(&reply) {
+            Ok(())
+        } else {
+            Err(mismatch(
+                format!("a reply matching /{}/", pattern.get()),
+                format!("{reply:?}"),
+            ))
+        }
+    }
+
+    async fn publish(&self, s: &crate::scenario::PublishStep) -> Result<(), Mismatch> {
+        let topic = self.substitute(s.topic.get());
+        let payload = match (&s.payload, &s.json) {
+            (Some(text), _) => self.substitute(text),
+            (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        let qos = if s.qos1 {
+            rumqttc::QoS::AtLeastOnce
+        } else {
+            rumqttc::QoS::AtMostOnce
+        };
+        let expected = format!("a publish on {topic}");
+        match &s.client {
+            Some(client) => self
+                .connected_client(client)?
+                .publish(&topic, payload.as_bytes(), qos, s.retain)
+                .await
+                .map_err(|e| mismatch(expected, e.to_string())),
+            None => self
+                .broker
+                .read()
+                .await
+                .publish(&topic, payload.as_bytes(), qos, s.retain)
+                .await
+                .map_err(|e| mismatch(expected, e.to_string())),
+        }
+    }
+
+    fn ap_for(&self, board: &str) -> Result<AccessPoint, Mismatch> {
+        self.access_points.get(board).cloned().ok_or_else(|| {
+            mismatch(
+                format!("a Wi-Fi access point for {board} in the rig"),
+                "none",
+            )
+        })
+    }
+
+    /// Stops clients, boards and the broker.
+    pub(super) async fn tear_down(self) {
+        for (_, slot) in self.clients {
+            let connection = slot
+                .connection
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(client) = connection.and_then(Arc::into_inner) {
+                client.disconnect().await;
+            }
+        }
+        for (_, board) in self.boards {
+            let _ = board.into_inner().shutdown().await;
+        }
+        Box::new(self.broker.into_inner()).shutdown().await;
+    }
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push(s.to_string());
+        source = s.source();
+    }
+    out.join(": ")
+}

@@ -1,0 +1,504 @@
+//! The step types of scenario files: one struct per step, and [`Step`], the enum of them.
+//!
+//! Field docs become the descriptions in the generated JSON Schema, which editors show.
+
+use super::{BoardName, Span};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The provisioning mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Just-In-Time Registration.
+    #[default]
+    Jitr,
+    /// Just-In-Time Provisioning.
+    Jitp,
+    /// Registered before the board connects.
+    Preregistered,
+    /// Nothing registered: the board's CA is unknown to the broker.
+    Unregistered,
+}
+
+/// `provision`: write credentials over the console and register with the broker.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionStep {
+    /// Board.
+    pub board: BoardName,
+    /// `jitr` (default), `jitp` or `preregistered`.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// A step that only names a board (`reset`, `power_cycle`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BoardStep {
+    /// Board.
+    pub board: BoardName,
+}
+
+/// `flash`: (re)load the firmware.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlashStep {
+    /// Board.
+    pub board: BoardName,
+    /// Erase the flash first (the provisioning data goes).
+    #[serde(default)]
+    pub erase: bool,
+}
+
+/// `command`: send a console command and check its reply.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandStep {
+    /// Board.
+    pub board: BoardName,
+    /// The command line.
+    pub send: String,
+    /// A regular expression the reply must match.
+    pub reply: Option<Span<String>>,
+    /// Timeout (default 10s).
+    pub within: Option<Span<String>>,
+}
+
+/// `send`: type a line on the console without waiting for a reply. Console output from
+/// before the step is dropped, so a following `expect` sees only what the line caused.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// Board.
+    pub board: BoardName,
+    /// The line, sent followed by CR LF.
+    pub line: String,
+}
+
+/// `expect`: wait for console output matching a regular expression.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    /// Board.
+    pub board: BoardName,
+    /// Regular expression.
+    pub regex: Span<String>,
+    /// Timeout.
+    pub within: Span<String>,
+}
+
+/// The blink an `expect_led` step wants.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Blink {
+    /// Frequency range in Hz, e.g. `"0.5..3"`.
+    pub hz: Span<String>,
+    /// Duty-cycle range, e.g. `"0.3..0.7"` (any when absent).
+    pub duty: Option<Span<String>>,
+}
+
+/// `expect_led`: one of `is` (+ `within`), `holds` (+ `for`), `blinking` (+ `for`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectLedStep {
+    /// Board.
+    pub board: BoardName,
+    /// `blue`, `green`, `yellow` or `red`.
+    pub led: Span<String>,
+    /// Solid `on` or `off` (a blink does not count) by `within`.
+    pub is: Option<Span<String>>,
+    /// Stays `on` or `off` for `for`.
+    pub holds: Option<Span<String>>,
+    /// Blinks at this rate for `for`.
+    pub blinking: Option<Blink>,
+    /// Deadline for `is`.
+    pub within: Option<Span<String>>,
+    /// Observation window for `holds` and `blinking`.
+    #[serde(rename = "for")]
+    pub for_: Option<Span<String>>,
+}
+
+/// `expect_message`: a message on a topic, matching what is given.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectMessageStep {
+    /// Topic (exact, with variables).
+    pub topic: Span<String>,
+    /// Count what this scenario client received (after its `subscribe`), instead of
+    /// every PUBLISH the broker received (which includes one it then refused).
+    pub client: Option<ClientName>,
+    /// Deadline, from the step's start; earlier messages of the run count too.
+    pub within: Span<String>,
+    /// The payload must be JSON containing these fields with these values.
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub json: Option<toml::Table>,
+    /// The payload must match this regular expression.
+    pub regex: Option<Span<String>>,
+    /// The payload must be valid against this JSON Schema file (relative to the scenario).
+    pub schema: Option<Span<String>>,
+    /// At least this many messages (default 1).
+    pub count: Option<u32>,
+    /// The PUBLISH had this QoS (0 or 1). With an external broker it is the QoS the
+    /// harness's observer received, at most its subscription's.
+    pub qos: Option<Span<u8>>,
+    /// The PUBLISH had (`true`) or lacked (`false`) the retain flag. With an external
+    /// broker only messages delivered from the retained store carry it.
+    pub retained: Option<bool>,
+}
+
+/// `expect_no_message`: nothing on a topic for a while.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNoMessageStep {
+    /// Topic.
+    pub topic: Span<String>,
+    /// Watch what this scenario client receives instead of what the broker sees.
+    pub client: Option<ClientName>,
+    /// Only a payload matching this regular expression fails the step.
+    pub regex: Option<Span<String>>,
+    /// How long.
+    #[serde(rename = "for")]
+    pub for_: Span<String>,
+}
+
+/// `publish`: a message from the cloud side, or from a scenario client.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishStep {
+    /// Topic.
+    pub topic: Span<String>,
+    /// Publish as this scenario client (connected first) instead of as the broker.
+    pub client: Option<ClientName>,
+    /// Text payload.
+    pub payload: Option<String>,
+    /// JSON payload (sent compact).
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub json: Option<toml::Table>,
+    /// QoS 1 (default 0).
+    #[serde(default)]
+    pub qos1: bool,
+    /// Retain.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+/// `wait`: let time pass.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    /// How long.
+    #[serde(rename = "for")]
+    pub for_: Span<String>,
+}
+
+/// `wifi_down` / `wifi_up`: the board's access point goes away or comes back.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WifiStep {
+    /// Board.
+    pub board: BoardName,
+}
+
+/// `set_sensor`: override the emulated sensors.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SensorStep {
+    /// Board.
+    pub board: BoardName,
+    /// Light reading.
+    pub light: Option<u32>,
+    /// Temperature, °C.
+    pub temp: Option<f64>,
+}
+
+/// `certificate`: change the status of a board's certificate (revoke, deactivate,
+/// activate), or `register` it (RegisterCertificate, with its thing and Microchip's
+/// policy, as `provision` does for `preregistered`; needs the signer CA registered).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateStep {
+    /// Board.
+    pub board: BoardName,
+    /// `ACTIVE`, `INACTIVE` or `REVOKED` (with `register`: the status it registers with,
+    /// default `ACTIVE`).
+    pub status: Option<Span<String>>,
+    /// Register the board's certificate.
+    #[serde(default)]
+    pub register: bool,
+}
+
+/// `ca`: the signer CA in the broker's registry: `register` it (RegisterCACertificate
+/// with a verification certificate), or change its `status` (`ACTIVE`, `INACTIVE`) and
+/// `auto_registration` (UpdateCACertificate). A later `provision` keeps what was set here,
+/// except auto-registration, which `jitr` turns on.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaStep {
+    /// Register the CA (it must not be registered yet).
+    #[serde(default)]
+    pub register: bool,
+    /// `ACTIVE` or `INACTIVE` (with `register`, default `ACTIVE`).
+    pub status: Option<Span<String>>,
+    /// Allow auto-registration, for JITR (with `register`, default true).
+    pub auto_registration: Option<bool>,
+}
+
+/// `fault`: arm or clear a broker fault (the AWS IoT Device Advisor set). Exactly one of
+/// `withhold_connack`, `withhold`, `disconnect`, `server_cert` and `clear`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    /// The board the fault applies to (every client when absent).
+    pub board: Option<BoardName>,
+    /// Withhold CONNACK for the next N connects.
+    pub withhold_connack: Option<u32>,
+    /// Withhold `puback`, `suback` or `pingresp`.
+    pub withhold: Option<Span<String>>,
+    /// Drop the board's connection now.
+    #[serde(default)]
+    pub disconnect: bool,
+    /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
+    /// connections, or `restore` the good one.
+    pub server_cert: Option<Span<String>>,
+    /// Disarm every fault.
+    #[serde(default)]
+    pub clear: bool,
+}
+
+/// `broker_restart = {}`: the broker restarts on the same port (connections drop; the
+/// registries, retained messages, persistent sessions and shadows stay).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerRestartStep {}
+
+/// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
+/// The attempts judged are the retries of the outage under way: those after the board's
+/// last accepted connection before the step (attempts already made count).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBackoffStep {
+    /// Board (its certificate identifies its attempts).
+    pub board: BoardName,
+    /// At least this many attempts (at least 4).
+    pub attempts: u32,
+    /// Deadline for that many attempts, from the step's start.
+    pub within: Span<String>,
+}
+
+/// Who a scenario client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIdentity {
+    /// The harness's operator certificate: a cloud-side client that policies do not
+    /// restrict, like the AWS console's MQTT test client.
+    #[default]
+    Operator,
+    /// A new device certificate from the test CA, registered ACTIVE with its own thing
+    /// (`{<client>.thing}`) and Microchip's policy: another device on the account.
+    Device,
+}
+
+/// `[clients.<name>]`: an MQTT client the harness runs beside the boards.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// `operator` (default) or `device`.
+    #[serde(default)]
+    pub identity: ClientIdentity,
+}
+
+/// A scenario client's name.
+pub type ClientName = Span<String>;
+
+/// `connect`: connect a scenario client; the step fails if the broker refuses it.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    /// Client.
+    pub client: ClientName,
+    /// Timeout for the CONNACK (default 10s).
+    pub within: Option<Span<String>>,
+}
+
+/// `subscribe`: subscribe a connected client to a topic filter; the step fails if the
+/// broker refuses it.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeStep {
+    /// Client.
+    pub client: ClientName,
+    /// Topic filter (`+` and `#` allowed, with variables).
+    pub topic: Span<String>,
+    /// QoS 0 (default) or 1.
+    pub qos: Option<Span<u8>>,
+}
+
+/// `expect_disconnected`: the broker closes a client's connection.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDisconnectedStep {
+    /// Client.
+    pub client: ClientName,
+    /// Deadline.
+    pub within: Span<String>,
+}
+
+/// `snapshot`: compares a message payload, or a board's console transcript, with a
+/// stored snapshot (insta), after redacting what changes from run to run: timestamps,
+/// thing names, certificate and CA ids (see the `snapshot` module). Exactly one of
+/// `topic` and `console`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotStep {
+    /// The snapshot's name: `snapshots/<scenario>__<name>.snap` beside the scenario.
+    pub name: Span<String>,
+    /// The latest message seen so far on this topic (with variables).
+    pub topic: Option<Span<String>>,
+    /// With `topic`: what this scenario client received, instead of what the broker saw.
+    pub client: Option<ClientName>,
+    /// The board whose console transcript is compared: the lines from the harness's last
+    /// line typed on it (`>>`) to now (`<<` received).
+    pub console: Option<BoardName>,
+    /// JSON keys (at any depth) whose values are redacted, e.g. `["Light", "Temp"]`.
+    #[serde(default)]
+    pub redact_keys: Vec<String>,
+    /// Regular expressions whose matches are redacted, e.g. `['\d+ ms']`.
+    #[serde(default)]
+    pub redact: Vec<Span<String>>,
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Step {
+    /// Provision a board.
+    Provision(ProvisionStep),
+    /// Flash a board.
+    Flash(FlashStep),
+    /// Reset a board.
+    Reset(BoardStep),
+    /// Power-cycle a board.
+    PowerCycle(BoardStep),
+    /// Console command.
+    Command(CommandStep),
+    /// Console line without waiting for a reply.
+    Send(SendStep),
+    /// Console output.
+    Expect(ExpectStep),
+    /// LED state.
+    ExpectLed(ExpectLedStep),
+    /// A message.
+    ExpectMessage(ExpectMessageStep),
+    /// No message.
+    ExpectNoMessage(ExpectNoMessageStep),
+    /// Publish as the cloud.
+    Publish(PublishStep),
+    /// Let time pass.
+    Wait(WaitStep),
+    /// Access point down.
+    WifiDown(WifiStep),
+    /// Access point up.
+    WifiUp(WifiStep),
+    /// Sensor override.
+    SetSensor(SensorStep),
+    /// Certificate status.
+    Certificate(CertificateStep),
+    /// Broker fault.
+    Fault(FaultStep),
+    /// Reconnect backoff verdict.
+    ExpectBackoff(ExpectBackoffStep),
+    /// Broker restart.
+    BrokerRestart(BrokerRestartStep),
+    /// Connect a scenario client.
+    Connect(ConnectStep),
+    /// Subscribe a scenario client.
+    Subscribe(SubscribeStep),
+    /// A scenario client is disconnected by the broker.
+    ExpectDisconnected(ExpectDisconnectedStep),
+    /// The signer CA's registration.
+    Ca(CaStep),
+    /// Compare with a stored snapshot.
+    Snapshot(SnapshotStep),
+    /// Steps run at once; the block ends when all have, and fails if any does.
+    #[schemars(with = "Vec<Step>")]
+    Parallel(Vec<Span<Step>>),
+}
+
+impl Step {
+    /// The step's name as written in files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Provision(_) => "provision",
+            Step::Flash(_) => "flash",
+            Step::Reset(_) => "reset",
+            Step::PowerCycle(_) => "power_cycle",
+            Step::Command(_) => "command",
+            Step::Send(_) => "send",
+            Step::Expect(_) => "expect",
+            Step::ExpectLed(_) => "expect_led",
+            Step::ExpectMessage(_) => "expect_message",
+            Step::ExpectNoMessage(_) => "expect_no_message",
+            Step::Publish(_) => "publish",
+            Step::Wait(_) => "wait",
+            Step::WifiDown(_) => "wifi_down",
+            Step::WifiUp(_) => "wifi_up",
+            Step::SetSensor(_) => "set_sensor",
+            Step::Certificate(_) => "certificate",
+            Step::Fault(_) => "fault",
+            Step::ExpectBackoff(_) => "expect_backoff",
+            Step::BrokerRestart(_) => "broker_restart",
+            Step::Connect(_) => "connect",
+            Step::Subscribe(_) => "subscribe",
+            Step::ExpectDisconnected(_) => "expect_disconnected",
+            Step::Ca(_) => "ca",
+            Step::Snapshot(_) => "snapshot",
+            Step::Parallel(_) => "parallel",
+        }
+    }
+
+    /// The board the step acts on, if any.
+    pub fn board(&self) -> Option<&BoardName> {
+        match self {
+            Step::Provision(s) => Some(&s.board),
+            Step::Flash(s) => Some(&s.board),
+            Step::Reset(s) | Step::PowerCycle(s) => Some(&s.board),
+            Step::Command(s) => Some(&s.board),
+            Step::Send(s) => Some(&s.board),
+            Step::Expect(s) => Some(&s.board),
+            Step::ExpectLed(s) => Some(&s.board),
+            Step::WifiDown(s) | Step::WifiUp(s) => Some(&s.board),
+            Step::SetSensor(s) => Some(&s.board),
+            Step::Certificate(s) => Some(&s.board),
+            Step::ExpectBackoff(s) => Some(&s.board),
+            Step::Fault(s) => s.board.as_ref(),
+            Step::Snapshot(s) => s.console.as_ref(),
+            Step::ExpectMessage(_)
+            | Step::ExpectNoMessage(_)
+            | Step::Publish(_)
+            | Step::Wait(_)
+            | Step::BrokerRestart(_)
+            | Step::Connect(_)
+            | Step::Subscribe(_)
+            | Step::ExpectDisconnected(_)
+            | Step::Ca(_)
+            | Step::Parallel(_) => None,
+        }
+    }
+
+    /// The scenario client the step uses, if any.
+    pub fn client(&self) -> Option<&ClientName> {
+        match self {
+            Step::Connect(s) => Some(&s.client),
+            Step::Subscribe(s) => Some(&s.client),
+            Step::ExpectDisconnected(s) => Some(&s.client),
+            Step::Publish(s) => s.client.as_ref(),
+            Step::ExpectMessage(s) => s.client.as_ref(),
+            Step::ExpectNoMessage(s) => s.client.as_ref(),
+            Step::Snapshot(s) => s.client.as_ref(),
+            _ => None,
+        }
+    }
+}
