@@ -398,6 +398,11 @@ impl Board for EmulatedBoard {
         self.control(json!({"cmd": "power_on"})).await.map(drop)
     }
 
+    /// The emulated firmware is the host binary, so only the provisioning data goes.
+    async fn erase(&mut self) -> Result<(), BoardError> {
+        self.flash(true, &super::NoProgress).await
+    }
+
     async fn reset(&mut self) -> Result<(), BoardError> {
         self.control(json!({"cmd": "reset"})).await.map(drop)
     }

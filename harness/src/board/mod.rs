@@ -72,6 +72,10 @@ pub trait Board: Send {
     fn environment(&mut self) -> Option<&mut dyn Environment>;
     /// Flashes the firmware (erasing its flash first with `erase`) and starts it.
     async fn flash(&mut self, erase: bool, progress: &dyn FlashProgress) -> Result<(), BoardError>;
+    /// Erases the board's flash: the firmware and its data on a real board (it stays blank
+    /// until flashed); an emulated board's provisioning data, after which it boots
+    /// unprovisioned.
+    async fn erase(&mut self) -> Result<(), BoardError>;
     /// Resets the board.
     async fn reset(&mut self) -> Result<(), BoardError>;
     /// Switches power off and on.

@@ -446,6 +446,16 @@ impl Board for ProbeRsBoard {
         })
     }
 
+    async fn erase(&mut self) -> Result<(), BoardError> {
+        tokio::task::block_in_place(|| {
+            self.with_session(|s| {
+                let mut progress = probe_rs::flashing::FlashProgress::empty();
+                probe_rs::flashing::erase_all(s, &mut progress, false)
+                    .map_err(|e| format!("erase: {e}"))
+            })
+        })
+    }
+
     async fn reset(&mut self) -> Result<(), BoardError> {
         self.with_session(|s| {
             s.core(0)

@@ -141,6 +141,12 @@ impl World {
                 .flash(s.erase, &NoProgress)
                 .await
                 .map_err(|e| mismatch("the board flashed", e.to_string())),
+            Step::Erase(s) => self
+                .board(&s.board)
+                .await?
+                .erase()
+                .await
+                .map_err(|e| mismatch("the board's flash erased", e.to_string())),
             Step::Reset(s) => self
                 .board(&s.board)
                 .await?

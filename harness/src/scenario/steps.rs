@@ -33,7 +33,7 @@ pub struct ProvisionStep {
     pub mode: Mode,
 }
 
-/// A step that only names a board (`reset`, `power_cycle`).
+/// A step that only names a board (`erase`, `reset`, `power_cycle`).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoardStep {
@@ -378,6 +378,8 @@ pub enum Step {
     Provision(ProvisionStep),
     /// Flash a board.
     Flash(FlashStep),
+    /// Erase a board's flash.
+    Erase(BoardStep),
     /// Reset a board.
     Reset(BoardStep),
     /// Power-cycle a board.
@@ -433,6 +435,7 @@ impl Step {
         match self {
             Step::Provision(_) => "provision",
             Step::Flash(_) => "flash",
+            Step::Erase(_) => "erase",
             Step::Reset(_) => "reset",
             Step::PowerCycle(_) => "power_cycle",
             Step::Command(_) => "command",
@@ -464,7 +467,7 @@ impl Step {
         match self {
             Step::Provision(s) => Some(&s.board),
             Step::Flash(s) => Some(&s.board),
-            Step::Reset(s) | Step::PowerCycle(s) => Some(&s.board),
+            Step::Erase(s) | Step::Reset(s) | Step::PowerCycle(s) => Some(&s.board),
             Step::Command(s) => Some(&s.board),
             Step::Send(s) => Some(&s.board),
             Step::Expect(s) => Some(&s.board),
