@@ -6,7 +6,8 @@
 //! - a **server CA** and a server certificate for the broker's endpoint names (what boards
 //!   get as `rootca`), plus deliberately bad server certificates (expired, wrong name,
 //!   untrusted issuer) for TLS fault scenarios;
-//! - an **operator CA** and certificate for the harness's own cloud-side client.
+//! - an **operator CA** and certificate for the harness's own cloud-side client;
+//! - a **stranger** CA that no broker trusts, for boards that must be refused.
 //!
 //! Device certificates are signed from the board's CSR like Microchip's tool does: the
 //! CSR's subject, Subject Key Identifier = SHA-1 of the public key (the thing name),
@@ -15,6 +16,9 @@
 //! printed.
 
 use crate::errors::PkiError;
+
+/// The common name of the operator certificate (Mosquitto's username for it).
+pub const OPERATOR_COMMON_NAME: &str = "hil-harness-operator";
 use mock_broker::ServerIdentity;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DnType,
@@ -116,6 +120,8 @@ pub struct TestPki {
     pub server: KeyedCert,
     /// The harness's cloud-side client certificate.
     pub operator: KeyedCert,
+    /// A CA that no broker is told about: `provision` in `unregistered` mode signs with it.
+    pub stranger: Ca,
 }
 
 fn ca_params(name: &str, constraint: BasicConstraints) -> Result<CertificateParams, PkiError> {
@@ -179,6 +185,7 @@ impl TestPki {
         let signer = Self::ca(dir, "signer", fresh, Some(&root))?;
         let server_ca = Self::ca(dir, "server-ca", fresh, None)?;
         let operator_ca = Self::ca(dir, "operator-ca", fresh, None)?;
+        let stranger = Self::ca(dir, "stranger-ca", fresh, None)?;
         let server = Self::leaf(dir, "server", fresh || !same_names, || {
             let mut params =
                 CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
@@ -193,7 +200,7 @@ impl TestPki {
             let mut params = CertificateParams::new(Vec::<String>::new())?;
             params
                 .distinguished_name
-                .push(DnType::CommonName, "hil-harness-operator");
+                .push(DnType::CommonName, OPERATOR_COMMON_NAME);
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
             Ok((params, &operator_ca))
         })?;
@@ -205,6 +212,7 @@ impl TestPki {
             operator_ca,
             server,
             operator,
+            stranger,
         })
     }
 
@@ -287,6 +295,15 @@ impl TestPki {
 
     /// Signs a board's CSR into a device certificate, as Microchip's tool does.
     pub fn sign_csr(&self, csr_pem: &str) -> Result<DeviceCert, PkiError> {
+        Self::sign_csr_by(csr_pem, &self.signer)
+    }
+
+    /// Signs a board's CSR with the [`TestPki::stranger`] CA, which no broker trusts.
+    pub fn sign_csr_as_stranger(&self, csr_pem: &str) -> Result<DeviceCert, PkiError> {
+        Self::sign_csr_by(csr_pem, &self.stranger)
+    }
+
+    fn sign_csr_by(csr_pem: &str, ca: &Ca) -> Result<DeviceCert, PkiError> {
         let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| PkiError::Csr(e.to_string()))?;
         let ski = Sha1::digest(csr.public_key.der_bytes()).to_vec();
@@ -299,7 +316,7 @@ impl TestPki {
         csr.params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         csr.params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         csr.params.not_after = rcgen::date_time_ymd(3000, 12, 31);
-        let cert = csr.signed_by(&self.signer.issuer)?;
+        let cert = csr.signed_by(&ca.issuer)?;
         Ok(DeviceCert {
             id: mock_broker::hooks::certificate_id(cert.der()),
             pem: cert.pem(),

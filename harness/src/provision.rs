@@ -1,19 +1,22 @@
 //! Provisioning a board for the cloud, the way Microchip's tool does it, over the console.
 //!
-//! 1. The signer CA is registered with the broker: with auto-registration for
+//! 1. On the embedded broker, the signer CA is registered: with auto-registration for
 //!    [`ProvisionMode::Jitr`], with a template for [`ProvisionMode::Jitp`], without either
-//!    for [`ProvisionMode::Preregistered`].
+//!    for [`ProvisionMode::Preregistered`]. A broker without AWS's registries (Mosquitto)
+//!    trusts the signer by configuration, so only `Preregistered` and `Unregistered` apply.
+//!    `Unregistered` signs with the PKI's stranger CA, which no broker trusts.
 //! 2. The board's CSR is read (`csr`) and signed by the test PKI; the device certificate,
 //!    the signer, the server's root CA, the endpoint and the Wi-Fi credentials are written
 //!    over the console, each answered `OK`.
 //! 3. The board's `thing` must be the certificate's Subject Key Identifier.
-//! 4. For `Preregistered`, the certificate, thing and policy are registered up front.
+//! 4. For `Preregistered` on the embedded broker, the certificate, thing and policy are
+//!    registered up front.
 //! 5. The board is reset to use its new credentials.
 
 use crate::board::Board;
 use crate::broker::Broker;
-use crate::broker::embedded::{EmbeddedBroker, JITP_TEMPLATE};
-use crate::errors::{BoardError, ProvisionError};
+use crate::broker::embedded::JITP_TEMPLATE;
+use crate::errors::{BoardError, BrokerError, ProvisionError};
 use crate::pki::TestPki;
 use crate::rig::AccessPoint;
 use std::time::Duration;
@@ -27,7 +30,7 @@ pub enum ProvisionMode {
     Jitp,
     /// Registered before the board connects.
     Preregistered,
-    /// Nothing registered with the broker: the board's CA is unknown to it.
+    /// The board's certificate comes from the PKI's stranger CA, which no broker knows.
     Unregistered,
 }
 
@@ -110,18 +113,32 @@ async fn query(board: &mut dyn Board, command: &str) -> Result<String, Provision
 /// Provisions `board` for `broker` with the test PKI and `ap`; see the module docs.
 pub async fn provision(
     board: &mut dyn Board,
-    broker: &EmbeddedBroker,
+    broker: &dyn Broker,
     pki: &TestPki,
     ap: &AccessPoint,
     mode: ProvisionMode,
 ) -> Result<Provisioned, ProvisionError> {
     let name = board.name().to_owned();
-    let ca_id = match mode {
-        ProvisionMode::Jitr => broker.register_signer(true, None)?,
-        ProvisionMode::Jitp => broker.register_signer(true, Some(JITP_TEMPLATE))?,
-        ProvisionMode::Preregistered => broker.register_signer(false, None)?,
-        // The signer stays unknown; its id is still what the board would be under.
-        ProvisionMode::Unregistered => pki.signer.id()?,
+    let registry = broker.embedded();
+    let ca_id = match (mode, registry) {
+        (ProvisionMode::Jitr, Some(broker)) => broker.register_signer(true, None)?,
+        (ProvisionMode::Jitp, Some(broker)) => broker.register_signer(true, Some(JITP_TEMPLATE))?,
+        (ProvisionMode::Preregistered, Some(broker)) => broker.register_signer(false, None)?,
+        (ProvisionMode::Jitr | ProvisionMode::Jitp, None) => {
+            return Err(BrokerError::Unsupported {
+                kind: broker.kind(),
+                operation: "register certificates just in time (JITR/JITP is AWS IoT's)",
+            }
+            .into());
+        }
+        // A broker without registries trusts the signer by its configuration.
+        (ProvisionMode::Preregistered, None) => pki.signer.id()?,
+        (ProvisionMode::Unregistered, _) => pki.stranger.id()?,
+    };
+    let signer = if mode == ProvisionMode::Unregistered {
+        &pki.stranger
+    } else {
+        &pki.signer
     };
     let csr = query(board, "csr").await?;
     if !csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
@@ -131,9 +148,14 @@ pub async fn provision(
             reply: csr,
         });
     }
-    let device = pki.sign_csr(&csr.replace("\r\n", "\n"))?;
+    let csr = csr.replace("\r\n", "\n");
+    let device = if mode == ProvisionMode::Unregistered {
+        pki.sign_csr_as_stranger(&csr)?
+    } else {
+        pki.sign_csr(&csr)?
+    };
     expect_ok(board, "cert", Some(&device.pem)).await?;
-    expect_ok(board, "signer", Some(&pki.signer.pem)).await?;
+    expect_ok(board, "signer", Some(&signer.pem)).await?;
     expect_ok(board, "rootca", Some(&pki.server_ca.pem)).await?;
     expect_ok(
         board,
@@ -155,8 +177,8 @@ pub async fn provision(
             expected: device.thing,
         });
     }
-    if mode == ProvisionMode::Preregistered {
-        broker.preregister(&device.pem, &device.thing)?;
+    if let (ProvisionMode::Preregistered, Some(registry)) = (mode, registry) {
+        registry.preregister(&device.pem, &device.thing)?;
     }
     expect_ok(board, "reset", None).await?;
     Ok(Provisioned {

@@ -41,11 +41,18 @@ pub enum BrokerSpec {
         /// The built-in zero-touch activation rule, if wanted.
         zero_touch: Option<Duration>,
     },
-    /// Mosquitto as a process (not implemented yet).
-    Mosquitto,
-    /// Mosquitto in a container (not implemented yet).
+    /// Mosquitto as a process, configured by the harness for mutual TLS.
+    Mosquitto {
+        /// The name boards connect to (server certificate, SNI).
+        endpoint: String,
+        /// The `mosquitto` program (found on `PATH` by default).
+        program: PathBuf,
+    },
+    /// Mosquitto in a container (testcontainers), with the same configuration.
     Container {
-        /// Image.
+        /// The name boards connect to (server certificate, SNI).
+        endpoint: String,
+        /// Image (default `eclipse-mosquitto:2`).
         image: String,
     },
     /// A broker somewhere else, observed through a client.
@@ -58,11 +65,19 @@ pub enum BrokerSpec {
 }
 
 impl BrokerSpec {
+    /// What a broker of this kind offers (known before it starts, to skip scenarios).
+    pub fn capabilities(&self) -> crate::broker::BrokerCapabilities {
+        match self {
+            BrokerSpec::Embedded { .. } => crate::broker::BrokerCapabilities::FULL,
+            _ => crate::broker::BrokerCapabilities::OBSERVED,
+        }
+    }
+
     /// The kind as written in rig files.
     pub fn kind(&self) -> &'static str {
         match self {
             BrokerSpec::Embedded { .. } => "embedded",
-            BrokerSpec::Mosquitto => "mosquitto",
+            BrokerSpec::Mosquitto { .. } => "mosquitto",
             BrokerSpec::Container { .. } => "container",
             BrokerSpec::External { .. } => "external",
         }
@@ -173,6 +188,7 @@ struct RawBroker {
     listen: Option<Spanned<String>>,
     zero_touch_ms: Option<u64>,
     image: Option<String>,
+    program: Option<String>,
     url: Option<Spanned<String>>,
 }
 
@@ -259,6 +275,16 @@ impl Source<'_> {
     }
 }
 
+/// A program named in a rig: a bare name is looked up on `PATH`, a path is relative to
+/// the rig file.
+fn program_path(base: &Path, program: &str) -> PathBuf {
+    if program.contains('/') {
+        base.join(program)
+    } else {
+        PathBuf::from(program)
+    }
+}
+
 fn parse_probe(text: &str) -> Option<ProbeSelector> {
     let mut parts = text.splitn(3, ':');
     let vid = u16::from_str_radix(parts.next()?, 16).ok()?;
@@ -320,7 +346,7 @@ impl Rig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 zero_touch: None,
             },
-            Some(spanned) => Self::broker(&src, spanned)?,
+            Some(spanned) => Self::broker(&src, base, spanned)?,
         };
 
         let boards_table = raw.boards.as_ref().ok_or_else(|| {
@@ -354,7 +380,16 @@ impl Rig {
         })
     }
 
-    fn broker(src: &Source<'_>, spanned: &Spanned<RawBroker>) -> Result<BrokerSpec, RigError> {
+    fn broker(
+        src: &Source<'_>,
+        base: &Path,
+        spanned: &Spanned<RawBroker>,
+    ) -> Result<BrokerSpec, RigError> {
+        let endpoint = |raw: &RawBroker| {
+            raw.endpoint
+                .as_ref()
+                .map_or_else(|| DEFAULT_ENDPOINT.to_owned(), |e| e.get_ref().clone())
+        };
         let raw = spanned.get_ref();
         Ok(match raw.kind.get_ref().as_str() {
             "embedded" => {
@@ -365,16 +400,20 @@ impl Rig {
                     None => SocketAddr::from(([127, 0, 0, 1], 0)),
                 };
                 BrokerSpec::Embedded {
-                    endpoint: raw
-                        .endpoint
-                        .as_ref()
-                        .map_or_else(|| DEFAULT_ENDPOINT.to_owned(), |e| e.get_ref().clone()),
+                    endpoint: endpoint(raw),
                     listen,
                     zero_touch: raw.zero_touch_ms.map(Duration::from_millis),
                 }
             }
-            "mosquitto" => BrokerSpec::Mosquitto,
+            "mosquitto" => BrokerSpec::Mosquitto {
+                endpoint: endpoint(raw),
+                program: raw
+                    .program
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from("mosquitto"), |p| program_path(base, p)),
+            },
             "container" => BrokerSpec::Container {
+                endpoint: endpoint(raw),
                 image: raw
                     .image
                     .clone()

@@ -25,13 +25,15 @@ mod clients;
 mod cloud;
 mod expect;
 mod message;
+mod needs;
 mod snapshot_step;
 mod start;
 mod world;
 pub use backoff::{Attempt, backoff_verdict};
 pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
-pub use start::{open_pki, start_board, start_broker};
+pub use needs::{Need, broker_shortfall, need_of};
+pub use start::{open_pki, start_board, start_broker, start_embedded_broker};
 pub use world::DEFAULT_COMMAND_TIMEOUT;
 
 /// How much timeline a failure report shows before and after the failure.
@@ -140,11 +142,14 @@ impl Runner {
 
     /// Why the rig cannot run `scenario`, if it cannot.
     pub fn unsupported(&self, scenario: &Scenario) -> Option<String> {
-        if !matches!(self.rig.broker, BrokerSpec::Embedded { .. }) {
-            return Some(format!(
-                "the runner drives the embedded broker only; this rig's broker is {}",
-                self.rig.broker.kind()
-            ));
+        if matches!(self.rig.broker, BrokerSpec::External { .. }) {
+            return Some(
+                "the runner starts its broker; an external broker is for `hil` tools only".into(),
+            );
+        }
+        let (kind, capabilities) = (self.rig.broker.kind(), self.rig.broker.capabilities());
+        if let Some(reason) = broker_shortfall(scenario, kind, capabilities) {
+            return Some(reason);
         }
         for board in &scenario.boards {
             let Some(spec) = self.rig.boards.get(board) else {
@@ -249,10 +254,10 @@ impl Runner {
     }
 
     async fn set_up(&self, scenario: &Scenario, timeline: Arc<Timeline>) -> Result<World, String> {
-        let (pki, broker) = start_broker(&self.rig, None, timeline.clone()).await?;
+        let (pki, broker) = start_broker(&self.rig, timeline.clone()).await?;
         let mut boards: BTreeMap<String, Box<dyn Board>> = BTreeMap::new();
         for name in &scenario.boards {
-            let board = start_board(&self.rig, name, &broker, timeline.clone()).await?;
+            let board = start_board(&self.rig, name, broker.as_ref(), timeline.clone()).await?;
             boards.insert(name.clone(), board);
         }
         let access_points = scenario

@@ -203,7 +203,7 @@ fn hil_broker_refuses_a_rig_without_an_embedded_broker() {
     let (code, _, stderr) = hil(&["broker", "--rig", rig.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("only the embedded broker is supported"),
+        stderr.contains("this needs the embedded broker"),
         "{stderr}"
     );
 }

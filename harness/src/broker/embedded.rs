@@ -262,11 +262,7 @@ impl Broker for EmbeddedBroker {
     }
 
     fn capabilities(&self) -> BrokerCapabilities {
-        BrokerCapabilities {
-            tap: true,
-            control_plane: true,
-            faults: true,
-        }
+        BrokerCapabilities::FULL
     }
 
     fn endpoint(&self) -> &str {
@@ -296,6 +292,10 @@ impl Broker for EmbeddedBroker {
     }
 
     fn embedded(&self) -> Option<&EmbeddedBroker> {
+        Some(self)
+    }
+
+    fn embedded_mut(&mut self) -> Option<&mut EmbeddedBroker> {
         Some(self)
     }
 

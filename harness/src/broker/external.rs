@@ -149,11 +149,7 @@ impl Broker for ExternalBroker {
     }
 
     fn capabilities(&self) -> BrokerCapabilities {
-        BrokerCapabilities {
-            tap: false,
-            control_plane: false,
-            faults: false,
-        }
+        BrokerCapabilities::OBSERVED
     }
 
     fn endpoint(&self) -> &str {

@@ -3,14 +3,17 @@
 //! Every backend says where boards connect (the endpoint name they are provisioned with,
 //! and the address it resolves to) and puts what it sees on the timeline. What else it can
 //! do is in its [`BrokerCapabilities`]: the embedded mock broker has a full tap, the AWS
-//! control plane (JITR, policies, shadow) and fault injection; other backends (Mosquitto,
-//! containers, an external endpoint) will observe through a client and lack those. A
-//! scenario that needs a missing capability is skipped with the reason.
+//! control plane (JITR, policies, shadow) and fault injection; the other backends observe
+//! through a client and lack those. A scenario that needs a missing capability is skipped
+//! with the reason.
 //! - [`embedded::EmbeddedBroker`]: the in-process mock broker (default);
+//! - [`mosquitto::MosquittoBroker`]: Mosquitto as a process, configured by the harness;
 //! - [`external::ExternalBroker`]: any broker, observed through a client.
 
 pub mod embedded;
 pub mod external;
+pub mod mosquitto;
+pub mod mosquitto_config;
 
 use crate::errors::BrokerError;
 use std::net::IpAddr;
@@ -24,6 +27,26 @@ pub struct BrokerCapabilities {
     pub control_plane: bool,
     /// Fault injection.
     pub faults: bool,
+    /// The harness can restart it on the same port with its state.
+    pub restart: bool,
+}
+
+impl BrokerCapabilities {
+    /// Everything: the embedded mock broker.
+    pub const FULL: BrokerCapabilities = BrokerCapabilities {
+        tap: true,
+        control_plane: true,
+        faults: true,
+        restart: true,
+    };
+
+    /// A broker seen only through an observer client: messages, nothing else.
+    pub const OBSERVED: BrokerCapabilities = BrokerCapabilities {
+        tap: false,
+        control_plane: false,
+        faults: false,
+        restart: false,
+    };
 }
 
 /// A broker boards connect to.
@@ -49,6 +72,10 @@ pub trait Broker: Send + Sync {
     ) -> Result<(), BrokerError>;
     /// The embedded mock broker, for what only it can do.
     fn embedded(&self) -> Option<&embedded::EmbeddedBroker>;
+    /// The embedded mock broker, to restart it.
+    fn embedded_mut(&mut self) -> Option<&mut embedded::EmbeddedBroker> {
+        None
+    }
     /// Stops the broker.
     async fn shutdown(self: Box<Self>);
 }

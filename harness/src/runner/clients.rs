@@ -2,7 +2,6 @@
 //! `publish` and what it receives are in the `publish` and `expect_message` steps).
 
 use super::world::{Mismatch, World, mismatch};
-use crate::broker::Broker;
 use crate::client::{ClientOptions, TestClient};
 use crate::scenario::{
     ClientIdentity, ClientName, ConnectStep, ExpectDisconnectedStep, Scenario, SubscribeStep,
@@ -45,6 +44,7 @@ impl World {
                     .new_device()
                     .map_err(|e| mismatch(&expected, format!("no device identity: {e}")))?;
                 let broker = self.broker.read().await;
+                let broker = Self::registry(broker.as_ref(), "register a device")?;
                 // Register the device like a preregistered board: the signer CA must be
                 // known (kept as it is if a scenario registered it already).
                 broker

@@ -10,6 +10,7 @@ impl World {
     pub(super) async fn fault(&self, s: &FaultStep) -> Result<(), Mismatch> {
         use mock_broker::{Target, Withhold};
         let broker = self.broker.read().await;
+        let broker = Self::registry(broker.as_ref(), "inject faults")?;
         let faults = broker.faults();
         let target = match &s.board {
             Some(board) => Target::Client(self.provisioned(board)?.thing),
@@ -67,6 +68,7 @@ impl World {
             None => CertificateStatus::Active,
         };
         let broker = self.broker.read().await;
+        let broker = Self::registry(broker.as_ref(), "change certificates")?;
         if s.register {
             broker
                 .preregister(&provisioned.certificate_pem, &provisioned.thing)
@@ -87,6 +89,7 @@ impl World {
     pub(super) async fn ca(&self, s: &CaStep) -> Result<(), Mismatch> {
         let active = s.status.as_ref().map(|status| status.get() == "ACTIVE");
         let broker = self.broker.read().await;
+        let broker = Self::registry(broker.as_ref(), "register CAs")?;
         let result = if s.register {
             broker
                 .register_signer_as(

@@ -1,4 +1,4 @@
-//! Bringing up a rig's parts: its test PKI, its embedded broker, and one of its boards.
+//! Bringing up a rig's parts: its test PKI, its broker, and one of its boards.
 //!
 //! The runner uses these for every scenario; `hil broker`, `hil leds` and `hil provision`
 //! use them to bring up the same parts on their own. Errors are strings that say what
@@ -9,6 +9,7 @@ use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
 use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
 use crate::broker::Broker;
 use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::mosquitto::MosquittoBroker;
 use crate::pki::TestPki;
 use crate::rig::{BoardSpec, BrokerSpec, Rig};
 use crate::timeline::Timeline;
@@ -29,9 +30,15 @@ pub fn open_pki(dir: &Path, names: &[&str], fresh: bool) -> Result<TestPki, Stri
     TestPki::open(dir, names, fresh).map_err(|e| format!("test PKI in {}: {e}", dir.display()))
 }
 
+/// Opens the rig's PKI for `endpoint` (the server certificate's names).
+fn rig_pki(rig: &Rig, endpoint: &str) -> Result<Arc<TestPki>, String> {
+    let names = [endpoint, "localhost", "127.0.0.1"];
+    Ok(Arc::new(open_pki(&rig.pki_dir, &names, rig.fresh_pki)?))
+}
+
 /// Opens the rig's PKI and starts its embedded broker (on `listen` when given, else where
-/// the rig says), taps going to `timeline`.
-pub async fn start_broker(
+/// the rig says), taps going to `timeline`. An error if the rig's broker is another kind.
+pub async fn start_embedded_broker(
     rig: &Rig,
     listen: Option<SocketAddr>,
     timeline: Arc<Timeline>,
@@ -43,12 +50,11 @@ pub async fn start_broker(
     } = &rig.broker
     else {
         return Err(format!(
-            "the rig's broker is `{}`; only the embedded broker is supported here (a rig with [broker] kind = \"embedded\")",
+            "the rig's broker is `{}`; this needs the embedded broker (a rig with [broker] kind = \"embedded\")",
             rig.broker.kind()
         ));
     };
-    let names = [endpoint.as_str(), "localhost", "127.0.0.1"];
-    let pki = Arc::new(open_pki(&rig.pki_dir, &names, rig.fresh_pki)?);
+    let pki = rig_pki(rig, endpoint)?;
     let broker = EmbeddedBroker::start(
         endpoint,
         listen.unwrap_or(*rig_listen),
@@ -61,11 +67,36 @@ pub async fn start_broker(
     Ok((pki, broker))
 }
 
+/// Opens the rig's PKI and starts its broker, whatever its kind: the embedded mock
+/// broker, Mosquitto as a process, or Mosquitto in a container.
+pub async fn start_broker(
+    rig: &Rig,
+    timeline: Arc<Timeline>,
+) -> Result<(Arc<TestPki>, Box<dyn Broker>), String> {
+    match &rig.broker {
+        BrokerSpec::Embedded { .. } => {
+            let (pki, broker) = start_embedded_broker(rig, None, timeline).await?;
+            Ok((pki, Box::new(broker)))
+        }
+        BrokerSpec::Mosquitto { endpoint, program } => {
+            let pki = rig_pki(rig, endpoint)?;
+            let broker = MosquittoBroker::start(program, endpoint, &pki, timeline)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((pki, Box::new(broker)))
+        }
+        other => Err(format!(
+            "the rig's broker kind `{}` cannot be started by the harness yet",
+            other.kind()
+        )),
+    }
+}
+
 /// Starts (emulated) or attaches to (probe-rs) the rig's board `name`, pointed at `broker`.
 pub async fn start_board(
     rig: &Rig,
     name: &str,
-    broker: &EmbeddedBroker,
+    broker: &dyn Broker,
     timeline: Arc<Timeline>,
 ) -> Result<Box<dyn Board>, String> {
     match rig.boards.get(name) {

@@ -41,7 +41,7 @@ pub(super) struct ClientSlot {
 /// Everything a run holds.
 pub(super) struct World {
     pub(super) timeline: Arc<Timeline>,
-    pub(super) broker: tokio::sync::RwLock<EmbeddedBroker>,
+    pub(super) broker: tokio::sync::RwLock<Box<dyn Broker>>,
     pub(super) boards: BTreeMap<String, tokio::sync::Mutex<Box<dyn Board>>>,
     pub(super) clients: BTreeMap<String, ClientSlot>,
     provisioned: Mutex<BTreeMap<String, Provisioned>>,
@@ -56,7 +56,7 @@ impl World {
     pub(super) fn new(
         scenario: &Scenario,
         timeline: Arc<Timeline>,
-        broker: EmbeddedBroker,
+        broker: Box<dyn Broker>,
         boards: BTreeMap<String, Box<dyn Board>>,
         pki: Arc<TestPki>,
         access_points: BTreeMap<String, AccessPoint>,
@@ -127,6 +127,19 @@ impl World {
             mismatch(
                 "a provisioned board",
                 format!("{} was not provisioned", board.get()),
+            )
+        })
+    }
+
+    /// The embedded broker, for a step that needs AWS IoT's control plane or faults.
+    pub(super) fn registry<'a>(
+        broker: &'a dyn Broker,
+        what: &str,
+    ) -> Result<&'a EmbeddedBroker, Mismatch> {
+        broker.embedded().ok_or_else(|| {
+            mismatch(
+                format!("a broker that can {what}"),
+                format!("the {} broker cannot", broker.kind()),
             )
         })
     }
@@ -217,13 +230,20 @@ impl World {
                     .map_err(|e| mismatch("sensor values set", e.to_string()))
             }
             Step::Fault(s) => self.fault(s).await,
-            Step::BrokerRestart(_) => self
-                .broker
-                .write()
-                .await
-                .restart()
-                .await
-                .map_err(|e| mismatch("the broker restarts on its port", e.to_string())),
+            Step::BrokerRestart(_) => {
+                let mut broker = self.broker.write().await;
+                let kind = broker.kind();
+                let embedded = broker.embedded_mut().ok_or_else(|| {
+                    mismatch(
+                        "a broker the harness can restart",
+                        format!("the {kind} broker"),
+                    )
+                })?;
+                embedded
+                    .restart()
+                    .await
+                    .map_err(|e| mismatch("the broker restarts on its port", e.to_string()))
+            }
             Step::ExpectBackoff(s) => self.expect_backoff(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
@@ -265,7 +285,7 @@ impl World {
         let ap = self.ap_for(&name)?;
         let mut board = self.board(board).await?;
         let broker = self.broker.read().await;
-        let done = provision(board.as_mut(), &broker, &self.pki, &ap, mode)
+        let done = provision(board.as_mut(), broker.as_ref(), &self.pki, &ap, mode)
             .await
             .map_err(|e| {
                 mismatch(
@@ -363,7 +383,7 @@ impl World {
         for (_, board) in self.boards {
             let _ = board.into_inner().shutdown().await;
         }
-        Box::new(self.broker.into_inner()).shutdown().await;
+        self.broker.into_inner().shutdown().await;
     }
 }
 

@@ -2,5 +2,6 @@
 
 mod external_broker;
 mod jitr_end_to_end;
+mod mosquitto_broker;
 mod provisioning_modes;
 mod support;

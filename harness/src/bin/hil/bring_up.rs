@@ -2,7 +2,7 @@
 //! `hil provision`; and the Ctrl-C/SIGTERM handling those long-running commands share.
 
 use harness::board::Board;
-use harness::broker::embedded::EmbeddedBroker;
+use harness::broker::Broker;
 use harness::pki::TestPki;
 use harness::provision::{ProvisionMode, Provisioned, provision};
 use harness::rig::Rig;
@@ -18,8 +18,8 @@ pub struct BroughtUp {
     pub timeline: Arc<Timeline>,
     /// The rig's PKI.
     pub pki: Arc<TestPki>,
-    /// The embedded broker.
-    pub broker: EmbeddedBroker,
+    /// The rig's broker.
+    pub broker: Box<dyn Broker>,
     /// The board.
     pub board: Box<dyn Board>,
 }
@@ -28,11 +28,11 @@ impl BroughtUp {
     /// Starts the rig's broker and the board `name`.
     pub async fn start(rig: &Rig, name: &str) -> miette::Result<Self> {
         let timeline = Timeline::new();
-        let (pki, broker) = start_broker(rig, None, timeline.clone())
+        let (pki, broker) = start_broker(rig, timeline.clone())
             .await
             .map_err(|e| miette::miette!("{e}"))
             .wrap_err("cannot start the rig's broker")?;
-        let board = start_board(rig, name, &broker, timeline.clone())
+        let board = start_board(rig, name, broker.as_ref(), timeline.clone())
             .await
             .map_err(|e| miette::miette!("{e}"))
             .wrap_err_with(|| format!("cannot start board {name}"))?;
@@ -57,16 +57,22 @@ impl BroughtUp {
                 "the rig gives board {name} no Wi-Fi access point"
             )
         })?;
-        provision(self.board.as_mut(), &self.broker, &self.pki, ap, mode)
-            .await
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot provision {name}"))
+        provision(
+            self.board.as_mut(),
+            self.broker.as_ref(),
+            &self.pki,
+            ap,
+            mode,
+        )
+        .await
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot provision {name}"))
     }
 
     /// Stops the board, then the broker.
     pub async fn shut_down(self) {
         let _ = self.board.shutdown().await;
-        drop(self.broker);
+        self.broker.shutdown().await;
     }
 }
 

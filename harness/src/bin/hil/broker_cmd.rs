@@ -8,7 +8,7 @@
 use crate::bring_up::Stop;
 use harness::broker::Broker;
 use harness::rig::{BrokerSpec, Rig};
-use harness::runner::start_broker;
+use harness::runner::start_embedded_broker;
 use harness::timeline::Timeline;
 use miette::{Context, IntoDiagnostic};
 use std::io::Write;
@@ -19,7 +19,7 @@ pub async fn serve(rig: &Rig, listen: Option<SocketAddr>, quiet: bool) -> miette
     let mut stop = Stop::install()?;
     let timeline = Timeline::new();
     let mut events = timeline.subscribe();
-    let (pki, broker) = start_broker(rig, listen, timeline.clone())
+    let (pki, broker) = start_embedded_broker(rig, listen, timeline.clone())
         .await
         .map_err(|e| miette::miette!("{e}"))
         .wrap_err("cannot start the embedded broker")?;
