@@ -65,28 +65,34 @@ async fn portable_scenarios_pass_on_mosquitto() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_only_scenarios_are_skipped_on_mosquitto_with_the_reason() {
-    let runner = Runner::new(rig("emulated-mosquitto.toml"));
+#[ignore = "needs a Docker engine and the hil-mosquitto:2 image (ci/build-mosquitto-image)"]
+async fn portable_scenarios_pass_in_a_mosquitto_container() {
+    portable_scenarios_pass_on(rig("emulated-container.toml")).await;
+}
+
+#[test]
+fn aws_only_scenarios_are_skipped_on_mosquitto_and_in_a_container_with_the_reason() {
     let all = scenarios();
-    for scenario in all
-        .iter()
-        .filter(|s| !s.tags.iter().any(|t| t == "portable"))
-    {
-        let reason = runner.unsupported(scenario).unwrap_or_else(|| {
-            panic!(
-                "{} needs AWS behaviour and should be skipped",
-                scenario.id()
-            )
-        });
-        assert!(
-            reason.contains("mosquitto broker does not have"),
-            "{reason}"
-        );
-    }
-    for scenario in all
-        .iter()
-        .filter(|s| s.tags.iter().any(|t| t == "portable"))
-    {
-        assert_eq!(runner.unsupported(scenario), None, "{}", scenario.id());
+    let is_portable = |s: &&Scenario| s.tags.iter().any(|t| t == "portable");
+    for (file, kind) in [
+        ("emulated-mosquitto.toml", "mosquitto"),
+        ("emulated-container.toml", "container"),
+    ] {
+        let runner = Runner::new(rig(file));
+        for scenario in all.iter().filter(|s| !is_portable(s)) {
+            let reason = runner.unsupported(scenario).unwrap_or_else(|| {
+                panic!(
+                    "{} needs AWS behaviour and should be skipped",
+                    scenario.id()
+                )
+            });
+            assert!(
+                reason.contains(&format!("{kind} broker does not have")),
+                "{reason}"
+            );
+        }
+        for scenario in all.iter().filter(is_portable) {
+            assert_eq!(runner.unsupported(scenario), None, "{}", scenario.id());
+        }
     }
 }

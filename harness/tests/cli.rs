@@ -331,3 +331,50 @@ fn hil_flash_checks_the_elf_before_looking_for_a_probe() {
     assert!(stderr.contains("cannot read firmware"), "{stderr}");
     assert!(stderr.contains("missing.elf"), "{stderr}");
 }
+
+#[test]
+fn a_container_rig_without_a_docker_engine_fails_with_the_reason() {
+    let root = harness::rig::workspace_root();
+    let output = Command::new(env!("CARGO_BIN_EXE_hil"))
+        .args([
+            "run",
+            "--rig",
+            root.join("scenarios/rigs/emulated-container.toml")
+                .to_str()
+                .unwrap(),
+            root.join("scenarios/unknown-ca.toml").to_str().unwrap(),
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no Docker engine answers at unix:///nonexistent/docker.sock"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_aws_only_scenario_is_skipped_on_mosquitto_with_the_reason() {
+    let root = harness::rig::workspace_root();
+    let (code, stdout, stderr) = hil(&[
+        "run",
+        "--rig",
+        root.join("scenarios/rigs/emulated-mosquitto.toml")
+            .to_str()
+            .unwrap(),
+        root.join("scenarios/revoked-certificate.toml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("skipped: step certificate needs AWS IoT's certificate registries, which the mosquitto broker does not have"),
+        "{stdout}"
+    );
+}

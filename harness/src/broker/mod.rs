@@ -8,8 +8,10 @@
 //! with the reason.
 //! - [`embedded::EmbeddedBroker`]: the in-process mock broker (default);
 //! - [`mosquitto::MosquittoBroker`]: Mosquitto as a process, configured by the harness;
+//! - [`container::ContainerBroker`]: the same Mosquitto configuration in a container;
 //! - [`external::ExternalBroker`]: any broker, observed through a client.
 
+pub mod container;
 pub mod embedded;
 pub mod external;
 pub mod mosquitto;

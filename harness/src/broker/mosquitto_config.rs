@@ -62,6 +62,60 @@ topic readwrite $aws/#
     )
 }
 
+/// One file of a Mosquitto configuration.
+#[derive(Clone)]
+pub struct ConfigFile {
+    /// File name in the configuration folder.
+    pub name: &'static str,
+    /// Contents.
+    pub text: String,
+    /// A private key: mode 0600.
+    pub private: bool,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The server key's text is never printed.
+        f.debug_struct("ConfigFile")
+            .field("name", &self.name)
+            .field("private", &self.private)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The files of a configuration for a listener on `bind:port`, found by Mosquitto under
+/// `dir`; `extra` lines are appended to `mosquitto.conf`.
+pub fn config_files(
+    pki: &TestPki,
+    dir: &str,
+    bind: &str,
+    port: u16,
+    extra: &str,
+) -> Vec<ConfigFile> {
+    let public = |name, text| ConfigFile {
+        name,
+        text,
+        private: false,
+    };
+    vec![
+        public(
+            "mosquitto.conf",
+            format!("{}{extra}", mosquitto_conf(dir, bind, port)),
+        ),
+        public("acl", acl()),
+        public(
+            "ca.pem",
+            format!("{}{}{}", pki.root.pem, pki.signer.pem, pki.operator_ca.pem),
+        ),
+        public("server.pem", pki.server.cert_pem.clone()),
+        ConfigFile {
+            name: "server.key",
+            text: pki.server.key_pem.clone(),
+            private: true,
+        },
+    ]
+}
+
 /// A folder holding a Mosquitto configuration.
 #[derive(Debug)]
 pub struct ConfigDir {
@@ -98,17 +152,15 @@ impl ConfigDir {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| io_error("set the mode of", path, e))?;
         let seen_as = inside.map_or_else(|| path.display().to_string(), str::to_owned);
-        write_public(
-            &path.join("mosquitto.conf"),
-            &mosquitto_conf(&seen_as, bind, port),
-        )?;
-        write_public(&path.join("acl"), &acl())?;
-        let trusted = format!("{}{}{}", pki.root.pem, pki.signer.pem, pki.operator_ca.pem);
-        write_public(&path.join("ca.pem"), &trusted)?;
-        write_public(&path.join("server.pem"), &pki.server.cert_pem)?;
-        let key = path.join("server.key");
-        write_private(&key, &pki.server.key_pem)?;
-        give_to_mosquitto_user(&key)?;
+        for file in config_files(pki, &seen_as, bind, port, "") {
+            let target = path.join(file.name);
+            if file.private {
+                write_private(&target, &file.text)?;
+                give_to_mosquitto_user(&target)?;
+            } else {
+                write_public(&target, &file.text)?;
+            }
+        }
         Ok(ConfigDir { dir })
     }
 

@@ -8,6 +8,7 @@ use crate::board::Board;
 use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
 use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
 use crate::broker::Broker;
+use crate::broker::container::ContainerBroker;
 use crate::broker::embedded::EmbeddedBroker;
 use crate::broker::mosquitto::MosquittoBroker;
 use crate::pki::TestPki;
@@ -85,10 +86,16 @@ pub async fn start_broker(
                 .map_err(|e| e.to_string())?;
             Ok((pki, Box::new(broker)))
         }
-        other => Err(format!(
-            "the rig's broker kind `{}` cannot be started by the harness yet",
-            other.kind()
-        )),
+        BrokerSpec::Container { endpoint, image } => {
+            let pki = rig_pki(rig, endpoint)?;
+            let broker = ContainerBroker::start(image, endpoint, &pki, timeline)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((pki, Box::new(broker)))
+        }
+        BrokerSpec::External { .. } => Err(
+            "an external broker is not started by the harness; use the embedded, mosquitto or container kind".into(),
+        ),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Harness integration tests: whole flows through the library, without scenario files.
 
+mod container_broker;
 mod external_broker;
 mod jitr_end_to_end;
 mod mosquitto_broker;
