@@ -378,3 +378,33 @@ fn an_aws_only_scenario_is_skipped_on_mosquitto_with_the_reason() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_parallel_block_fails_as_soon_as_one_of_its_steps_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("fail-fast.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "fail fast"
+[[step]]
+parallel = [
+    { wait = { for = "60s" } },
+    { expect_message = { topic = "nobody/publishes/here", within = "1s" } },
+]
+"#,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = hil(&["run", scenario.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("(parallel step 2 expect_message) 1 message(s) on nobody/publishes/here"),
+        "{stdout}"
+    );
+    // The 60 s wait beside it was stopped, not waited out.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -542,34 +542,23 @@ impl Core {
         publish: Publish,
         out: &mut Out,
     ) -> Result<(), Violation> {
+        let tapped = out.0.len();
         out.tap(EventKind::PublishIn {
             conn,
             client_id: client_id.to_owned(),
             message: message_info(&publish),
+            refused: None,
         });
-        if publish.qos == QoS::ExactlyOnce {
-            return Err(Violation::Qos2Unsupported);
-        }
-        topic::validate_publish_topic(&publish.topic)?;
-        if publish.payload.len() > MAX_PAYLOAD {
-            return Err(Violation::PayloadTooLarge(publish.payload.len()));
-        }
-        if publish.retain && publish.topic.starts_with('$') {
-            return Err(Violation::RetainedReservedTopic(publish.topic));
-        }
-        let identity = self.conns.get(&conn).map(|c| c.identity.clone());
-        if let Some(identity) = identity {
-            let mut checks = vec![AuthAction::Publish(&publish.topic)];
-            if publish.retain {
-                checks.push(AuthAction::RetainPublish(&publish.topic));
+        match self.admit_publish(conn, client_id, &publish, out) {
+            Ok(None) => {}
+            Ok(Some(detail)) => {
+                mark_refused(out, tapped, format!("not authorized: {detail}"));
+                self.close(conn, now, CloseReason::AuthError { detail }, out);
+                return Ok(());
             }
-            for action in checks {
-                if let Decision::Deny(detail) =
-                    self.authorize(conn, &identity, client_id, action, out)
-                {
-                    self.close(conn, now, CloseReason::AuthError { detail }, out);
-                    return Ok(());
-                }
+            Err(violation) => {
+                mark_refused(out, tapped, violation.to_string());
+                return Err(violation);
             }
         }
         if publish.qos == QoS::AtLeastOnce {
@@ -604,6 +593,41 @@ impl Core {
         }
         self.route(now, &publish.topic, publish.payload, publish.qos, out);
         Ok(())
+    }
+
+    /// AWS IoT Core's rules and the policy for a client's PUBLISH: a violation, or the
+    /// reason authorization denied it (`Ok(Some)`), or `Ok(None)` when it may go on.
+    fn admit_publish(
+        &self,
+        conn: ConnId,
+        client_id: &str,
+        publish: &Publish,
+        out: &mut Out,
+    ) -> Result<Option<String>, Violation> {
+        if publish.qos == QoS::ExactlyOnce {
+            return Err(Violation::Qos2Unsupported);
+        }
+        topic::validate_publish_topic(&publish.topic)?;
+        if publish.payload.len() > MAX_PAYLOAD {
+            return Err(Violation::PayloadTooLarge(publish.payload.len()));
+        }
+        if publish.retain && publish.topic.starts_with('$') {
+            return Err(Violation::RetainedReservedTopic(publish.topic.clone()));
+        }
+        let Some(identity) = self.conns.get(&conn).map(|c| c.identity.clone()) else {
+            return Ok(None);
+        };
+        let mut checks = vec![AuthAction::Publish(&publish.topic)];
+        if publish.retain {
+            checks.push(AuthAction::RetainPublish(&publish.topic));
+        }
+        for action in checks {
+            if let Decision::Deny(detail) = self.authorize(conn, &identity, client_id, action, out)
+            {
+                return Ok(Some(detail));
+            }
+        }
+        Ok(None)
     }
 
     /// Publishes a message as the broker itself (lifecycle events, wills, the control
@@ -971,6 +995,13 @@ fn broker_publish(topic: &str, payload: &Bytes, qos: QoS, retain: bool) -> Event
 
 fn min_qos(a: QoS, b: QoS) -> QoS {
     if (a as u8) <= (b as u8) { a } else { b }
+}
+
+/// Sets the `refused` reason of the PUBLISH tapped at `index` of `out`.
+fn mark_refused(out: &mut Out, index: usize, reason: String) {
+    if let Some(Action::Tap(EventKind::PublishIn { refused, .. })) = out.0.get_mut(index) {
+        *refused = Some(reason);
+    }
 }
 
 fn message_info(publish: &Publish) -> MessageInfo {

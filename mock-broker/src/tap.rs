@@ -119,6 +119,10 @@ pub enum EventKind {
         /// The message.
         #[serde(flatten)]
         message: MessageInfo,
+        /// Why the broker refused it (a rule of AWS IoT Core, or a policy), when it did:
+        /// then nothing was delivered or retained.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
     },
     /// A PUBLISH was sent to a client.
     PublishOut {
@@ -444,6 +448,7 @@ mod tests {
                     dup: false,
                     pkid: 9,
                 },
+                refused: None,
             },
         );
         let event = tap.receiver.try_recv().unwrap();
@@ -453,5 +458,6 @@ mod tests {
         assert_eq!(json["topic"], "dev/sensors");
         assert_eq!(json["payload"], "{\"Light\":1}");
         assert_eq!(json["qos"], 1);
+        assert!(json.get("refused").is_none(), "absent when accepted");
     }
 }

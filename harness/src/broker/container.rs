@@ -4,9 +4,12 @@
 //! The configuration is copied into the container (not bind-mounted, so a remote Docker
 //! engine works too) under [`CONFIG_DIR`], the server key at mode 0600. Mosquitto runs as
 //! root inside the container (`user root`): the container is the boundary, and the key
-//! needs no owner from the image. Port 8883 is published on a free host port. The engine
-//! is the one `DOCKER_HOST` names (the local socket by default); when none answers, the
-//! error says so. The container is removed when the broker is dropped.
+//! needs no owner from the image. Port 8883 is published on a free host port, reached on
+//! 127.0.0.1 with a local engine. The engine is the one `DOCKER_HOST` names (the local
+//! socket by default); when none answers, the error says so. With a remote engine
+//! (`tcp://host:2375`) the boards and the observer connect to that host, which the test
+//! PKI's server certificate does not name: only local engines work today. The container
+//! is removed when the broker is dropped.
 
 use super::external::ExternalBroker;
 use super::mosquitto_config::config_files;
@@ -100,6 +103,31 @@ fn hint(error: &TestcontainersError, image: &str) -> String {
     }
 }
 
+/// Where the published port is reached. A local engine (a Unix socket) publishes on the
+/// host's interfaces, so 127.0.0.1, which the server certificate names, whatever
+/// testcontainers reports (it may be the bridge gateway); a remote engine's host as it
+/// resolves (the server certificate must name it).
+async fn engine_address(
+    container: &ContainerAsync<GenericImage>,
+    port: u16,
+) -> Result<IpAddr, BrokerError> {
+    let local = std::env::var("DOCKER_HOST").map_or(true, |host| host.starts_with("unix://"));
+    if local {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    let host = container
+        .get_host()
+        .await
+        .map_err(|e| start_error(format!("no host for the container: {e}")))?
+        .to_string();
+    tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| start_error(format!("cannot resolve {host}: {e}")))?
+        .map(|a| a.ip())
+        .find(IpAddr::is_ipv4)
+        .ok_or_else(|| start_error(format!("{host} has no IPv4 address")))
+}
+
 impl ContainerBroker {
     /// Starts `image` with the configuration for `endpoint` and connects the observer.
     pub async fn start(
@@ -131,17 +159,7 @@ impl ContainerBroker {
             .get_host_port_ipv4(CONTAINER_PORT)
             .await
             .map_err(|e| start_error(format!("no published port: {e}")))?;
-        let host = container
-            .get_host()
-            .await
-            .map_err(|e| start_error(format!("no host for the container: {e}")))?
-            .to_string();
-        let address = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| start_error(format!("cannot resolve {host}: {e}")))?
-            .map(|a| a.ip())
-            .find(IpAddr::is_ipv4)
-            .ok_or_else(|| start_error(format!("{host} has no IPv4 address")))?;
+        let address = engine_address(&container, port).await?;
         let observer = ExternalBroker::start(
             &address.to_string(),
             port,

@@ -2,7 +2,8 @@
 //!
 //! The embedded broker taps every PUBLISH (`publish_in` from a client, `broker_publish`
 //! from the broker itself); an external broker's observer records `observed_publish`.
-//! [`message_of`] reads any of them into a [`Message`]; [`MessageFilter`] holds a step's
+//! [`message_of`] reads any of them into a [`Message`], except a PUBLISH the broker
+//! refused (a policy or an AWS rule); [`MessageFilter`] holds a step's
 //! conditions (JSON subset, regular expression, QoS, retain flag) and judges one message.
 
 use crate::timeline::{Entry, What};
@@ -28,6 +29,10 @@ pub fn message_of(entry: &Entry) -> Option<Message> {
     };
     let kind = event.get("event")?.as_str()?;
     if !matches!(kind, "publish_in" | "broker_publish" | "observed_publish") {
+        return None;
+    }
+    if event.get("refused").is_some() {
+        // The broker refused it: nobody got it.
         return None;
     }
     Some(Message {
@@ -178,6 +183,19 @@ mod tests {
             qos,
             retain,
         }
+    }
+
+    #[test]
+    fn a_refused_publish_is_not_a_message() {
+        let timeline = Timeline::new();
+        let accepted = json!({"event": "publish_in", "topic": "a/sensors", "payload": "{}", "qos": 0, "retain": false});
+        let mut refused = accepted.clone();
+        refused["refused"] = json!("not authorized: statement denies a/sensors");
+        timeline.record(What::Broker { event: accepted });
+        timeline.record(What::Broker { event: refused });
+        let messages: Vec<Message> = timeline.entries().iter().filter_map(message_of).collect();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].topic, "a/sensors");
     }
 
     #[test]

@@ -255,23 +255,21 @@ impl World {
         }
     }
 
-    /// Runs the steps of a `parallel` block at once; the block fails with the first
-    /// of its steps (in file order) that failed.
+    /// Runs the steps of a `parallel` block at once. The block fails as soon as one of its
+    /// steps does (the others are stopped); it passes when all have.
     async fn parallel(&self, scenario: &Scenario, steps: &[Span<Step>]) -> Result<(), Mismatch> {
-        let runs = steps
-            .iter()
-            .map(|step| Box::pin(self.run_step(scenario, step.get())));
-        let results = futures::future::join_all(runs).await;
-        for (index, (step, result)) in steps.iter().zip(results).enumerate() {
-            if let Err(m) = result {
-                let kind = step.get().kind();
-                return Err(mismatch(
-                    format!("(parallel step {} {kind}) {}", index + 1, m.expected),
-                    m.seen,
-                ));
-            }
-        }
-        Ok(())
+        let runs = steps.iter().enumerate().map(|(index, step)| {
+            Box::pin(async move {
+                self.run_step(scenario, step.get()).await.map_err(|m| {
+                    let kind = step.get().kind();
+                    mismatch(
+                        format!("(parallel step {} {kind}) {}", index + 1, m.expected),
+                        m.seen,
+                    )
+                })
+            })
+        });
+        futures::future::try_join_all(runs).await.map(drop)
     }
 
     async fn provision(&self, board: &Span<String>, mode: Mode) -> Result<(), Mismatch> {

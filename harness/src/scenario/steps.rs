@@ -127,7 +127,7 @@ pub struct ExpectMessageStep {
     /// Topic (exact, with variables).
     pub topic: Span<String>,
     /// Count what this scenario client received (after its `subscribe`), instead of
-    /// every PUBLISH the broker received (which includes one it then refused).
+    /// every PUBLISH the broker accepted.
     pub client: Option<ClientName>,
     /// Deadline, from the step's start; earlier messages of the run count too.
     pub within: Span<String>,
@@ -424,7 +424,7 @@ pub enum Step {
     Ca(CaStep),
     /// Compare with a stored snapshot.
     Snapshot(SnapshotStep),
-    /// Steps run at once; the block ends when all have, and fails if any does.
+    /// Steps run at once; the block fails as soon as one fails, passes when all pass.
     #[schemars(with = "Vec<Step>")]
     Parallel(Vec<Span<Step>>),
 }

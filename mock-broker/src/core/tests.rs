@@ -593,6 +593,28 @@ fn the_authorization_hook_is_called_on_every_operation() {
             .iter()
             .any(|a| matches!(a, Action::Tap(EventKind::Denied { .. })))
     );
+    let refused = |actions: &[Action]| {
+        actions.iter().find_map(|a| match a {
+            Action::Tap(EventKind::PublishIn { refused, .. }) => Some(refused.clone()),
+            _ => None,
+        })
+    };
+    assert!(
+        refused(&actions).is_some_and(|r| r.is_some_and(|r| r.contains("not authorized"))),
+        "the tapped PUBLISH says it was refused"
+    );
+    f.connect(4, "dev4");
+    let actions = f.publish(4, "open", QoS::AtMostOnce, "x");
+    assert_eq!(
+        refused(&actions),
+        Some(None),
+        "an accepted PUBLISH is not marked"
+    );
+    let actions = f.publish(4, "a/+", QoS::AtMostOnce, "x");
+    assert!(
+        refused(&actions).is_some_and(|r| r.is_some_and(|r| r.contains("a/+"))),
+        "a rule violation is marked too"
+    );
 
     f.connect(3, "dev3");
     let actions = f.subscribe(3, "secret", QoS::AtMostOnce);
