@@ -1,0 +1,401 @@
+//! Scenario validation: what serde cannot check. Durations, ranges, regular expressions,
+//! LEDs, boards, clients, variables and their filters, and the combinations each step
+//! allows, each error located in the file.
+
+use super::*;
+
+impl Scenario {
+    fn duration(&self, span: &Span<String>) -> Result<Duration, ScenarioError> {
+        parse_duration(span.get()).map_err(|e| self.error_at(span, e, "not a duration", None))
+    }
+
+    fn range(&self, span: &Span<String>) -> Result<Range, ScenarioError> {
+        span.get()
+            .parse::<Range>()
+            .map_err(|e| self.error_at(span, e, "not a range", Some("write e.g. \"0.5..3\"")))
+    }
+
+    fn board(&self, span: &BoardName) -> Result<(), ScenarioError> {
+        if self.boards.contains(span.get()) {
+            Ok(())
+        } else {
+            Err(self.error_at(
+                span,
+                format!("unknown board {:?}", span.get()),
+                "not in `boards`",
+                Some(&format!(
+                    "this scenario's boards: {}",
+                    self.boards.join(", ")
+                )),
+            ))
+        }
+    }
+
+    fn client(&self, span: &ClientName) -> Result<(), ScenarioError> {
+        if self.clients.contains_key(span.get()) {
+            return Ok(());
+        }
+        let known: Vec<&String> = self.clients.keys().collect();
+        Err(self.error_at(
+            span,
+            format!("unknown client {:?}", span.get()),
+            "not in [clients]",
+            Some(&if known.is_empty() {
+                "declare it in a [clients.<name>] table".to_owned()
+            } else {
+                format!("this scenario's clients: {known:?}")
+            }),
+        ))
+    }
+
+    fn variables(&self, span: &Span<String>) -> Result<(), ScenarioError> {
+        for variable in variables_in(span.get()) {
+            let (name, filter) = match variable.split_once('|') {
+                Some((name, filter)) => (name, Some(filter)),
+                None => (variable.as_str(), None),
+            };
+            let is_device = |client: &str| {
+                self.clients
+                    .get(client)
+                    .is_some_and(|c| c.identity == ClientIdentity::Device)
+            };
+            let known = match name.split_once('.') {
+                Some(("ca", "id")) => true,
+                Some((owner, "thing" | "certificate_id")) => {
+                    self.boards.iter().any(|b| b == owner) || is_device(owner)
+                }
+                _ => false,
+            };
+            if !known {
+                return Err(self.error_at(
+                    span,
+                    format!("unknown variable {{{variable}}}"),
+                    "unknown variable",
+                    Some("variables: {<board>.thing}, {<board>.certificate_id}, {ca.id}, and {<client>.thing} of a device client"),
+                ));
+            }
+            if let Some(filter) = filter
+                && !FILTERS.contains(&filter)
+            {
+                return Err(self.error_at(
+                    span,
+                    format!("unknown filter |{filter} in {{{variable}}}"),
+                    "unknown filter",
+                    Some("filters: |upper, |lower"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks durations, ranges, LEDs, boards and variables.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.steps.is_empty() {
+            return Err(self.file_error("the scenario has no steps", Some("add [[step]] tables")));
+        }
+        for name in self.clients.keys() {
+            if self.boards.contains(name) || name == "ca" {
+                return Err(self.file_error(
+                    &format!("client {name:?} has the name of a board or of `ca`"),
+                    Some("variables such as {<name>.thing} need distinct names"),
+                ));
+            }
+        }
+        for step in &self.steps {
+            self.validate_step(step, false)?;
+        }
+        Ok(())
+    }
+
+    /// Checks one step; `nested` inside a `parallel` block.
+    fn validate_step(&self, step: &Span<Step>, nested: bool) -> Result<(), ScenarioError> {
+        {
+            if let Some(board) = step.get().board() {
+                self.board(board)?;
+            }
+            if let Some(client) = step.get().client() {
+                self.client(client)?;
+            }
+            match step.get() {
+                Step::Command(s) => {
+                    if let Some(within) = &s.within {
+                        self.duration(within)?;
+                    }
+                    if let Some(reply) = &s.reply {
+                        regex::Regex::new(reply.get()).map_err(|e| {
+                            self.error_at(reply, e.to_string(), "invalid regex", None)
+                        })?;
+                    }
+                }
+                Step::Expect(s) => {
+                    self.duration(&s.within)?;
+                    regex::Regex::new(s.regex.get()).map_err(|e| {
+                        self.error_at(&s.regex, e.to_string(), "invalid regex", None)
+                    })?;
+                }
+                Step::ExpectLed(s) => self.validate_led(s)?,
+                Step::ExpectMessage(s) => {
+                    self.duration(&s.within)?;
+                    self.variables(&s.topic)?;
+                    if let Some(regex) = &s.regex {
+                        regex::Regex::new(regex.get()).map_err(|e| {
+                            self.error_at(regex, e.to_string(), "invalid regex", None)
+                        })?;
+                    }
+                    if let Some(schema) = &s.schema {
+                        self.json_schema(schema)?;
+                    }
+                    if let Some(qos) = &s.qos {
+                        self.qos(qos)?;
+                    }
+                }
+                Step::ExpectNoMessage(s) => {
+                    self.duration(&s.for_)?;
+                    self.variables(&s.topic)?;
+                    if let Some(regex) = &s.regex {
+                        regex::Regex::new(regex.get()).map_err(|e| {
+                            self.error_at(regex, e.to_string(), "invalid regex", None)
+                        })?;
+                    }
+                }
+                Step::Publish(s) => {
+                    self.variables(&s.topic)?;
+                    if s.payload.is_some() == s.json.is_some() {
+                        return Err(self.error_at(
+                            &s.topic,
+                            "publish needs exactly one of `payload` and `json`",
+                            "in this step",
+                            None,
+                        ));
+                    }
+                }
+                Step::Wait(s) => {
+                    self.duration(&s.for_)?;
+                }
+                Step::Connect(s) => {
+                    if let Some(within) = &s.within {
+                        self.duration(within)?;
+                    }
+                }
+                Step::Subscribe(s) => {
+                    self.variables(&s.topic)?;
+                    if let Some(qos) = &s.qos {
+                        self.qos(qos)?;
+                    }
+                }
+                Step::ExpectDisconnected(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::Certificate(s) => {
+                    if let Some(status) = &s.status {
+                        self.status(status, &["ACTIVE", "INACTIVE", "REVOKED"])?;
+                    } else if !s.register {
+                        return Err(self.error_at(
+                            &s.board,
+                            "certificate needs a `status`, or `register = true`",
+                            "in this step",
+                            None,
+                        ));
+                    }
+                }
+                Step::Ca(s) => {
+                    if let Some(status) = &s.status {
+                        self.status(status, &["ACTIVE", "INACTIVE"])?;
+                    } else if !s.register && s.auto_registration.is_none() {
+                        return Err(self.file_error(
+                            "a `ca` step needs `register`, `status` or `auto_registration`",
+                            Some("e.g. ca = { status = \"INACTIVE\" }"),
+                        ));
+                    }
+                }
+                Step::Snapshot(s) => self.validate_snapshot(s)?,
+                Step::Parallel(steps) => {
+                    if nested {
+                        return Err(self.error_at(
+                            step,
+                            "a parallel block cannot hold another parallel block",
+                            "nested",
+                            None,
+                        ));
+                    }
+                    if steps.is_empty() {
+                        return Err(self.error_at(step, "an empty parallel block", "here", None));
+                    }
+                    for inner in steps {
+                        self.validate_step(inner, true)?;
+                    }
+                }
+                Step::Fault(s) => self.validate_fault(s)?,
+                Step::ExpectBackoff(s) => {
+                    self.duration(&s.within)?;
+                    if s.attempts < 4 {
+                        return Err(self.error_at(
+                            &s.board,
+                            "expect_backoff needs at least 4 attempts to judge",
+                            "in this step",
+                            None,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_snapshot(&self, s: &SnapshotStep) -> Result<(), ScenarioError> {
+        let name = s.name.get();
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(self.error_at(
+                &s.name,
+                format!("{name:?} cannot name a snapshot file"),
+                "letters, digits, _ and - only",
+                None,
+            ));
+        }
+        match (&s.topic, &s.console) {
+            (Some(topic), None) => self.variables(topic)?,
+            (None, Some(_)) if s.client.is_none() => {}
+            _ => {
+                return Err(self.error_at(
+                    &s.name,
+                    "snapshot needs exactly one of `topic` (with an optional `client`) and `console`",
+                    "in this step",
+                    None,
+                ));
+            }
+        }
+        for pattern in &s.redact {
+            regex::Regex::new(pattern.get())
+                .map_err(|e| self.error_at(pattern, e.to_string(), "invalid regex", None))?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, status: &Span<String>, allowed: &[&str]) -> Result<(), ScenarioError> {
+        if allowed.contains(&status.get().as_str()) {
+            Ok(())
+        } else {
+            Err(self.error_at(
+                status,
+                format!("status is one of {}", allowed.join(", ")),
+                "unknown status",
+                None,
+            ))
+        }
+    }
+
+    fn qos(&self, qos: &Span<u8>) -> Result<(), ScenarioError> {
+        if *qos.get() > 1 {
+            return Err(self.error_at(
+                qos,
+                format!("QoS {} is not one AWS IoT Core supports", qos.get()),
+                "0 or 1",
+                Some("AWS IoT Core has QoS 0 and 1 only"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_fault(&self, s: &FaultStep) -> Result<(), ScenarioError> {
+        let actions = [
+            s.withhold_connack.is_some(),
+            s.withhold.is_some(),
+            s.disconnect,
+            s.server_cert.is_some(),
+            s.clear,
+        ];
+        let place = s
+            .withhold
+            .as_ref()
+            .or(s.server_cert.as_ref())
+            .or(s.board.as_ref());
+        if actions.iter().filter(|a| **a).count() != 1 {
+            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, server_cert and clear";
+            return Err(match place {
+                Some(span) => self.error_at(span, message, "in this step", None),
+                None => self.file_error(message, None),
+            });
+        }
+        if let Some(packet) = &s.withhold
+            && !["puback", "suback", "pingresp"].contains(&packet.get().as_str())
+        {
+            return Err(self.error_at(
+                packet,
+                "withhold is puback, suback or pingresp",
+                "unknown packet",
+                None,
+            ));
+        }
+        if let Some(cert) = &s.server_cert
+            && !["expired", "wrong_name", "untrusted", "restore"].contains(&cert.get().as_str())
+        {
+            return Err(self.error_at(
+                cert,
+                "server_cert is expired, wrong_name, untrusted or restore",
+                "unknown",
+                None,
+            ));
+        }
+        if s.disconnect && s.board.is_none() {
+            return Err(self.file_error("fault disconnect needs a board", None));
+        }
+        Ok(())
+    }
+
+    fn validate_led(&self, s: &ExpectLedStep) -> Result<(), ScenarioError> {
+        if !LED_NAMES.contains(&s.led.get().as_str()) {
+            return Err(self.error_at(
+                &s.led,
+                format!("unknown LED {:?}", s.led.get()),
+                "unknown LED",
+                Some("LEDs: blue, green, yellow, red"),
+            ));
+        }
+        let on_off = |span: &Span<String>| match span.get().as_str() {
+            "on" | "off" => Ok(()),
+            _ => Err(self.error_at(span, "expected \"on\" or \"off\"", "not on/off", None)),
+        };
+        match (&s.is, &s.holds, &s.blinking) {
+            (Some(is), None, None) => {
+                on_off(is)?;
+                let within = s
+                    .within
+                    .as_ref()
+                    .ok_or_else(|| self.error_at(is, "`is` needs `within`", "here", None))?;
+                self.duration(within)?;
+            }
+            (None, Some(holds), None) => {
+                on_off(holds)?;
+                let window = s
+                    .for_
+                    .as_ref()
+                    .ok_or_else(|| self.error_at(holds, "`holds` needs `for`", "here", None))?;
+                self.duration(window)?;
+            }
+            (None, None, Some(blink)) => {
+                self.range(&blink.hz)?;
+                if let Some(duty) = &blink.duty {
+                    self.range(duty)?;
+                }
+                let window = s.for_.as_ref().ok_or_else(|| {
+                    self.error_at(&blink.hz, "`blinking` needs `for`", "here", None)
+                })?;
+                self.duration(window)?;
+            }
+            _ => {
+                return Err(self.error_at(
+                    &s.led,
+                    "expect_led needs exactly one of `is`, `holds` and `blinking`",
+                    "in this step",
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
