@@ -96,6 +96,35 @@ pub fn tls_config(
         .map_err(|e| tls(&e))
 }
 
+/// The MQTT options of the harness's clients (scenario clients and the observer): a
+/// 30 s keep-alive, 256 KiB packets (AWS IoT's 128 KiB payload and headroom), TLS.
+pub(crate) fn mqtt_options(
+    client_id: &str,
+    host: &str,
+    port: u16,
+    tls: rustls::ClientConfig,
+) -> MqttOptions {
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(256 * 1024, 256 * 1024);
+    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+        Arc::new(tls),
+    )));
+    options
+}
+
+/// A PUBLISH a client received, as a timeline event of kind `event` (the fields
+/// [`crate::runner::Message`] is read from).
+pub(crate) fn publish_event(event: &str, publish: &rumqttc::Publish) -> Value {
+    json!({
+        "event": event,
+        "topic": publish.topic,
+        "payload": String::from_utf8_lossy(&publish.payload),
+        "qos": publish.qos as u8,
+        "retain": publish.retain,
+    })
+}
+
 /// Where and as whom a client connects.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -159,12 +188,7 @@ impl TestClient {
         timeout: Duration,
     ) -> Result<Self, ClientError> {
         let tls = tls_config(&options.server_ca_pem, &options.identity)?;
-        let mut mqtt = MqttOptions::new(&options.client_id, &options.host, options.port);
-        mqtt.set_keep_alive(Duration::from_secs(30));
-        mqtt.set_max_packet_size(256 * 1024, 256 * 1024);
-        mqtt.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(tls),
-        )));
+        let mqtt = mqtt_options(&options.client_id, &options.host, options.port, tls);
         let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
         let (state_tx, state) = watch::channel(ClientState::Connecting);
         let (subacks, _) = broadcast::channel(16);
@@ -187,17 +211,9 @@ impl TestClient {
                             );
                             let _ = subacks.send(ack.return_codes);
                         }
-                        Ok(Event::Incoming(Packet::Publish(p))) => record(
-                            &timeline,
-                            &name,
-                            json!({
-                                "event": "received",
-                                "topic": p.topic,
-                                "payload": String::from_utf8_lossy(&p.payload),
-                                "qos": p.qos as u8,
-                                "retain": p.retain,
-                            }),
-                        ),
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            record(&timeline, &name, publish_event("received", &p));
+                        }
                         Ok(_) => {}
                         Err(error) => {
                             let reason = close_reason(&error);

@@ -11,9 +11,8 @@
 //! PKI's server certificate does not name: only local engines work today. The container
 //! is removed when the broker is dropped.
 
-use super::external::ExternalBroker;
 use super::mosquitto_config::config_files;
-use super::{Broker, BrokerCapabilities};
+use super::observed::{Host, ObservedBroker};
 use crate::errors::BrokerError;
 use crate::pki::TestPki;
 use crate::timeline::Timeline;
@@ -34,24 +33,13 @@ pub const CONTAINER_PORT: u16 = 8883;
 /// How long the container may take to start and log that Mosquitto runs.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Mosquitto in a container.
-pub struct ContainerBroker {
-    endpoint: String,
-    address: IpAddr,
-    port: u16,
-    observer: ExternalBroker,
+/// Mosquitto's container, removed when dropped.
+pub struct MosquittoContainer {
     container: ContainerAsync<GenericImage>,
 }
 
-impl std::fmt::Debug for ContainerBroker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContainerBroker")
-            .field("endpoint", &self.endpoint)
-            .field("container", &self.container.id())
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
-}
+/// Mosquitto in a container, seen through the observer.
+pub type ContainerBroker = ObservedBroker<MosquittoContainer>;
 
 fn start_error(reason: impl std::fmt::Display) -> BrokerError {
     BrokerError::Start {
@@ -128,7 +116,7 @@ async fn engine_address(
         .ok_or_else(|| start_error(format!("{host} has no IPv4 address")))
 }
 
-impl ContainerBroker {
+impl ObservedBroker<MosquittoContainer> {
     /// Starts `image` with the configuration for `endpoint` and connects the observer.
     pub async fn start(
         image: &str,
@@ -160,74 +148,33 @@ impl ContainerBroker {
             .await
             .map_err(|e| start_error(format!("no published port: {e}")))?;
         let address = engine_address(&container, port).await?;
-        let observer = ExternalBroker::start(
-            &address.to_string(),
+        ObservedBroker::observe(
+            MosquittoContainer { container },
+            endpoint,
+            address,
             port,
-            &pki.server_ca.pem,
-            &pki.operator,
+            pki,
             timeline,
         )
         .await
-        .map_err(|e| start_error(format!("{e}; the container is {}", container.id())))?;
-        Ok(ContainerBroker {
-            endpoint: endpoint.to_owned(),
-            address,
-            port,
-            observer,
-            container,
-        })
     }
 
     /// The container's id.
     pub fn container_id(&self) -> &str {
-        self.container.id()
+        self.host().container.id()
     }
 }
 
 #[async_trait::async_trait]
-impl Broker for ContainerBroker {
-    fn kind(&self) -> &'static str {
-        "container"
+impl Host for MosquittoContainer {
+    const KIND: &'static str = "container";
+
+    fn describe(&self) -> String {
+        format!("the container is {}", self.container.id())
     }
 
-    fn capabilities(&self) -> BrokerCapabilities {
-        BrokerCapabilities::OBSERVED
-    }
-
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn port(&self) -> u16 {
-        self.port
-    }
-
-    fn address(&self) -> IpAddr {
-        self.address
-    }
-
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: &[u8],
-        qos: rumqttc::QoS,
-        retain: bool,
-    ) -> Result<(), BrokerError> {
-        self.observer.publish(topic, payload, qos, retain).await
-    }
-
-    fn embedded(&self) -> Option<&super::embedded::EmbeddedBroker> {
-        None
-    }
-
-    async fn shutdown(self: Box<Self>) {
-        let ContainerBroker {
-            observer,
-            container,
-            ..
-        } = *self;
-        Box::new(observer).shutdown().await;
-        let _ = container.rm().await;
+    async fn stop(self) {
+        let _ = self.container.rm().await;
     }
 }
 

@@ -11,7 +11,7 @@ use super::{Broker, BrokerCapabilities};
 use crate::errors::BrokerError;
 use crate::pki::KeyedCert;
 use crate::timeline::{Timeline, What};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use serde_json::json;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -67,13 +67,9 @@ impl ExternalBroker {
             .next()
             .ok_or_else(|| start_error(format!("{host} has no address")))?
             .ip();
-        let mut options =
-            MqttOptions::new(format!("hil-observer-{}", std::process::id()), host, port);
-        options.set_keep_alive(Duration::from_secs(30));
-        options.set_max_packet_size(256 * 1024, 256 * 1024);
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-            Arc::new(crate::client::tls_config(server_ca_pem, client).map_err(start_error)?),
-        )));
+        let tls = crate::client::tls_config(server_ca_pem, client).map_err(start_error)?;
+        let client_id = format!("hil-observer-{}", std::process::id());
+        let options = crate::client::mqtt_options(&client_id, host, port, tls);
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         client
             .subscribe("#", QoS::AtLeastOnce)
@@ -94,13 +90,7 @@ impl ExternalBroker {
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         timeline.record(What::Broker {
-                            event: json!({
-                                "event": "observed_publish",
-                                "topic": p.topic,
-                                "payload": String::from_utf8_lossy(&p.payload),
-                                "qos": p.qos as u8,
-                                "retain": p.retain,
-                            }),
+                            event: crate::client::publish_event("observed_publish", &p),
                         });
                     }
                     Ok(_) => {}

@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod external;
 pub mod mosquitto;
 pub mod mosquitto_config;
+pub mod observed;
 
 use crate::errors::BrokerError;
 use std::net::IpAddr;

@@ -4,12 +4,11 @@
 //! The harness picks a free port, starts `mosquitto -c <conf>`, and waits until the port
 //! accepts connections (or reports Mosquitto's own output if it exits first). The process
 //! is killed when the broker is dropped, panics included. What the broker does is seen
-//! through an [`ExternalBroker`] observer subscribed to `#` with the operator certificate;
-//! Mosquitto's own log goes to a file shown in errors.
+//! through the observer of [`ObservedBroker`]; Mosquitto's own log goes to a file shown in
+//! errors.
 
-use super::external::ExternalBroker;
 use super::mosquitto_config::ConfigDir;
-use super::{Broker, BrokerCapabilities};
+use super::observed::{Host, ObservedBroker};
 use crate::errors::BrokerError;
 use crate::pki::TestPki;
 use crate::timeline::Timeline;
@@ -24,24 +23,15 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many ports are tried when another process takes the free port first.
 const PORT_ATTEMPTS: usize = 3;
 
-/// Mosquitto as a process.
-pub struct MosquittoBroker {
-    endpoint: String,
-    port: u16,
-    observer: ExternalBroker,
+/// Mosquitto as a child process, with its configuration folder and log.
+pub struct MosquittoProcess {
     child: tokio::process::Child,
     log: PathBuf,
     _config: ConfigDir,
 }
 
-impl std::fmt::Debug for MosquittoBroker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MosquittoBroker")
-            .field("endpoint", &self.endpoint)
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
-}
+/// Mosquitto as a process, seen through the observer.
+pub type MosquittoBroker = ObservedBroker<MosquittoProcess>;
 
 fn start_error(reason: impl std::fmt::Display) -> BrokerError {
     BrokerError::Start {
@@ -91,7 +81,7 @@ async fn wait_listening(
     }
 }
 
-impl MosquittoBroker {
+impl ObservedBroker<MosquittoProcess> {
     /// Starts `program` for `endpoint` with the test PKI, and connects the observer.
     pub async fn start(
         program: &Path,
@@ -127,85 +117,48 @@ impl MosquittoBroker {
                 }
                 return Err(start_error(format!("mosquitto exited at start:\n{tail}")));
             }
-            let observer = ExternalBroker::start(
-                "127.0.0.1",
-                port,
-                &pki.server_ca.pem,
-                &pki.operator,
-                timeline.clone(),
-            )
-            .await
-            .map_err(|e| start_error(format!("{e}\nmosquitto's log:\n{}", log_tail(&log))))?;
-            return Ok(MosquittoBroker {
-                endpoint: endpoint.to_owned(),
-                port,
-                observer,
+            let process = MosquittoProcess {
                 child,
                 log,
                 _config: config,
-            });
+            };
+            let localhost = IpAddr::from([127, 0, 0, 1]);
+            return ObservedBroker::observe(process, endpoint, localhost, port, pki, timeline)
+                .await;
         }
         Err(last_error.unwrap_or_else(|| start_error("no port could be used")))
     }
 
     /// Mosquitto's log file (its stderr).
     pub fn log(&self) -> &Path {
-        &self.log
+        &self.host().log
+    }
+
+    /// Mosquitto's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.host().child.id()
     }
 }
 
 #[async_trait::async_trait]
-impl Broker for MosquittoBroker {
-    fn kind(&self) -> &'static str {
-        "mosquitto"
+impl Host for MosquittoProcess {
+    const KIND: &'static str = "mosquitto";
+
+    fn describe(&self) -> String {
+        format!("mosquitto's log:\n{}", log_tail(&self.log))
     }
 
-    fn capabilities(&self) -> BrokerCapabilities {
-        BrokerCapabilities::OBSERVED
-    }
-
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    fn port(&self) -> u16 {
-        self.port
-    }
-
-    fn address(&self) -> IpAddr {
-        IpAddr::from([127, 0, 0, 1])
-    }
-
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: &[u8],
-        qos: rumqttc::QoS,
-        retain: bool,
-    ) -> Result<(), BrokerError> {
-        self.observer.publish(topic, payload, qos, retain).await
-    }
-
-    fn embedded(&self) -> Option<&super::embedded::EmbeddedBroker> {
-        None
-    }
-
-    async fn shutdown(self: Box<Self>) {
-        let MosquittoBroker {
-            observer,
-            mut child,
-            ..
-        } = *self;
-        Box::new(observer).shutdown().await;
-        if let Some(pid) = child.id() {
+    /// SIGTERM, then SIGKILL if it has not exited within 5 s.
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
             let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         }
-        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
             .await
             .is_err()
         {
-            let _ = child.kill().await;
+            let _ = self.child.kill().await;
         }
     }
 }

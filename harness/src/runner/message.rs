@@ -35,6 +35,11 @@ pub fn message_of(entry: &Entry) -> Option<Message> {
         // The broker refused it: nobody got it.
         return None;
     }
+    message_in(event)
+}
+
+/// The message fields of a PUBLISH event (tapped, observed or received by a client).
+fn message_in(event: &Value) -> Option<Message> {
     Some(Message {
         topic: event.get("topic")?.as_str()?.to_owned(),
         payload: event.get("payload")?.as_str()?.to_owned(),
@@ -67,15 +72,7 @@ impl Source {
                 if client != name || event.get("event")?.as_str()? != "received" {
                     return None;
                 }
-                Some(Message {
-                    topic: event.get("topic")?.as_str()?.to_owned(),
-                    payload: event.get("payload")?.as_str()?.to_owned(),
-                    qos: event
-                        .get("qos")
-                        .and_then(Value::as_u64)
-                        .and_then(|q| u8::try_from(q).ok()),
-                    retain: event.get("retain").and_then(Value::as_bool),
-                })
+                message_in(event)
             }
         }
     }

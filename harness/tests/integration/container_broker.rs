@@ -50,7 +50,6 @@ async fn a_device_talks_through_the_container_and_it_is_removed_on_drop() {
     let client = TestClient::connect("dev", options, timeline.clone(), WAIT)
         .await
         .unwrap();
-    let mut live = timeline.subscribe();
     client
         .publish(
             &format!("{}/sensors", device.thing),
@@ -60,18 +59,13 @@ async fn a_device_talks_through_the_container_and_it_is_removed_on_drop() {
         )
         .await
         .unwrap();
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let entry = live.recv().await.unwrap();
-            if matches!(&entry.what, What::Broker { event }
+    timeline
+        .first(WAIT, |entry| {
+            matches!(&entry.what, What::Broker { event }
                 if event["event"] == "observed_publish" && event["payload"] == "{\"Light\":2}")
-            {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("the observer sees the device's message");
+        })
+        .await
+        .expect("the observer sees the device's message");
     drop(client);
     drop(broker);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

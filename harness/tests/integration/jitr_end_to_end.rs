@@ -1,7 +1,7 @@
 //! The guide's flow end to end: an embedded broker with the AWS control plane and an
 //! emulated board, provisioned for JITR over its console.
 
-use crate::support::{self, WAIT, broker_event, process_gone};
+use crate::support::{self, WAIT, broker_event, process_gone, wait_gone};
 use harness::board::emulated::{EmulatedBoard, EmulatedOptions};
 use harness::board::{Board, DEFAULT_SETTLE_FOR_TESTS};
 use harness::broker::Broker;
@@ -100,12 +100,5 @@ async fn a_dropped_board_takes_its_process_with_it() {
         .unwrap();
     let pid = board.pid().unwrap();
     drop(board);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !process_gone(pid) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "pid {pid} outlived its board"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_gone(pid, WAIT).await;
 }

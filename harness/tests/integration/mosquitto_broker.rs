@@ -31,21 +31,11 @@ fn options(
     }
 }
 
-fn process_alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| stat.split_whitespace().nth(2) == Some("Z"))
-}
-
-fn mosquitto_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
+/// Starts Debian's mosquitto with the test PKI.
+async fn start(pki: &TestPki, timeline: Arc<Timeline>) -> MosquittoBroker {
+    MosquittoBroker::start(Path::new("mosquitto"), "broker.hil.test", pki, timeline)
+        .await
         .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.contains("hil-mosquitto-"))
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -54,14 +44,7 @@ async fn devices_stay_under_their_own_id_and_the_observer_sees_everything() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let timeline = Timeline::new();
-    let broker = MosquittoBroker::start(
-        Path::new("mosquitto"),
-        "broker.hil.test",
-        &pki,
-        timeline.clone(),
-    )
-    .await
-    .unwrap();
+    let broker = start(&pki, timeline.clone()).await;
     assert_eq!(
         broker.capabilities(),
         harness::broker::BrokerCapabilities::OBSERVED
@@ -145,14 +128,7 @@ async fn a_certificate_from_an_unknown_ca_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
     let timeline = Timeline::new();
-    let broker = MosquittoBroker::start(
-        Path::new("mosquitto"),
-        "broker.hil.test",
-        &pki,
-        timeline.clone(),
-    )
-    .await
-    .unwrap();
+    let broker = start(&pki, timeline.clone()).await;
     let other_dir = tempfile::tempdir().unwrap();
     let stranger = TestPki::open(other_dir.path(), &["localhost"], false).unwrap();
     let (device, identity) = stranger.new_device().unwrap();
@@ -172,29 +148,11 @@ async fn a_certificate_from_an_unknown_ca_is_refused() {
 async fn the_process_is_killed_when_the_broker_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
-    let before = mosquitto_pids();
-    let broker = MosquittoBroker::start(
-        Path::new("mosquitto"),
-        "broker.hil.test",
-        &pki,
-        Timeline::new(),
-    )
-    .await
-    .unwrap();
-    let ours: Vec<i32> = mosquitto_pids()
-        .into_iter()
-        .filter(|p| !before.contains(p))
-        .collect();
-    assert!(!ours.is_empty(), "a mosquitto process runs");
+    let broker = start(&pki, Timeline::new()).await;
+    let pid = broker.pid().expect("mosquitto runs");
+    assert!(!crate::support::process_gone(pid));
     drop(broker);
-    let deadline = std::time::Instant::now() + WAIT;
-    while ours.iter().any(|pid| process_alive(*pid)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mosquitto still runs after drop"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::support::wait_gone(pid, WAIT).await;
 }
 
 #[tokio::test]

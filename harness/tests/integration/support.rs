@@ -83,3 +83,16 @@ pub fn process_gone(pid: u32) -> bool {
         .map(|stat| stat.split_whitespace().nth(2) == Some("Z"))
         .unwrap_or(true)
 }
+
+/// Waits until process `pid` is gone; panics after `timeout`. Another process's end
+/// cannot be awaited, so /proc is looked at every 10 ms.
+pub async fn wait_gone(pid: u32, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !process_gone(pid) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pid {pid} still runs after {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
