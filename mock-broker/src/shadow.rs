@@ -138,27 +138,24 @@ fn pick_meta(meta: &Map<String, Value>, shape: &Map<String, Value>) -> Map<Strin
         .collect()
 }
 
+/// `{"desired": .., "reported": ..}`, each only when it is not empty.
+fn sections(desired: &Map<String, Value>, reported: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for (name, section) in [("desired", desired), ("reported", reported)] {
+        if !section.is_empty() {
+            out.insert(name.into(), Value::Object(section.clone()));
+        }
+    }
+    Value::Object(out)
+}
+
 impl Document {
     fn state(&self) -> Value {
-        let mut state = Map::new();
-        if !self.desired.is_empty() {
-            state.insert("desired".into(), Value::Object(self.desired.clone()));
-        }
-        if !self.reported.is_empty() {
-            state.insert("reported".into(), Value::Object(self.reported.clone()));
-        }
-        Value::Object(state)
+        sections(&self.desired, &self.reported)
     }
 
     fn metadata(&self) -> Value {
-        let mut meta = Map::new();
-        if !self.desired_meta.is_empty() {
-            meta.insert("desired".into(), Value::Object(self.desired_meta.clone()));
-        }
-        if !self.reported_meta.is_empty() {
-            meta.insert("reported".into(), Value::Object(self.reported_meta.clone()));
-        }
-        Value::Object(meta)
+        sections(&self.desired_meta, &self.reported_meta)
     }
 
     fn snapshot(&self) -> Value {
