@@ -88,7 +88,7 @@ pub fn tls_config(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls(&e))?;
     let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| tls(&e))?;
-    rustls::ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
+    rustls::ClientConfig::builder_with_provider(mock_broker::mqtt::tls::crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls(&e))?
         .with_root_certificates(roots)

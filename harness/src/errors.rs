@@ -143,7 +143,7 @@ pub enum BrokerError {
     },
     /// A control-plane operation failed.
     #[error("broker control plane: {0}")]
-    ControlPlane(#[from] mock_broker::registry::AwsError),
+    ControlPlane(#[from] mock_broker::aws::registry::AwsError),
     /// The test PKI failed.
     #[error("broker PKI")]
     Pki(#[from] PkiError),

@@ -53,7 +53,7 @@ impl Ca {
 
     /// AWS certificate id of the CA.
     pub fn id(&self) -> Result<String, PkiError> {
-        Ok(mock_broker::hooks::certificate_id(&self.der()?))
+        Ok(mock_broker::mqtt::hooks::certificate_id(&self.der()?))
     }
 }
 
@@ -318,7 +318,7 @@ impl TestPki {
         csr.params.not_after = rcgen::date_time_ymd(3000, 12, 31);
         let cert = csr.signed_by(&ca.issuer)?;
         Ok(DeviceCert {
-            id: mock_broker::hooks::certificate_id(cert.der()),
+            id: mock_broker::mqtt::hooks::certificate_id(cert.der()),
             pem: cert.pem(),
             thing,
         })
@@ -394,7 +394,7 @@ impl TestPki {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mock_broker::certs::CertInfo;
+    use mock_broker::aws::certs::CertInfo;
     use std::os::unix::fs::PermissionsExt;
 
     fn csr() -> (String, KeyPair) {

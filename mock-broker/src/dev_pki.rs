@@ -6,7 +6,7 @@
 //! `TestCa`). This is not the harness's test PKI, which models Microchip's CA chain; it is
 //! what `mock-broker serve` generates when given no certificates.
 
-use crate::tls::ServerIdentity;
+use crate::mqtt::tls::ServerIdentity;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,

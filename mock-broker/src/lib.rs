@@ -8,10 +8,12 @@
 //! reason — goes on the [`Tap`]. [`Faults`] arms the faults AWS IoT Device Advisor tests
 //! for.
 //!
-//! The layers: [`core::Core`] is the protocol as a sans-IO state machine (packets and `now`
-//! in, actions out); [`codec`] frames bytes with rumqttc's MQTT 3.1.1 codec; the server
-//! edge owns sockets, TLS, timers and tasks. The control plane (registries, JITR, policies)
-//! plugs in through [`hooks::Hooks`] and [`ClientAuth::Verifier`].
+//! Two layers, one folder each. [`mqtt`] is the MQTT broker: [`mqtt::codec`] frames and
+//! validates packets, [`mqtt::core::Core`] is the protocol as a sans-IO state machine
+//! (packets and `now` in, actions out), and the server edge owns sockets, TLS, timers and
+//! tasks. [`aws`] is AWS IoT Core's services on top of it (registries, JITR/JITP, policies,
+//! the Device Shadow, the admin API), plugged in through [`mqtt::hooks`] and
+//! [`ClientAuth::Verifier`].
 //!
 //! ```no_run
 //! use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity};
@@ -19,7 +21,7 @@
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = ServerIdentity::from_pem_files(Path::new("server.pem"), Path::new("server.key"))?;
-//! let roots = mock_broker::tls::read_certificates(Path::new("client-ca.pem"))?;
+//! let roots = mock_broker::mqtt::tls::read_certificates(Path::new("client-ca.pem"))?;
 //! let broker = MockBroker::start(BrokerConfig::new(server, ClientAuth::TrustRoots(roots))).await?;
 //! let mut tap = broker.tap();
 //! println!("listening on {}", broker.local_addr());
@@ -30,32 +32,14 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod admin_api;
-pub mod certs;
-pub mod codec;
-mod config;
-pub mod control_plane;
-pub mod core;
+pub mod aws;
 pub mod dev_pki;
-mod errors;
-pub mod fault_plan;
-mod faults;
-pub mod hooks;
-pub mod jitp;
-pub mod persist;
-pub mod policy;
-pub mod registry;
-mod server;
-pub mod session;
-pub mod shadow;
-pub mod tap;
-pub mod tls;
-pub mod topic;
+pub mod mqtt;
 
-pub use config::BrokerConfig;
-pub use errors::{CloseReason, StartError, TlsConfigError, Violation};
-pub use fault_plan::{Target, Withhold};
-pub use faults::Faults;
-pub use server::MockBroker;
-pub use tap::{EventKind, Tap, TapEvent};
-pub use tls::{ClientAuth, ServerIdentity};
+pub use mqtt::config::BrokerConfig;
+pub use mqtt::errors::{CloseReason, StartError, TlsConfigError, Violation};
+pub use mqtt::fault_plan::{Target, Withhold};
+pub use mqtt::faults::Faults;
+pub use mqtt::server::MockBroker;
+pub use mqtt::tap::{EventKind, Tap, TapEvent};
+pub use mqtt::tls::{ClientAuth, ServerIdentity};

@@ -10,8 +10,8 @@ use super::{Broker, BrokerCapabilities};
 use crate::errors::BrokerError;
 use crate::pki::TestPki;
 use crate::timeline::{Timeline, What};
-use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
-use mock_broker::registry::{CaStatus, CertificateMode, CertificateStatus};
+use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::registry::{CaStatus, CertificateMode, CertificateStatus};
 use mock_broker::{BrokerConfig, Faults, MockBroker};
 use rumqttc::mqttbytes::QoS;
 use std::net::{IpAddr, SocketAddr};
@@ -99,7 +99,7 @@ impl EmbeddedBroker {
         let mut config = BrokerConfig::new(server, mock_broker::ClientAuth::TrustRoots(Vec::new()));
         config.listen = listen;
         config.state_dir = Some(state.path().to_owned());
-        config.set_control_plane(&plane);
+        plane.install(&mut config);
         let broker = MockBroker::start(config).await.map_err(start_error)?;
         let pump = pump(&broker, timeline.clone());
         Ok(EmbeddedBroker {
@@ -226,7 +226,7 @@ impl EmbeddedBroker {
             reg.attach_thing_principal(thing, &arn)?;
             let name = format!("Preregistered_{thing}");
             if reg.policy(&name).is_err() {
-                let document = mock_broker::policy::microchip_jitr_policy(
+                let document = mock_broker::aws::policy::microchip_jitr_policy(
                     &reg.account.region,
                     &reg.account.id,
                     thing,

@@ -4,7 +4,7 @@
 use super::world::{Mismatch, World, mismatch};
 use crate::broker::Broker;
 use crate::scenario::{CaStep, CertificateStep, FaultStep};
-use mock_broker::registry::{CaStatus, CertificateStatus};
+use mock_broker::aws::registry::{CaStatus, CertificateStatus};
 
 impl World {
     pub(super) async fn fault(&self, s: &FaultStep) -> Result<(), Mismatch> {

@@ -5,8 +5,8 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use mock_broker::core::{Core, CoreConfig};
-use mock_broker::hooks::{AllowAll, ClientIdentity};
+use mock_broker::mqtt::core::{Core, CoreConfig};
+use mock_broker::mqtt::hooks::{AllowAll, ClientIdentity};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     core.open(1, Duration::ZERO, identity);
     let mut buf = BytesMut::from(data);
     let mut now = Duration::ZERO;
-    while let Ok(Some(packet)) = mock_broker::codec::decode(&mut buf) {
+    while let Ok(Some(packet)) = mock_broker::mqtt::codec::decode(&mut buf) {
         now += Duration::from_millis(1);
         let _ = core.handle_packet(1, now, packet);
     }

@@ -7,10 +7,12 @@
 
 use clap::{Args, Parser, Subcommand};
 use miette::{Context, IntoDiagnostic, Result};
-use mock_broker::admin_api::AdminApi;
-use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::admin_api::AdminApi;
+use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::shadow::ShadowService;
 use mock_broker::dev_pki::{TestCa, Validity};
-use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity, tls};
+use mock_broker::mqtt::tls;
+use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -150,9 +152,14 @@ async fn run_serve(args: Serve) -> Result<()> {
         let plane = ControlPlane::new(plane_config)
             .into_diagnostic()
             .wrap_err("cannot start the control plane")?;
-        config.set_control_plane(&plane);
+        plane.install(&mut config);
         Some(plane)
     } else {
+        // Without the control plane, the Device Shadow service still answers.
+        let shadows = ShadowService::new(Some(&args.state_dir))
+            .into_diagnostic()
+            .wrap_err("cannot read the saved shadows")?;
+        config.services.push(std::sync::Arc::new(shadows));
         None
     };
     let broker = MockBroker::start(config)

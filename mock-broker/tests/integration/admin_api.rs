@@ -4,8 +4,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use mock_broker::admin_api;
-use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::admin_api;
+use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
 use mock_broker::dev_pki::{TestCa, Validity};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -39,7 +39,8 @@ async fn a_packet_before_connect() {
 #[tokio::test]
 async fn a_second_connect() {
     let mut connect = bytes::BytesMut::new();
-    mock_broker::codec::encode(&Packet::Connect(Connect::new("again")), &mut connect).unwrap();
+    mock_broker::mqtt::codec::encode(&Packet::Connect(Connect::new("again")), &mut connect)
+        .unwrap();
     let reason = close_reason_for(true, &connect, false).await;
     assert_eq!(violation(reason), Violation::SecondConnect);
 }
@@ -52,7 +53,7 @@ async fn wildcards_in_a_publish_topic() {
         QoS::AtMostOnce,
         "x",
     ));
-    mock_broker::codec::encode(&packet, &mut publish).unwrap();
+    mock_broker::mqtt::codec::encode(&packet, &mut publish).unwrap();
     let reason = close_reason_for(true, &publish, false).await;
     assert_eq!(violation(reason), Violation::WildcardInTopic("a/#".into()));
 }

@@ -2,10 +2,10 @@
 //! rule, JITP, policies on live traffic, revocation, lifecycle events, shadows, restart.
 
 use crate::support::{Client, TestBroker, WAIT};
-use mock_broker::certs::CertInfo;
-use mock_broker::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::certs::CertInfo;
+use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::registry::{CertificateMode, CertificateStatus};
 use mock_broker::dev_pki::{Issued, TestCa, Validity};
-use mock_broker::registry::{CertificateMode, CertificateStatus};
 use mock_broker::{CloseReason, EventKind};
 use rumqttc::QoS;
 use serde_json::Value;
@@ -58,7 +58,7 @@ impl Aws {
             })
             .unwrap();
         let hook = plane.clone();
-        let t = TestBroker::start_with(move |c| c.set_control_plane(&hook)).await;
+        let t = TestBroker::start_with(move |c| hook.install(c)).await;
         let operator_cert = operator_ca.client("harness", Validity::Long).unwrap();
         let mut operator = t.client_with_cert("harness-operator", &operator_cert, |_| {});
         operator.connected().await;
@@ -142,7 +142,7 @@ impl Aws {
 async fn jitr_registers_on_first_connect_and_admits_after_activation() {
     let mut aws = Aws::start(None, None).await;
     let (cert, thing) = aws.device("0123A");
-    let cert_id = mock_broker::hooks::certificate_id(&cert.der);
+    let cert_id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
 
     // The first connection is dropped, and the registration event published.
     assert!(aws.connect(&thing, &cert).await.is_err());
@@ -213,7 +213,7 @@ async fn the_zero_touch_rule_activates_three_devices_of_one_ca() {
     for serial in ["01", "02", "03"] {
         let (cert, thing) = aws.device(serial);
         let device = aws.connect_eventually(&thing, &cert).await;
-        let id = mock_broker::hooks::certificate_id(&cert.der);
+        let id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
         aws.plane.read(|reg| {
             assert_eq!(
                 reg.certificate(&id).unwrap().status,
@@ -290,7 +290,7 @@ async fn an_upper_case_subscription_receives_nothing() {
 async fn revoked_and_inactive_certificates_are_refused_even_mid_connection() {
     let mut aws = Aws::start(Some(Duration::ZERO), None).await;
     let (cert, thing) = aws.device("0D");
-    let id = mock_broker::hooks::certificate_id(&cert.der);
+    let id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
     let device = aws.connect_eventually(&thing, &cert).await;
     aws.plane
         .change(|reg, now| reg.update_certificate(&id, CertificateStatus::Revoked, now))
@@ -318,7 +318,7 @@ async fn revoked_and_inactive_certificates_are_refused_even_mid_connection() {
     );
 
     let (cert2, thing2) = aws.device("0E");
-    let id2 = mock_broker::hooks::certificate_id(&cert2.der);
+    let id2 = mock_broker::mqtt::hooks::certificate_id(&cert2.der);
     drop(aws.connect_eventually(&thing2, &cert2).await);
     aws.plane
         .change(|reg, now| reg.update_certificate(&id2, CertificateStatus::Inactive, now))
@@ -415,7 +415,7 @@ async fn jitp_provisions_with_the_template_and_thing_name_policies_work() {
         .connect(thing, &cert)
         .await
         .expect("provisioned and ACTIVE");
-    let id = mock_broker::hooks::certificate_id(&cert.der);
+    let id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
     assert!(aws.plane.read(|reg| reg.is_attached(thing, &id)));
     // ${iot:Connection.Thing.ThingName} resolves because the thing is attached.
     aws.operator.subscribe("sn77/data", QoS::AtMostOnce).await;
@@ -442,7 +442,7 @@ async fn the_registries_survive_a_restart() {
     let mut config = ControlPlaneConfig::new("localhost");
     config.state_dir = Some(dir.path().to_owned());
     let plane = ControlPlane::new(config).unwrap();
-    let id = mock_broker::hooks::certificate_id(&cert.der);
+    let id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
     plane.read(|reg| {
         assert!(reg.ca(&ca_id).is_ok());
         assert_eq!(

@@ -8,7 +8,7 @@ use rumqttc::mqttbytes::v4::{Connect, Packet, Publish, Subscribe, SubscribeFilte
 
 fn bytes_of(packet: Packet) -> BytesMut {
     let mut out = BytesMut::new();
-    mock_broker::codec::encode(&packet, &mut out).unwrap();
+    mock_broker::mqtt::codec::encode(&packet, &mut out).unwrap();
     out
 }
 

@@ -1,6 +1,8 @@
-//! Retained messages and persistent sessions survive a broker restart on the same state dir.
+//! Retained messages, persistent sessions and shadows survive a broker restart on the same
+//! state dir.
 
 use crate::support::{Pki, TestBroker};
+use mock_broker::aws::shadow::ShadowService;
 use mock_broker::{EventKind, MockBroker};
 use rumqttc::QoS;
 
@@ -11,6 +13,8 @@ async fn retained_messages_and_persistent_sessions_survive_a_restart() {
     let start = |pki: &Pki| {
         let mut config = pki.config();
         config.state_dir = Some(state.path().to_owned());
+        let shadows = ShadowService::new(Some(state.path())).unwrap();
+        config.services.push(std::sync::Arc::new(shadows));
         MockBroker::start(config)
     };
 
@@ -57,7 +61,12 @@ async fn retained_messages_and_persistent_sessions_survive_a_restart() {
     drop(cloud);
     let TestBroker { pki, broker, .. } = first;
     broker.shutdown().await;
-    assert!(state.path().join(mock_broker::persist::STATE_FILE).exists());
+    assert!(
+        state
+            .path()
+            .join(mock_broker::mqtt::persist::STATE_FILE)
+            .exists()
+    );
 
     let broker = start(&pki).await.unwrap();
     let second = TestBroker {
@@ -94,7 +103,7 @@ async fn retained_messages_and_persistent_sessions_survive_a_restart() {
 async fn a_corrupt_state_file_is_reported_not_ignored() {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(
-        state.path().join(mock_broker::persist::STATE_FILE),
+        state.path().join(mock_broker::mqtt::persist::STATE_FILE),
         "{not json",
     )
     .unwrap();

@@ -33,7 +33,7 @@ impl RuntimeRoots {
         }
         WebPkiClientVerifier::builder_with_provider(
             Arc::new(store),
-            mock_broker::tls::crypto_provider(),
+            mock_broker::mqtt::tls::crypto_provider(),
         )
         .build()
         .unwrap()

@@ -94,15 +94,16 @@ async fn connect_with_generated_files(
     roots
         .add(CertificateDer::from_pem_file(pki.join("server-ca.pem")).unwrap())
         .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            vec![CertificateDer::from_pem_file(pki.join("client.pem")).unwrap()],
-            PrivateKeyDer::from_pem_file(pki.join("client.key")).unwrap(),
-        )
-        .unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(mock_broker::mqtt::tls::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_file(pki.join("client.pem")).unwrap()],
+                PrivateKeyDer::from_pem_file(pki.join("client.key")).unwrap(),
+            )
+            .unwrap();
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
@@ -114,7 +115,7 @@ async fn connect_with_generated_files(
 
 async fn send(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>, packet: Packet) {
     let mut out = bytes::BytesMut::new();
-    mock_broker::codec::encode(&packet, &mut out).unwrap();
+    mock_broker::mqtt::codec::encode(&packet, &mut out).unwrap();
     stream.write_all(&out).await.unwrap();
     stream.flush().await.unwrap();
 }
@@ -125,7 +126,7 @@ async fn read_packet(
     let mut buf = bytes::BytesMut::new();
     tokio::time::timeout(WAIT, async {
         loop {
-            if let Some(packet) = mock_broker::codec::decode(&mut buf).unwrap() {
+            if let Some(packet) = mock_broker::mqtt::codec::decode(&mut buf).unwrap() {
                 return packet;
             }
             assert_ne!(stream.read_buf(&mut buf).await.unwrap(), 0, "closed");
@@ -162,7 +163,7 @@ async fn serve_generates_a_working_pki_and_saves_state_on_ctrl_c() {
     let status = served.interrupt().await;
     assert!(status.success(), "{status}");
     let saved =
-        std::fs::read_to_string(state.path().join(mock_broker::persist::STATE_FILE)).unwrap();
+        std::fs::read_to_string(state.path().join(mock_broker::mqtt::persist::STATE_FILE)).unwrap();
     assert!(saved.contains("cli/retained"));
 
     // A second start reuses the generated certificates.
@@ -246,7 +247,7 @@ async fn serve_with_the_control_plane_keeps_its_account_across_restarts() {
     assert!(
         state
             .path()
-            .join(mock_broker::registry::REGISTRY_FILE)
+            .join(mock_broker::aws::registry::REGISTRY_FILE)
             .exists()
     );
 }

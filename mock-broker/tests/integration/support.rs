@@ -56,10 +56,11 @@ impl Pki {
     pub fn tls_client(&self, client: Option<&Issued>) -> Arc<ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.server_ca.der()).unwrap();
-        let builder = ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
+        let builder =
+            ClientConfig::builder_with_provider(mock_broker::mqtt::tls::crypto_provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots);
         let config = match client {
             Some(issued) => builder
                 .with_client_auth_cert(vec![issued.der.clone()], issued.key_der())
@@ -297,7 +298,7 @@ impl RawClient {
 
     pub async fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();
-        mock_broker::codec::encode(&packet, &mut out).unwrap();
+        mock_broker::mqtt::codec::encode(&packet, &mut out).unwrap();
         self.send_bytes(&out).await;
     }
 
@@ -311,7 +312,7 @@ impl RawClient {
     pub async fn read(&mut self, timeout: Duration) -> Option<Packet> {
         let reading = async {
             loop {
-                if let Ok(Some(packet)) = mock_broker::codec::decode(&mut self.buf) {
+                if let Ok(Some(packet)) = mock_broker::mqtt::codec::decode(&mut self.buf) {
                     return Some(packet);
                 }
                 match self.stream.read_buf(&mut self.buf).await {

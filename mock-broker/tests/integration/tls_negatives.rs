@@ -73,7 +73,7 @@ async fn the_sni_and_certificate_id_are_recorded() {
     let _raw = RawClient::connect(t.port(), t.pki.tls_client(Some(&cert)))
         .await
         .unwrap();
-    let expected_id = mock_broker::hooks::certificate_id(&cert.der);
+    let expected_id = mock_broker::mqtt::hooks::certificate_id(&cert.der);
     match t
         .event("TLS accepted", |e| {
             matches!(e, EventKind::TlsAccepted { .. })
@@ -99,12 +99,13 @@ async fn tls_1_2_clients_are_served() {
     let cert = t.pki.client_cert("old-stack");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(t.pki.server_ca.der()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(mock_broker::tls::crypto_provider())
-        .with_protocol_versions(&[&rustls::version::TLS12])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![cert.der.clone()], cert.key_der())
-        .unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(mock_broker::mqtt::tls::crypto_provider())
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(vec![cert.der.clone()], cert.key_der())
+            .unwrap();
     let mut raw = RawClient::connect(t.port(), std::sync::Arc::new(config))
         .await
         .unwrap();

@@ -423,7 +423,7 @@ fn pki(command: PkiCommand, rig: &Rig) -> miette::Result<Ending> {
         ("server certificate", &pki.server.cert_pem),
         ("operator certificate", &pki.operator.cert_pem),
     ] {
-        match mock_broker::certs::CertInfo::from_pem(pem) {
+        match mock_broker::aws::certs::CertInfo::from_pem(pem) {
             Ok(info) => println!("  {role:<34} {}  id {}…", info.subject, &info.id[..16]),
             Err(e) => println!("  {role:<34} unreadable: {e}"),
         }

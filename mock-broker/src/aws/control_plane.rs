@@ -1,0 +1,511 @@
+//! AWS IoT Core's control plane on the connection path: who may connect, Just-In-Time
+//! Registration and Provisioning, and policy decisions.
+//!
+//! [`ControlPlane`] owns the [`Registry`] (behind a lock, saved to the state dir after every
+//! change) and plugs into the broker three ways:
+//! - as the TLS client verifier ([`ControlPlane::verifier`]): a certificate is let through
+//!   the handshake when it is registered, issued by a registered CA, or issued by an
+//!   operator CA; anything else is an unknown issuer, as with AWS;
+//! - as the identity hook: ACTIVE certificates (under an ACTIVE CA) are admitted; INACTIVE,
+//!   REVOKED and PENDING_ACTIVATION ones are refused; an unknown certificate from an ACTIVE
+//!   CA with auto-registration is registered PENDING_ACTIVATION, the registration event is
+//!   published on `$aws/events/certificates/registered/<caCertificateId>`, and the
+//!   connection is dropped (JITR); with a template on the CA it is provisioned at once
+//!   (JITP); with [`ControlPlaneConfig::zero_touch`] the Microchip zero-touch rule
+//!   activates it after a delay;
+//! - as the authorization hook: the policies attached to the certificate decide Connect,
+//!   Publish, Subscribe and every Receive, and a certificate that stopped being ACTIVE is
+//!   refused on its next operation. Operator certificates are superusers.
+//!
+//! The decisions themselves live in [`Registry`], [`crate::aws::policy`] and [`crate::aws::jitp`];
+//! this module reads the clock and wires them to the hooks.
+
+use crate::BrokerConfig;
+use crate::aws::certs::CertInfo;
+use crate::aws::jitp::{self, PolicySpec};
+use crate::aws::policy::{self, Variables};
+use crate::aws::registry::{Account, AwsError, CaStatus, CertificateStatus, Registry};
+use crate::aws::shadow::ShadowService;
+use crate::mqtt::hooks::{
+    AuthAction, BrokerMessage, ClientIdentity, Decision, Deferred, Hooks, Identification,
+};
+use crate::mqtt::tls::ClientAuth;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Settings of the control plane.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneConfig {
+    /// Account id, region, registration code and endpoint.
+    pub account: Account,
+    /// The Microchip zero-touch activation rule, with its delay; `None`: activation is up
+    /// to whoever handles the registration event.
+    pub zero_touch: Option<Duration>,
+    /// CAs whose certificates are superusers (the harness's own cloud-side client).
+    pub operator_cas: Vec<CertificateDer<'static>>,
+    /// Where the registries are kept (`registry.json`); `None`: in memory only.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl ControlPlaneConfig {
+    /// An account `123456789012` in `us-east-1` with a fresh registration code.
+    pub fn new(endpoint: &str) -> Self {
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        ControlPlaneConfig {
+            account: Account {
+                id: "123456789012".into(),
+                region: "us-east-1".into(),
+                registration_code: crate::mqtt::hooks::certificate_id(seed.as_bytes()),
+                endpoint: endpoint.to_owned(),
+            },
+            zero_touch: None,
+            operator_cas: Vec::new(),
+            state_dir: None,
+        }
+    }
+}
+
+/// The control plane; see the module documentation.
+#[derive(Debug)]
+pub struct ControlPlane {
+    registry: Mutex<Registry>,
+    zero_touch: Option<Duration>,
+    operators: Vec<CertInfo>,
+    shadows: Arc<ShadowService>,
+    state_dir: Option<PathBuf>,
+}
+
+/// The control plane could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlPlaneError {
+    /// The saved registries could not be read.
+    #[error("cannot read the registries in {path}")]
+    Load {
+        /// The state dir.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An operator CA does not parse.
+    #[error("operator CA: {0}")]
+    OperatorCa(#[from] crate::aws::certs::CertError),
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl ControlPlane {
+    /// Loads the registries from the state dir (or starts empty).
+    pub fn new(config: ControlPlaneConfig) -> Result<Arc<Self>, ControlPlaneError> {
+        let registry = match &config.state_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|source| ControlPlaneError::Load {
+                    path: dir.clone(),
+                    source,
+                })?;
+                Registry::load(dir).map_err(|source| ControlPlaneError::Load {
+                    path: dir.clone(),
+                    source,
+                })?
+            }
+            None => None,
+        }
+        .unwrap_or_else(|| Registry::new(config.account.clone()));
+        let operators = config
+            .operator_cas
+            .iter()
+            .map(|der| CertInfo::from_der(der.clone()))
+            .collect::<Result<_, _>>()?;
+        let shadows = ShadowService::new(config.state_dir.as_deref()).map_err(|source| {
+            ControlPlaneError::Load {
+                path: config.state_dir.clone().unwrap_or_default(),
+                source,
+            }
+        })?;
+        let plane = ControlPlane {
+            registry: Mutex::new(registry),
+            zero_touch: config.zero_touch,
+            operators,
+            shadows: Arc::new(shadows),
+            state_dir: config.state_dir,
+        };
+        // Saved at once, so the account and its registration code survive a restart.
+        plane.save(&plane.lock());
+        Ok(Arc::new(plane))
+    }
+
+    /// Puts AWS IoT Core in charge of `config`'s broker: the registries verify client
+    /// certificates and authorize every operation, and the Device Shadow service answers
+    /// shadow requests (replacing [`BrokerConfig::hooks`] and [`BrokerConfig::client_auth`]).
+    pub fn install(self: &Arc<Self>, config: &mut BrokerConfig) {
+        config.client_auth = ClientAuth::Verifier(self.verifier());
+        config.hooks = Arc::new(self.clone());
+        config.services.push(self.shadows.clone());
+    }
+
+    /// The Device Shadow service (its shadows are kept in the same state dir).
+    pub fn shadows(&self) -> &Arc<ShadowService> {
+        &self.shadows
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the registries.
+    pub fn read<R>(&self, f: impl FnOnce(&Registry) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the registries (with the current time in Unix ms); saved when it succeeds.
+    pub fn change<R>(
+        &self,
+        f: impl FnOnce(&mut Registry, u64) -> Result<R, AwsError>,
+    ) -> Result<R, AwsError> {
+        let mut registry = self.lock();
+        let result = f(&mut registry, now_ms())?;
+        self.save(&registry);
+        Ok(result)
+    }
+
+    fn save(&self, registry: &Registry) {
+        if let Some(dir) = &self.state_dir
+            && let Err(error) = registry.save(dir)
+        {
+            tracing::error!(%error, dir = %dir.display(), "cannot save the registries");
+        }
+    }
+
+    /// The TLS client verifier backed by the registries.
+    pub fn verifier(self: &Arc<Self>) -> Arc<dyn ClientCertVerifier> {
+        Arc::new(RegistryVerifier {
+            plane: self.clone(),
+            provider: crate::mqtt::tls::crypto_provider(),
+        })
+    }
+
+    fn is_operator(&self, leaf: &CertInfo) -> bool {
+        self.operators.iter().any(|op| leaf.is_signed_by(op))
+    }
+
+    /// What Microchip's zero-touch Lambda does for a registered certificate: create the
+    /// thing named after its SKI, create `ZTPolicy_<certificateId>` keyed on
+    /// `${iot:ClientId}`, attach it, and set the certificate ACTIVE.
+    pub fn activate_zero_touch(&self, certificate_id: &str) -> Result<(), AwsError> {
+        self.change(|reg, now| {
+            let record = reg.certificate(certificate_id)?;
+            if record.status != CertificateStatus::PendingActivation {
+                return Ok(());
+            }
+            let info = CertInfo::from_pem(&record.pem).map_err(|e| AwsError {
+                kind: crate::aws::registry::AwsErrorKind::InvalidRequest,
+                message: e.to_string(),
+            })?;
+            let thing = info.ski.ok_or_else(|| AwsError {
+                kind: crate::aws::registry::AwsErrorKind::InvalidRequest,
+                message: "the certificate has no Subject Key Identifier to name its thing".into(),
+            })?;
+            reg.create_thing(&thing, Default::default())?;
+            let policy_name = format!("ZTPolicy_{certificate_id}");
+            if reg.policy(&policy_name).is_err() {
+                let document =
+                    policy::microchip_jitr_policy(&reg.account.region, &reg.account.id, &thing);
+                reg.create_policy(&policy_name, &document, now)?;
+            }
+            let arn = reg.arn("cert", certificate_id);
+            reg.attach_policy(&policy_name, &arn)?;
+            reg.update_certificate(certificate_id, CertificateStatus::Active, now)
+        })
+    }
+
+    fn registration_event(reg: &Registry, certificate_id: &str, ca_id: &str) -> BrokerMessage {
+        let registered_ms = reg
+            .certificate(certificate_id)
+            .map(|c| c.created_ms)
+            .unwrap_or(0);
+        let payload = serde_json::json!({
+            "certificateId": certificate_id,
+            "caCertificateId": ca_id,
+            "timestamp": now_ms(),
+            "certificateStatus": "PENDING_ACTIVATION",
+            "awsAccountId": reg.account.id,
+            "certificateRegistrationTimestamp": registered_ms.to_string(),
+        });
+        BrokerMessage {
+            topic: format!("$aws/events/certificates/registered/{ca_id}"),
+            payload: payload.to_string().into_bytes(),
+        }
+    }
+
+    fn jitr(
+        self: &Arc<Self>,
+        reg: &mut Registry,
+        leaf: &CertInfo,
+        ca_id: &str,
+        now: u64,
+    ) -> Identification {
+        if let Err(e) =
+            reg.register_presented(leaf, ca_id, CertificateStatus::PendingActivation, now)
+        {
+            return Identification::refuse(format!("JITR: {e}"));
+        }
+        self.save(reg);
+        let mut identification =
+            Identification::refuse("JITR: certificate registered as PENDING_ACTIVATION");
+        identification
+            .publish
+            .push(Self::registration_event(reg, &leaf.id, ca_id));
+        if let Some(after) = self.zero_touch {
+            let plane = self.clone();
+            let id = leaf.id.clone();
+            identification.deferred.push(Deferred {
+                after,
+                run: Box::new(move || {
+                    if let Err(error) = plane.activate_zero_touch(&id) {
+                        tracing::warn!(%error, certificate = %id, "zero-touch activation failed");
+                    }
+                    Vec::new()
+                }),
+            });
+        }
+        identification
+    }
+
+    fn jitp(
+        &self,
+        reg: &mut Registry,
+        leaf: &CertInfo,
+        ca_id: &str,
+        template: &str,
+        now: u64,
+    ) -> Identification {
+        let plan = match jitp::evaluate(template, leaf) {
+            Ok(plan) => plan,
+            Err(e) => return Identification::refuse(format!("JITP: {e}")),
+        };
+        // Apply on a copy, so a failing template leaves nothing half-done.
+        let mut draft = reg.clone();
+        let applied = (|| -> Result<(), AwsError> {
+            draft.register_presented(leaf, ca_id, CertificateStatus::PendingActivation, now)?;
+            let arn = draft.arn("cert", &leaf.id);
+            if let Some((thing, attributes)) = &plan.thing {
+                draft.create_thing(thing, attributes.clone())?;
+                draft.attach_thing_principal(thing, &arn)?;
+            }
+            match &plan.policy {
+                Some(PolicySpec::Existing(name)) => draft.attach_policy(name, &arn)?,
+                Some(PolicySpec::Document(document)) => {
+                    let name = format!("JITP_{}", &leaf.id[..16]);
+                    if draft.policy(&name).is_err() {
+                        draft.create_policy(&name, document, now)?;
+                    }
+                    draft.attach_policy(&name, &arn)?;
+                }
+                None => {}
+            }
+            let status = match &plan.certificate_status {
+                Some(status) => CertificateStatus::parse(status)?,
+                None => CertificateStatus::Active,
+            };
+            draft.update_certificate(&leaf.id, status, now)
+        })();
+        match applied {
+            Ok(()) => {
+                *reg = draft;
+                self.save(reg);
+                Identification::refuse("JITP: certificate provisioned; connect again")
+            }
+            Err(e) => Identification::refuse(format!("JITP: {e}")),
+        }
+    }
+}
+
+impl Hooks for Arc<ControlPlane> {
+    fn identify(&self, chain: &[CertificateDer<'_>]) -> Identification {
+        let Some(leaf) = chain.first() else {
+            return Identification::refuse("no client certificate");
+        };
+        let leaf = match CertInfo::from_der(leaf.clone().into_owned()) {
+            Ok(leaf) => leaf,
+            Err(e) => return Identification::refuse(e.to_string()),
+        };
+        if self.is_operator(&leaf) {
+            return Identification::admit(ClientIdentity {
+                certificate_id: leaf.id,
+                superuser: true,
+            });
+        }
+        let now = now_ms();
+        let mut reg = self.lock();
+        if let Ok(record) = reg.certificate(&leaf.id) {
+            return match (record.status, record.ca_id.clone()) {
+                (CertificateStatus::Active, Some(ca_id))
+                    if reg.ca(&ca_id).is_ok_and(|ca| ca.status != CaStatus::Active) =>
+                {
+                    Identification::refuse(format!("the issuing CA {ca_id} is INACTIVE"))
+                }
+                (CertificateStatus::Active, _) => Identification::admit(ClientIdentity {
+                    certificate_id: leaf.id,
+                    superuser: false,
+                }),
+                (CertificateStatus::PendingActivation, Some(ca_id)) => {
+                    let mut refused = Identification::refuse("certificate is PENDING_ACTIVATION");
+                    refused
+                        .publish
+                        .push(ControlPlane::registration_event(&reg, &leaf.id, &ca_id));
+                    refused
+                }
+                (status, _) => {
+                    Identification::refuse(format!("certificate is {}", status.as_str()))
+                }
+            };
+        }
+        let Some(ca) = reg.issuing_ca(&leaf).cloned() else {
+            return Identification::refuse(
+                "certificate is not registered and no registered CA issued it",
+            );
+        };
+        if ca.status != CaStatus::Active {
+            return Identification::refuse(format!("the issuing CA {} is INACTIVE", ca.id));
+        }
+        if !ca.auto_registration {
+            return Identification::refuse(
+                "certificate is not registered and the CA has auto-registration off",
+            );
+        }
+        match &ca.template_body {
+            Some(template) => self.jitp(&mut reg, &leaf, &ca.id, template, now),
+            None => self.jitr(&mut reg, &leaf, &ca.id, now),
+        }
+    }
+
+    fn authorize(
+        &self,
+        identity: &ClientIdentity,
+        client_id: &str,
+        action: AuthAction<'_>,
+    ) -> Decision {
+        if identity.superuser {
+            return Decision::Allow;
+        }
+        let reg = self.lock();
+        match reg.certificate(&identity.certificate_id) {
+            Ok(record) if record.status == CertificateStatus::Active => {}
+            Ok(record) => {
+                return Decision::Deny(format!("certificate is {}", record.status.as_str()));
+            }
+            Err(_) => return Decision::Deny("certificate is no longer registered".into()),
+        }
+        let (name, resource) = match action {
+            AuthAction::Connect(id) => ("iot:Connect", reg.arn("client", id)),
+            AuthAction::Publish(topic) => ("iot:Publish", reg.arn("topic", topic)),
+            AuthAction::RetainPublish(topic) => ("iot:RetainPublish", reg.arn("topic", topic)),
+            AuthAction::Subscribe(filter) => ("iot:Subscribe", reg.arn("topicfilter", filter)),
+            AuthAction::Receive(topic) => ("iot:Receive", reg.arn("topic", topic)),
+        };
+        let attached = reg.is_attached(client_id, &identity.certificate_id);
+        let variables = Variables {
+            client_id,
+            thing_name: attached.then_some(client_id),
+        };
+        let verdict = policy::evaluate(
+            reg.policies_of_certificate(&identity.certificate_id),
+            name,
+            &resource,
+            variables,
+        );
+        if verdict.allowed() {
+            Decision::Allow
+        } else {
+            Decision::Deny(format!("{name} on {resource}: {}", verdict.describe()))
+        }
+    }
+}
+
+/// Lets through the handshake what the registries know; see the module documentation.
+#[derive(Debug)]
+struct RegistryVerifier {
+    plane: Arc<ControlPlane>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ClientCertVerifier for RegistryVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let leaf = CertInfo::from_der(end_entity.clone().into_owned())
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        if now > leaf.not_after {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        }
+        if now < leaf.not_before {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYet,
+            ));
+        }
+        let known = self.plane.is_operator(&leaf)
+            || self
+                .plane
+                .read(|reg| reg.certificate(&leaf.id).is_ok() || reg.issuing_ca(&leaf).is_some());
+        if known {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

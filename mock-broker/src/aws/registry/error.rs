@@ -1,0 +1,84 @@
+//! AWS IoT's exceptions as the registries answer them: [`AwsError`], with the exception
+//! name and HTTP status the admin API sends.
+
+/// AWS IoT's exceptions, as the admin API reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AwsErrorKind {
+    /// 400.
+    InvalidRequest,
+    /// 404.
+    ResourceNotFound,
+    /// 409, with the existing resource's id and ARN.
+    ResourceAlreadyExists {
+        /// Existing id (certificate id, thing name, ...).
+        resource_id: String,
+        /// Existing ARN.
+        resource_arn: String,
+    },
+    /// 400: a certificate that does not validate.
+    CertificateValidation,
+    /// 406: an operation not allowed in the certificate's state.
+    CertificateState,
+    /// 409: still attached or in use.
+    DeleteConflict,
+    /// 400: a policy document that does not parse.
+    MalformedPolicy,
+}
+
+/// An AWS-style error: exception name, HTTP status and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", self.name())]
+pub struct AwsError {
+    /// Which exception.
+    pub kind: AwsErrorKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl AwsError {
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: AwsErrorKind, message: impl Into<String>) -> Self {
+        AwsError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// AWS's exception name.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            AwsErrorKind::InvalidRequest => "InvalidRequestException",
+            AwsErrorKind::ResourceNotFound => "ResourceNotFoundException",
+            AwsErrorKind::ResourceAlreadyExists { .. } => "ResourceAlreadyExistsException",
+            AwsErrorKind::CertificateValidation => "CertificateValidationException",
+            AwsErrorKind::CertificateState => "CertificateStateException",
+            AwsErrorKind::DeleteConflict => "DeleteConflictException",
+            AwsErrorKind::MalformedPolicy => "MalformedPolicyException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub fn http_status(&self) -> u16 {
+        match self.kind {
+            AwsErrorKind::InvalidRequest
+            | AwsErrorKind::CertificateValidation
+            | AwsErrorKind::MalformedPolicy => 400,
+            AwsErrorKind::ResourceNotFound => 404,
+            AwsErrorKind::ResourceAlreadyExists { .. } | AwsErrorKind::DeleteConflict => 409,
+            AwsErrorKind::CertificateState => 406,
+        }
+    }
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> AwsError {
+    AwsError::new(AwsErrorKind::InvalidRequest, message)
+}
+
+pub(crate) fn not_found(message: impl Into<String>) -> AwsError {
+    AwsError::new(AwsErrorKind::ResourceNotFound, message)
+}
+
+pub(crate) fn validation(message: impl Into<String>) -> AwsError {
+    AwsError::new(AwsErrorKind::CertificateValidation, message)
+}

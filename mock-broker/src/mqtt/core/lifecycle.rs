@@ -1,0 +1,131 @@
+//! The end of a connection: the close itself, the Last Will, the session it leaves behind,
+//! and AWS's lifecycle events (`$aws/events/presence/...`).
+
+use super::*;
+
+impl Core {
+    /// Publishes an AWS lifecycle event for `client_id`.
+    pub(super) fn presence(
+        &mut self,
+        now: Duration,
+        conn: ConnId,
+        client_id: &str,
+        certificate_id: &str,
+        closed: Option<&CloseReason>,
+        out: &mut Out,
+    ) {
+        if !self.config.lifecycle_events {
+            return;
+        }
+        let version = {
+            let counter = self
+                .presence_versions
+                .entry(client_id.to_owned())
+                .or_insert(0);
+            *counter += 1;
+            *counter
+        };
+        let mut event = serde_json::json!({
+            "clientId": client_id,
+            "timestamp": self.epoch_ms(now),
+            "eventType": if closed.is_some() { "disconnected" } else { "connected" },
+            "sessionIdentifier": format!("00000000-0000-4000-8000-{conn:012x}"),
+            "principalIdentifier": certificate_id,
+            "versionNumber": version,
+        });
+        if let Some(reason) = closed {
+            event["clientInitiatedDisconnect"] =
+                serde_json::json!(matches!(reason, CloseReason::ClientInitiatedDisconnect));
+            event["disconnectReason"] = serde_json::json!(reason.aws_disconnect_reason());
+        }
+        let kind = if closed.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        };
+        let topic = format!("$aws/events/presence/{kind}/{client_id}");
+        let actions = self.publish(
+            now,
+            &topic,
+            Bytes::from(event.to_string()),
+            QoS::AtLeastOnce,
+            false,
+        );
+        out.0.extend(actions);
+    }
+
+    /// Forgets `conn`, publishes its will when the close was abnormal, and detaches or
+    /// drops its session.
+    pub(super) fn close(
+        &mut self,
+        conn: ConnId,
+        now: Duration,
+        reason: CloseReason,
+        out: &mut Out,
+    ) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        out.tap(EventKind::Closed {
+            conn,
+            client_id: c.client_id.clone(),
+            reason: reason.clone(),
+        });
+        out.0.push(Action::Close {
+            conn,
+            reason: reason.clone(),
+        });
+        let Some(client_id) = c.client_id else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&client_id)
+            && session.conn == Some(conn)
+        {
+            session.conn = None;
+            if session.clean {
+                self.sessions.remove(&client_id);
+            } else {
+                session.offline_since = Some(now);
+            }
+        }
+        if c.connected {
+            self.presence(
+                now,
+                conn,
+                &client_id,
+                &c.identity.certificate_id,
+                Some(&reason),
+                out,
+            );
+        }
+        if let Some(will) = c.will.filter(|_| c.connected && reason.publishes_will()) {
+            out.tap(EventKind::WillPublished {
+                client_id,
+                topic: will.topic.clone(),
+            });
+            let actions = self.publish(now, &will.topic, will.message, will.qos, will.retain);
+            out.0.extend(actions);
+        }
+    }
+
+    /// Drops every connection (broker shutdown). Wills are not published.
+    pub fn close_all(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Out::default();
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.will = None;
+            }
+            self.close(conn, now, CloseReason::ServerShutdown, &mut out);
+        }
+        out.0
+    }
+
+    /// Drops the connection of `client_id` now (fault injection); false if not connected.
+    pub fn disconnect_client(&mut self, client_id: &str, now: Duration) -> Option<Vec<Action>> {
+        let conn = self.connection_of(client_id)?;
+        let mut out = Out::default();
+        self.close(conn, now, CloseReason::ServerInitiatedDisconnect, &mut out);
+        Some(out.0)
+    }
+}

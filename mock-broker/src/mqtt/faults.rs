@@ -1,0 +1,83 @@
+//! Fault injection: the handle that arms the AWS IoT Device Advisor faults.
+//!
+//! [`Faults`] is cheap to clone and can be used from any task. Faults on packets (withhold a
+//! CONNACK, PUBACK, SUBACK or PINGRESP; delay outgoing packets) are recorded in the core's
+//! [`crate::mqtt::fault_plan::FaultPlan`] and take effect on the next packet; dropping a client
+//! acts at once; another server certificate applies to connections accepted afterwards.
+//! Every withheld packet and every forced close is on the tap.
+
+use crate::mqtt::errors::TlsConfigError;
+use crate::mqtt::fault_plan::{Target, Withhold};
+use crate::mqtt::server::Shared;
+use crate::mqtt::tls::ServerIdentity;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arms and disarms faults on a running broker.
+#[derive(Clone)]
+pub struct Faults {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faults").finish_non_exhaustive()
+    }
+}
+
+impl Faults {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Faults { shared }
+    }
+
+    /// Withholds CONNACK for the next `count` connects of `target`; the connection stays
+    /// open and silent, as when AWS IoT Core does not answer.
+    pub fn withhold_connack(&self, target: Target, count: u32) {
+        self.shared
+            .faults(|plan| plan.withhold_connack(target, count));
+    }
+
+    /// Withholds `packet` for `target` until [`Faults::release`] or [`Faults::clear`].
+    pub fn withhold(&self, target: Target, packet: Withhold) {
+        self.shared.faults(|plan| plan.withhold(target, packet));
+    }
+
+    /// Stops withholding `packet` for `target`.
+    pub fn release(&self, target: &Target, packet: Withhold) {
+        self.shared.faults(|plan| plan.release(target, packet));
+    }
+
+    /// Delays every packet the broker sends to `target` by `delay`; zero removes it.
+    pub fn delay_outgoing(&self, target: Target, delay: Duration) {
+        self.shared
+            .faults(|plan| plan.delay_outgoing(target, delay));
+    }
+
+    /// Drops the connection of `client_id` now, as a server-initiated disconnect (its Last
+    /// Will is published). Returns false when that client is not connected.
+    pub fn disconnect(&self, client_id: &str) -> bool {
+        self.shared
+            .with_core(|core, now| match core.disconnect_client(client_id, now) {
+                Some(actions) => (true, actions),
+                None => (false, Vec::new()),
+            })
+    }
+
+    /// Presents `identity` to connections accepted from now on (an expired certificate, one
+    /// for the wrong name, or one from an untrusted issuer).
+    pub fn present_server_identity(&self, identity: &ServerIdentity) -> Result<(), TlsConfigError> {
+        self.shared.set_server_identity(Some(identity))
+    }
+
+    /// Goes back to the configured server certificate for new connections.
+    pub fn restore_server_identity(&self) {
+        // The default configuration was built at start, so this cannot fail.
+        let _ = self.shared.set_server_identity(None);
+    }
+
+    /// Disarms every fault, the server certificate included.
+    pub fn clear(&self) {
+        self.shared.faults(|plan| plan.clear());
+        self.restore_server_identity();
+    }
+}

@@ -1,0 +1,541 @@
+//! The broker's I/O edge: the TCP listener, TLS handshakes, one tokio task per connection,
+//! the clock, and the [`MockBroker`] handle.
+//!
+//! Everything the protocol decides lives in [`crate::mqtt::core::Core`]; this module reads bytes,
+//! frames them with [`crate::mqtt::codec`], hands packets to the core under one lock, and carries
+//! out the returned actions (packets go to per-connection outboxes, events to the tap).
+//! Timers: each connection task sleeps until the core's [`Core::poll_at`] deadline, and until
+//! the CONNECT timeout before its first packet. Shutdown (explicit or on drop) closes every
+//! connection, stops the tasks, and saves the state dir.
+
+use crate::mqtt::codec;
+use crate::mqtt::config::BrokerConfig;
+use crate::mqtt::core::{Action, Core};
+use crate::mqtt::errors::{CloseReason, StartError};
+use crate::mqtt::fault_plan::FaultPlan;
+use crate::mqtt::hooks::{Hooks, Service};
+use crate::mqtt::persist::StoredState;
+use crate::mqtt::session::ConnId;
+use crate::mqtt::tap::{EventKind, Tap, TapSender};
+use crate::mqtt::tls::{self, ServerIdentity};
+use bytes::{Bytes, BytesMut};
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::Packet;
+use rustls::ServerConfig;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a connection task is told to do.
+#[derive(Debug)]
+enum Outgoing {
+    Packet(Packet, Duration),
+    Close,
+}
+
+struct State {
+    core: Core,
+    outboxes: HashMap<ConnId, mpsc::UnboundedSender<Outgoing>>,
+}
+
+/// State shared by the accept loop, the connection tasks and the handles.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    tap: TapSender,
+    started: Instant,
+    next_conn: AtomicU64,
+    hooks: Arc<dyn Hooks>,
+    services: Vec<Arc<dyn Service>>,
+    connect_timeout: Duration,
+    /// The TLS configuration new connections get; a fault may swap it.
+    tls_active: RwLock<Arc<ServerConfig>>,
+    tls_default: Arc<ServerConfig>,
+    client_auth: crate::mqtt::tls::ClientAuth,
+    state_dir: Option<PathBuf>,
+    time_scale: f64,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a broker bug; keep serving with the state as is.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the core under the lock and carries out the actions it returns.
+    pub(crate) fn with_core<R>(
+        &self,
+        f: impl FnOnce(&mut Core, Duration) -> (R, Vec<Action>),
+    ) -> R {
+        let mut state = self.lock();
+        let now = self.now();
+        let (result, actions) = f(&mut state.core, now);
+        self.apply(&mut state, now, actions);
+        result
+    }
+
+    fn run(&self, f: impl FnOnce(&mut Core, Duration) -> Vec<Action>) {
+        self.with_core(|core, now| ((), f(core, now)));
+    }
+
+    fn apply(&self, state: &mut State, now: Duration, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send {
+                    conn,
+                    packet,
+                    delay,
+                } => {
+                    if let Some(outbox) = state.outboxes.get(&conn) {
+                        let _ = outbox.send(Outgoing::Packet(packet, delay));
+                    }
+                }
+                Action::Close { conn, .. } => {
+                    if let Some(outbox) = state.outboxes.remove(&conn) {
+                        let _ = outbox.send(Outgoing::Close);
+                    }
+                }
+                Action::Tap(kind) => self.tap.emit(now, kind),
+            }
+        }
+    }
+
+    /// Publishes what a hook asked for, and schedules its deferred work on the broker's
+    /// tasks (scaled by the time scale; cancelled at shutdown).
+    fn run_hook_effects(
+        self: &Arc<Self>,
+        publish: Vec<crate::mqtt::hooks::BrokerMessage>,
+        deferred: Vec<crate::mqtt::hooks::Deferred>,
+    ) {
+        self.publish_messages(publish);
+        for work in deferred {
+            let shared = self.clone();
+            let delay = work.after.mul_f64(self.time_scale.max(0.0));
+            let cancel = self.cancel.clone();
+            self.tracker.spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => {
+                        let messages = (work.run)();
+                        shared.publish_messages(messages);
+                    }
+                }
+            });
+        }
+    }
+
+    fn publish_messages(&self, messages: Vec<crate::mqtt::hooks::BrokerMessage>) {
+        for message in messages {
+            let payload = Bytes::from(message.payload);
+            self.run(|core, now| {
+                core.publish(now, &message.topic, payload, QoS::AtLeastOnce, false)
+            });
+        }
+    }
+
+    fn emit(&self, kind: EventKind) {
+        // Under the lock, so tap order is the core's order.
+        let _state = self.lock();
+        self.tap.emit(self.now(), kind);
+    }
+
+    pub(crate) fn faults<R>(&self, f: impl FnOnce(&mut FaultPlan) -> R) -> R {
+        f(self.lock().core.faults_mut())
+    }
+
+    pub(crate) fn set_server_identity(
+        &self,
+        identity: Option<&ServerIdentity>,
+    ) -> Result<(), crate::mqtt::errors::TlsConfigError> {
+        let config = match identity {
+            Some(identity) => tls::server_config(identity, &self.client_auth)?,
+            None => self.tls_default.clone(),
+        };
+        *self.tls_active.write().unwrap_or_else(|p| p.into_inner()) = config;
+        Ok(())
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(
+            self.tls_active
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+
+    /// Closes every connection, stops the services and saves the state dir. Idempotent.
+    fn stop(&self) {
+        self.run(|core, now| core.close_all(now));
+        for service in &self.services {
+            service.stop();
+        }
+        if let Some(dir) = &self.state_dir {
+            let snapshot = StoredState::capture(&self.lock().core);
+            if let Err(error) = snapshot.save(dir) {
+                tracing::error!(%error, dir = %dir.display(), "cannot save broker state");
+            }
+        }
+    }
+}
+
+/// A running mock broker. Dropping it shuts it down (without waiting for its tasks);
+/// [`MockBroker::shutdown`] also waits until every connection task has ended.
+pub struct MockBroker {
+    shared: Arc<Shared>,
+    config: BrokerConfig,
+    local_addr: SocketAddr,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    stopped: bool,
+}
+
+impl std::fmt::Debug for MockBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockBroker")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockBroker {
+    /// Binds the listener and starts serving on the current tokio runtime.
+    pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
+        let kept = config.clone();
+        let tls_default = tls::server_config(&config.server, &config.client_auth)?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut core_config = config.core.clone();
+        if core_config.epoch_ms_at_start == 0 {
+            core_config.epoch_ms_at_start = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0);
+        }
+        let mut core = Core::new(core_config, config.hooks.clone());
+        for service in &config.services {
+            core.add_service(service.clone());
+        }
+        if let Some(dir) = &config.state_dir {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::StateDir {
+                path: dir.clone(),
+                source,
+            })?;
+            StoredState::load(dir)?.apply(&mut core, Duration::ZERO);
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                outboxes: HashMap::new(),
+            }),
+            tap: TapSender::new(config.tap_capacity),
+            started: Instant::now(),
+            next_conn: AtomicU64::new(1),
+            hooks: config.hooks,
+            services: config.services,
+            connect_timeout: config.connect_timeout,
+            tls_active: RwLock::new(tls_default.clone()),
+            tls_default,
+            client_auth: config.client_auth,
+            state_dir: config.state_dir,
+            time_scale: config.core.time_scale,
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+        });
+        tracker.spawn(accept_loop(
+            listener,
+            shared.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        ));
+        tracing::info!(%local_addr, "mock-broker listening");
+        Ok(MockBroker {
+            shared,
+            config: kept,
+            local_addr,
+            cancel,
+            tracker,
+            stopped: false,
+        })
+    }
+
+    /// The address the broker listens on (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A new reader of the broker's events, from now on.
+    pub fn tap(&self) -> Tap {
+        self.shared.tap.subscribe()
+    }
+
+    /// The fault-injection handle.
+    pub fn faults(&self) -> crate::Faults {
+        crate::Faults::new(self.shared.clone())
+    }
+
+    /// Publishes a message as the broker itself (as AWS IoT Core publishes its events).
+    pub fn publish(&self, topic: &str, payload: impl Into<Bytes>, qos: QoS, retain: bool) {
+        let payload = payload.into();
+        self.shared
+            .run(|core, now| core.publish(now, topic, payload, qos, retain));
+    }
+
+    /// How many client connections are open (after their TLS handshake).
+    pub fn connection_count(&self) -> usize {
+        self.shared.lock().core.connection_count()
+    }
+
+    /// Restarts the broker on the same address, as a server restart would: every
+    /// connection is dropped, the state dir is saved and read back (retained messages,
+    /// persistent sessions, shadows), faults are cleared. Existing taps end; take a new
+    /// one.
+    pub async fn restart(&mut self) -> Result<(), StartError> {
+        let mut config = self.config.clone();
+        config.listen = self.local_addr;
+        self.stop();
+        self.tracker.close();
+        self.tracker.wait().await;
+        *self = MockBroker::start(config).await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waits for all tasks to end, and saves the state dir.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+
+    fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            self.shared.stop();
+            self.cancel.cancel();
+        }
+    }
+}
+
+impl Drop for MockBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                tracker.spawn(serve_connection(tcp, peer, shared.clone(), cancel.clone()));
+            }
+            Err(error) => {
+                // Out of descriptors and the like: wait a moment rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) {
+    let connect_deadline = Instant::now() + shared.connect_timeout;
+    let handshake = tokio::time::timeout_at(connect_deadline, shared.acceptor().accept(tcp));
+    let stream = tokio::select! {
+        _ = cancel.cancelled() => return,
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                let reason = tls::describe_handshake_error(&error);
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                return;
+            }
+            Err(_) => {
+                let reason = "TLS handshake timed out".to_owned();
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                return;
+            }
+        },
+    };
+    let (_, session) = stream.get_ref();
+    let chain = session.peer_certificates().unwrap_or_default();
+    let identification = shared.hooks.identify(chain);
+    shared.run_hook_effects(identification.publish, identification.deferred);
+    let identity = match identification.outcome {
+        Ok(identity) => identity,
+        Err(reason) => {
+            let certificate_id = chain
+                .first()
+                .map(|leaf| crate::mqtt::hooks::certificate_id(leaf));
+            shared.emit(EventKind::TlsRejected {
+                peer,
+                reason,
+                certificate_id,
+            });
+            return;
+        }
+    };
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (outbox, inbox) = mpsc::unbounded_channel();
+    {
+        let mut state = shared.lock();
+        let now = shared.now();
+        state.outboxes.insert(conn, outbox);
+        shared.tap.emit(
+            now,
+            EventKind::TlsAccepted {
+                conn,
+                peer,
+                sni: session.server_name().map(str::to_owned),
+                certificate_id: identity.certificate_id.clone(),
+                tls_version: session
+                    .protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default(),
+            },
+        );
+        state.core.open(conn, now, identity);
+    }
+    let reason = run_connection(conn, stream, inbox, &shared, connect_deadline, &cancel).await;
+    // Idempotent: a no-op when the core closed the connection itself.
+    shared.run(|core, now| core.handle_close(conn, now, reason));
+    shared.lock().outboxes.remove(&conn);
+}
+
+/// Pumps one connection until it ends; returns why, as far as the edge can tell.
+async fn run_connection(
+    conn: ConnId,
+    mut stream: TlsStream<TcpStream>,
+    mut inbox: mpsc::UnboundedReceiver<Outgoing>,
+    shared: &Shared,
+    connect_deadline: Instant,
+    cancel: &CancellationToken,
+) -> CloseReason {
+    let mut input = BytesMut::with_capacity(4096);
+    let mut output = BytesMut::new();
+    let mut got_connect = false;
+    loop {
+        let keep_alive = shared
+            .lock()
+            .core
+            .poll_at(conn)
+            .map(|at| shared.started + at);
+        let deadline = match (got_connect, keep_alive) {
+            (false, _) => Some(connect_deadline),
+            (true, at) => at,
+        };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return CloseReason::ServerShutdown,
+            command = inbox.recv() => match command {
+                Some(Outgoing::Packet(packet, delay)) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    output.clear();
+                    if let Err(error) = codec::encode(&packet, &mut output) {
+                        tracing::error!(%error, "cannot encode a broker packet");
+                        continue;
+                    }
+                    if let Err(error) = write_all(&mut stream, &output).await {
+                        return CloseReason::Io { error: error.to_string() };
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let _ = stream.shutdown().await;
+                    return CloseReason::ServerInitiatedDisconnect;
+                }
+            },
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) => return end_of_stream(&input),
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return end_of_stream(&input);
+                }
+                Ok(_) => loop {
+                    match codec::decode(&mut input) {
+                        Ok(Some(packet)) => {
+                            got_connect = true;
+                            shared.run(|core, now| core.handle_packet(conn, now, packet));
+                        }
+                        Ok(None) => break,
+                        Err(violation) => return violation.into(),
+                    }
+                },
+                Err(error) => return CloseReason::Io { error: error.to_string() },
+            },
+            _ = sleep_until(deadline) => {
+                if !got_connect {
+                    return CloseReason::ConnectTimeout;
+                }
+                shared.run(|core, now| core.handle_timeout(conn, now));
+            }
+        }
+    }
+}
+
+/// The client closed its side: a clean end between packets, or in the middle of one.
+fn end_of_stream(input: &BytesMut) -> CloseReason {
+    if input.is_empty() {
+        CloseReason::ConnectionLost
+    } else {
+        crate::mqtt::errors::Violation::Truncated(input.len()).into()
+    }
+}
+
+async fn write_all(stream: &mut TlsStream<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
