@@ -6,16 +6,22 @@
 //! - as the TLS client verifier ([`ControlPlane::verifier`]): a certificate is let through
 //!   the handshake when it is registered, issued by a registered CA, or issued by an
 //!   operator CA; anything else is an unknown issuer, as with AWS;
-//! - as the identity hook: ACTIVE certificates (under an ACTIVE CA) are admitted; INACTIVE,
-//!   REVOKED and PENDING_ACTIVATION ones are refused; an unknown certificate from an ACTIVE
-//!   CA with auto-registration is registered PENDING_ACTIVATION, the registration event is
-//!   published on `$aws/events/certificates/registered/<caCertificateId>`, and the
-//!   connection is dropped (JITR); with a template on the CA it is provisioned at once
-//!   (JITP); with [`ControlPlaneConfig::zero_touch`] the Microchip zero-touch rule
-//!   activates it after a delay;
+//! - as the identity hook, at the handshake: the certificate id, and whether an operator CA
+//!   issued it (operators are superusers);
+//! - as the admission hook, at CONNECT (where AWS decides, measured): ACTIVE certificates
+//!   under an ACTIVE CA go on; INACTIVE, REVOKED and PENDING_ACTIVATION ones are closed
+//!   without CONNACK (PENDING_ACTIVATION publishes the registration event again); an
+//!   unknown certificate from an ACTIVE CA with auto-registration is registered
+//!   PENDING_ACTIVATION, the event is published on
+//!   `$aws/events/certificates/registered/<caCertificateId>`, and the connection is closed
+//!   without CONNACK (JITR); with a template on the CA it is provisioned at once (JITP);
+//!   with [`ControlPlaneConfig::zero_touch`] the Microchip zero-touch rule activates it
+//!   after a delay. A handshake without CONNECT registers nothing;
 //! - as the authorization hook: the policies attached to the certificate decide Connect,
-//!   Publish, Subscribe and every Receive, and a certificate that stopped being ACTIVE is
-//!   refused on its next operation. Operator certificates are superusers.
+//!   Publish, Subscribe and every Receive;
+//! - as the revocation source: a certificate set INACTIVE or REVOKED, or one whose CA is
+//!   set INACTIVE, is named on [`Hooks::revocations`], and the broker closes its live
+//!   connections (see [`crate::BrokerConfig::revocation_delay`]).
 //!
 //! The decisions themselves live in [`Registry`], [`crate::aws::policy`] and [`crate::aws::jitp`];
 //! this module reads the clock and wires them to the hooks.
@@ -27,7 +33,7 @@ use crate::aws::policy::{self, Variables};
 use crate::aws::registry::{Account, AwsError, CaStatus, CertificateStatus, Registry};
 use crate::aws::shadow::ShadowService;
 use crate::mqtt::hooks::{
-    AuthAction, BrokerMessage, ClientIdentity, Decision, Deferred, Hooks, Identification,
+    Admission, AuthAction, BrokerMessage, ClientIdentity, Decision, Deferred, Hooks, Identification,
 };
 use crate::mqtt::tls::ClientAuth;
 use rustls::client::danger::HandshakeSignatureValid;
@@ -37,6 +43,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Signatu
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// Settings of the control plane.
 #[derive(Debug, Clone)]
@@ -70,6 +77,9 @@ impl ControlPlaneConfig {
     }
 }
 
+/// Revocations a broker may fall behind on before it re-checks every connection.
+const REVOCATION_BACKLOG: usize = 1024;
+
 /// The control plane; see the module documentation.
 #[derive(Debug)]
 pub struct ControlPlane {
@@ -78,6 +88,8 @@ pub struct ControlPlane {
     operators: Vec<CertInfo>,
     shadows: Arc<ShadowService>,
     state_dir: Option<PathBuf>,
+    /// Certificate ids that stopped being ACTIVE (or whose CA did), for the broker.
+    revocations: broadcast::Sender<String>,
 }
 
 /// The control plane could not start.
@@ -138,6 +150,7 @@ impl ControlPlane {
             zero_touch: config.zero_touch,
             operators,
             shadows: Arc::new(shadows),
+            revocations: broadcast::channel(REVOCATION_BACKLOG).0,
             state_dir: config.state_dir,
         };
         // Saved at once, so the account and its registration code survive a restart.
@@ -174,8 +187,15 @@ impl ControlPlane {
         f: impl FnOnce(&mut Registry, u64) -> Result<R, AwsError>,
     ) -> Result<R, AwsError> {
         let mut registry = self.lock();
-        let result = f(&mut registry, now_ms())?;
+        let result = f(&mut registry, now_ms());
+        // A failed operation changed nothing: what it queued is dropped with it.
+        let revoked = registry.take_revoked();
+        let result = result?;
         self.save(&registry);
+        for certificate_id in revoked {
+            // No broker listening is fine.
+            let _ = self.revocations.send(certificate_id);
+        }
         Ok(result)
     }
 
@@ -230,17 +250,14 @@ impl ControlPlane {
     }
 
     fn registration_event(reg: &Registry, certificate_id: &str, ca_id: &str) -> BrokerMessage {
-        let registered_ms = reg
-            .certificate(certificate_id)
-            .map(|c| c.created_ms)
-            .unwrap_or(0);
         let payload = serde_json::json!({
             "certificateId": certificate_id,
             "caCertificateId": ca_id,
             "timestamp": now_ms(),
             "certificateStatus": "PENDING_ACTIVATION",
             "awsAccountId": reg.account.id,
-            "certificateRegistrationTimestamp": registered_ms.to_string(),
+            // Measured on AWS: null in the event.
+            "certificateRegistrationTimestamp": null,
         });
         BrokerMessage {
             topic: format!("$aws/events/certificates/registered/{ca_id}"),
@@ -254,15 +271,15 @@ impl ControlPlane {
         leaf: &CertInfo,
         ca_id: &str,
         now: u64,
-    ) -> Identification {
+    ) -> Admission {
         if let Err(e) =
             reg.register_presented(leaf, ca_id, CertificateStatus::PendingActivation, now)
         {
-            return Identification::refuse(format!("JITR: {e}"));
+            return Admission::refuse(format!("JITR: {e}"));
         }
         self.save(reg);
         let mut identification =
-            Identification::refuse("JITR: certificate registered as PENDING_ACTIVATION");
+            Admission::refuse("JITR: certificate registered as PENDING_ACTIVATION");
         identification
             .publish
             .push(Self::registration_event(reg, &leaf.id, ca_id));
@@ -289,10 +306,10 @@ impl ControlPlane {
         ca_id: &str,
         template: &str,
         now: u64,
-    ) -> Identification {
+    ) -> Admission {
         let plan = match jitp::evaluate(template, leaf) {
             Ok(plan) => plan,
-            Err(e) => return Identification::refuse(format!("JITP: {e}")),
+            Err(e) => return Admission::refuse(format!("JITP: {e}")),
         };
         // Apply on a copy, so a failing template leaves nothing half-done.
         let mut draft = reg.clone();
@@ -324,9 +341,9 @@ impl ControlPlane {
             Ok(()) => {
                 *reg = draft;
                 self.save(reg);
-                Identification::refuse("JITP: certificate provisioned; connect again")
+                Admission::refuse("JITP: certificate provisioned; connect again")
             }
-            Err(e) => Identification::refuse(format!("JITP: {e}")),
+            Err(e) => Admission::refuse(format!("JITP: {e}")),
         }
     }
 }
@@ -336,51 +353,53 @@ impl Hooks for Arc<ControlPlane> {
         let Some(leaf) = chain.first() else {
             return Identification::refuse("no client certificate");
         };
-        let leaf = match CertInfo::from_der(leaf.clone().into_owned()) {
-            Ok(leaf) => leaf,
+        let info = match CertInfo::from_der(leaf.clone().into_owned()) {
+            Ok(info) => info,
             Err(e) => return Identification::refuse(e.to_string()),
         };
-        if self.is_operator(&leaf) {
-            return Identification::admit(ClientIdentity {
-                certificate_id: leaf.id,
-                superuser: true,
-            });
+        let mut identity = ClientIdentity::from_leaf(leaf);
+        identity.superuser = self.is_operator(&info);
+        Identification::admit(identity)
+    }
+
+    fn admit(&self, identity: &ClientIdentity, _client_id: &str) -> Admission {
+        if identity.superuser {
+            return Admission::admit(());
         }
         let now = now_ms();
         let mut reg = self.lock();
-        if let Ok(record) = reg.certificate(&leaf.id) {
+        if let Ok(record) = reg.certificate(&identity.certificate_id) {
             return match (record.status, record.ca_id.clone()) {
-                (CertificateStatus::Active, Some(ca_id))
-                    if reg.ca(&ca_id).is_ok_and(|ca| ca.status != CaStatus::Active) =>
-                {
-                    Identification::refuse(format!("the issuing CA {ca_id} is INACTIVE"))
-                }
-                (CertificateStatus::Active, _) => Identification::admit(ClientIdentity {
-                    certificate_id: leaf.id,
-                    superuser: false,
-                }),
                 (CertificateStatus::PendingActivation, Some(ca_id)) => {
-                    let mut refused = Identification::refuse("certificate is PENDING_ACTIVATION");
-                    refused
-                        .publish
-                        .push(ControlPlane::registration_event(&reg, &leaf.id, &ca_id));
+                    // AWS publishes the registration event again at every attempt.
+                    let mut refused = Admission::refuse("certificate is PENDING_ACTIVATION");
+                    refused.publish.push(ControlPlane::registration_event(
+                        &reg,
+                        &identity.certificate_id,
+                        &ca_id,
+                    ));
                     refused
                 }
-                (status, _) => {
-                    Identification::refuse(format!("certificate is {}", status.as_str()))
-                }
+                _ => match standing(&reg, &identity.certificate_id) {
+                    Ok(()) => Admission::admit(()),
+                    Err(reason) => Admission::refuse(reason),
+                },
             };
         }
+        let leaf = match CertInfo::from_der(CertificateDer::from(identity.certificate.to_vec())) {
+            Ok(leaf) => leaf,
+            Err(e) => return Admission::refuse(e.to_string()),
+        };
         let Some(ca) = reg.issuing_ca(&leaf).cloned() else {
-            return Identification::refuse(
+            return Admission::refuse(
                 "certificate is not registered and no registered CA issued it",
             );
         };
         if ca.status != CaStatus::Active {
-            return Identification::refuse(format!("the issuing CA {} is INACTIVE", ca.id));
+            return Admission::refuse(format!("the issuing CA {} is INACTIVE", ca.id));
         }
         if !ca.auto_registration {
-            return Identification::refuse(
+            return Admission::refuse(
                 "certificate is not registered and the CA has auto-registration off",
             );
         }
@@ -388,6 +407,17 @@ impl Hooks for Arc<ControlPlane> {
             Some(template) => self.jitp(&mut reg, &leaf, &ca.id, template, now),
             None => self.jitr(&mut reg, &leaf, &ca.id, now),
         }
+    }
+
+    fn standing(&self, identity: &ClientIdentity) -> Result<(), String> {
+        if identity.superuser {
+            return Ok(());
+        }
+        standing(&self.lock(), &identity.certificate_id)
+    }
+
+    fn revocations(&self) -> Option<broadcast::Receiver<String>> {
+        Some(self.revocations.subscribe())
     }
 
     fn authorize(
@@ -400,12 +430,8 @@ impl Hooks for Arc<ControlPlane> {
             return Decision::Allow;
         }
         let reg = self.lock();
-        match reg.certificate(&identity.certificate_id) {
-            Ok(record) if record.status == CertificateStatus::Active => {}
-            Ok(record) => {
-                return Decision::Deny(format!("certificate is {}", record.status.as_str()));
-            }
-            Err(_) => return Decision::Deny("certificate is no longer registered".into()),
+        if let Err(reason) = standing(&reg, &identity.certificate_id) {
+            return Decision::Deny(reason);
         }
         let (name, resource) = match action {
             AuthAction::Connect(id) => ("iot:Connect", reg.arn("client", id)),
@@ -430,6 +456,22 @@ impl Hooks for Arc<ControlPlane> {
         } else {
             Decision::Deny(format!("{name} on {resource}: {}", verdict.describe()))
         }
+    }
+}
+
+/// Whether a registered certificate may hold a connection: ACTIVE, under an ACTIVE CA.
+fn standing(reg: &Registry, certificate_id: &str) -> Result<(), String> {
+    let record = reg
+        .certificate(certificate_id)
+        .map_err(|_| "certificate is no longer registered".to_owned())?;
+    if record.status != CertificateStatus::Active {
+        return Err(format!("certificate is {}", record.status.as_str()));
+    }
+    match &record.ca_id {
+        Some(ca_id) if reg.ca(ca_id).is_ok_and(|ca| ca.status != CaStatus::Active) => {
+            Err(format!("the issuing CA {ca_id} is INACTIVE"))
+        }
+        _ => Ok(()),
     }
 }
 

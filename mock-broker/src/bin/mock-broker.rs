@@ -57,6 +57,10 @@ struct Serve {
     /// Multiply protocol timers (keep-alive, session expiry) by this factor.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// How long after a certificate (or its CA) stops being ACTIVE its live connections
+    /// are closed, in milliseconds (scaled by --time-scale).
+    #[arg(long, default_value_t = 200)]
+    revocation_delay_ms: u64,
     /// Print every tap event to stdout as a JSON line.
     #[arg(long)]
     tap: bool,
@@ -144,6 +148,7 @@ async fn run_serve(args: Serve) -> Result<()> {
     config.listen = args.listen;
     config.state_dir = Some(args.state_dir.clone());
     config.core.time_scale = args.time_scale;
+    config.revocation_delay = std::time::Duration::from_millis(args.revocation_delay_ms);
     let plane = if args.control_plane {
         let mut plane_config = ControlPlaneConfig::new(&args.endpoint);
         plane_config.operator_cas = roots;

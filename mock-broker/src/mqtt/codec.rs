@@ -1,11 +1,13 @@
 //! MQTT 3.1.1 framing: bytes to packets and back.
 //!
 //! The packet encoding itself is rumqttc's `mqttbytes::v4`; this module only frames a
-//! byte buffer, applies the broker's size limit before buffering a huge packet, and turns
-//! decoder errors into [`Violation`]s. It never touches a socket: the connection task
-//! ([`crate::mqtt::server`]) feeds it what it read.
+//! byte buffer, applies the broker's size limit before buffering a huge packet, runs the
+//! validation layer ([`crate::mqtt::validate`]) on each whole packet, before and after
+//! decoding it, and turns decoder errors into [`Violation`]s. It never touches a socket:
+//! the connection task (the server edge) feeds it what it read.
 
 use crate::mqtt::errors::Violation;
+use crate::mqtt::validate;
 use bytes::BytesMut;
 use rumqttc::mqttbytes::{self, v4::Packet};
 
@@ -23,14 +25,26 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Packet>, Violation> {
     if buf.is_empty() {
         return Ok(None);
     }
-    match Packet::read(buf, MAX_REMAINING_LENGTH) {
-        Ok(packet) => Ok(Some(packet)),
-        Err(mqttbytes::Error::InsufficientBytes(_)) => Ok(None),
-        Err(mqttbytes::Error::PayloadSizeLimitExceeded(_)) => Err(Violation::PacketTooLarge {
+    let header = match mqttbytes::check(buf.iter(), MAX_REMAINING_LENGTH) {
+        Ok(header) => header,
+        Err(mqttbytes::Error::InsufficientBytes(_)) => return Ok(None),
+        Err(other) => return Err(violation(other)),
+    };
+    validate::check_frame(buf.get(..header.frame_length()).unwrap_or_default())?;
+    let packet = Packet::read(buf, MAX_REMAINING_LENGTH).map_err(violation)?;
+    validate::check_packet(&packet)?;
+    Ok(Some(packet))
+}
+
+fn violation(error: mqttbytes::Error) -> Violation {
+    match error {
+        mqttbytes::Error::PayloadSizeLimitExceeded(_) => Violation::PacketTooLarge {
             max: MAX_REMAINING_LENGTH,
-        }),
-        Err(mqttbytes::Error::TopicNotUtf8) => Err(Violation::NotUtf8),
-        Err(other) => Err(Violation::Malformed(other.to_string())),
+        },
+        mqttbytes::Error::TopicNotUtf8 => Violation::NotUtf8,
+        mqttbytes::Error::PacketIdZero => Violation::PacketIdZero("PUBLISH"),
+        mqttbytes::Error::EmptySubscription => Violation::NoTopicFilter("SUBSCRIBE"),
+        other => Violation::Malformed(other.to_string()),
     }
 }
 

@@ -16,6 +16,9 @@ use std::time::Duration;
 /// any.
 pub const DEFAULT_TAP_CAPACITY: usize = 65_536;
 
+/// Default [`BrokerConfig::revocation_delay`]: 200 ms.
+pub const DEFAULT_REVOCATION_DELAY: Duration = Duration::from_millis(200);
+
 /// Settings of a broker.
 #[derive(Clone)]
 pub struct BrokerConfig {
@@ -34,6 +37,9 @@ pub struct BrokerConfig {
     pub core: CoreConfig,
     /// How long a client has, from TCP accept, to finish TLS and send CONNECT.
     pub connect_timeout: Duration,
+    /// How long after a certificate (or its CA) stops being ACTIVE its live connections are
+    /// closed, before the time scale (AWS: "within minutes"; here, at once for tests).
+    pub revocation_delay: Duration,
     /// Events a tap reader may fall behind before it loses the oldest.
     pub tap_capacity: usize,
     /// Where retained messages and persistent sessions are kept across restarts.
@@ -63,6 +69,7 @@ impl BrokerConfig {
             services: Vec::new(),
             core: CoreConfig::default(),
             connect_timeout: Duration::from_secs(10),
+            revocation_delay: DEFAULT_REVOCATION_DELAY,
             tap_capacity: DEFAULT_TAP_CAPACITY,
             state_dir: None,
         }

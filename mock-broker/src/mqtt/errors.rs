@@ -156,6 +156,45 @@ pub enum Violation {
     /// An empty client id with a persistent session.
     #[error("empty client id with a persistent session")]
     EmptyClientId,
+    /// Packet type 0 or 15, which MQTT 3.1.1 reserves [MQTT-2.2.1].
+    #[error("reserved packet type {0}")]
+    ReservedPacketType(u8),
+    /// The fixed header's flag bits are not the ones MQTT 3.1.1 mandates for the packet
+    /// type [MQTT-2.2.2-1] (UNSUBSCRIBE sent as `0xA0` instead of `0xA2`, say).
+    #[error("{packet} with fixed-header flags {flags:#06b}, MQTT 3.1.1 requires {required:#06b}")]
+    ReservedFlags {
+        /// The packet type.
+        packet: &'static str,
+        /// The flags sent (the low four bits of the first byte).
+        flags: u8,
+        /// The flags the specification requires.
+        required: u8,
+    },
+    /// A QoS of 3 (a PUBLISH's flags, a Will, or a SUBSCRIBE's requested QoS)
+    /// [MQTT-3.3.1-4].
+    #[error("QoS 3 in {0}")]
+    Qos3(&'static str),
+    /// A QoS 0 PUBLISH with the DUP flag set [MQTT-3.3.1-2].
+    #[error("DUP set on a QoS 0 PUBLISH")]
+    DupOnQos0,
+    /// The reserved bit of CONNECT's flags is set [MQTT-3.1.2-3].
+    #[error("CONNECT with its reserved flag bit set")]
+    ReservedConnectFlag,
+    /// CONNECT's Will QoS or Will retain set without the Will flag [MQTT-3.1.2-11].
+    #[error("CONNECT with Will QoS or Will retain but no Will")]
+    WillFlagsWithoutWill,
+    /// CONNECT with a password but no user name [MQTT-3.1.2-22].
+    #[error("CONNECT with a password but no user name")]
+    PasswordWithoutUsername,
+    /// A SUBSCRIBE's requested-QoS byte has its reserved upper bits set [MQTT-3.8.3-4].
+    #[error("SUBSCRIBE options byte {0:#04x} has reserved bits set")]
+    ReservedSubscribeOptions(u8),
+    /// Packet identifier 0 where one is required [MQTT-2.3.1-1].
+    #[error("{0} with packet identifier 0")]
+    PacketIdZero(&'static str),
+    /// A SUBSCRIBE or UNSUBSCRIBE without a topic filter [MQTT-3.8.3-3], [MQTT-3.10.3-2].
+    #[error("{0} without a topic filter")]
+    NoTopicFilter(&'static str),
 }
 
 /// Why a client's connection ended, as the tap reports it.

@@ -1,19 +1,32 @@
-//! The seams where AWS IoT Core's control plane plugs into the data plane.
+//! The seams where AWS IoT Core's services plug into the MQTT broker.
 //!
-//! [`Hooks::identify`] runs once per connection, after the TLS handshake, on the client's
-//! certificate chain: it says who the client is, or refuses it (the place for registry
-//! look-ups and Just-In-Time Registration). [`Hooks::authorize`] runs on CONNECT, on every
-//! PUBLISH and SUBSCRIBE, and on every delivery (Receive), so a policy change takes effect
-//! on live subscriptions. [`AllowAll`] is the default: any client whose certificate chains
-//! to the configured trust roots may do anything.
+//! A connection meets the hooks in this order:
+//! - [`Hooks::identify`], once, after the TLS handshake, on the client's certificate chain:
+//!   who the client is, or a refusal (no certificate, one that does not parse).
+//! - [`Hooks::admit`], when the CONNECT packet arrives: whether this certificate may hold a
+//!   connection at all. The place for registry look-ups and Just-In-Time Registration,
+//!   which AWS IoT Core runs at CONNECT, not at the handshake (measured: a handshake closed
+//!   without CONNECT registers nothing).
+//! - [`Hooks::authorize`], on CONNECT (`iot:Connect`), every PUBLISH and SUBSCRIBE, and
+//!   every delivery (`iot:Receive`), so a policy change takes effect on live subscriptions.
+//! - [`Hooks::standing`], whenever [`Hooks::revocations`] names the connection's
+//!   certificate: a certificate (or its CA) that stopped being ACTIVE closes its live
+//!   connections, as AWS does.
 //!
-//! `authorize` is called from inside the broker's core with its lock held, and `identify`
-//! from the connection's task: both must be quick and must not call back into the broker.
-//! What `identify` wants published or done later it returns in its [`Identification`].
+//! [`AllowAll`] is the default: any client whose certificate chains to the configured trust
+//! roots may do anything. [`Service`]s answer messages like subscribers (AWS's Device
+//! Shadow).
+//!
+//! `admit`, `authorize`, `standing` and the services are called from inside the broker's
+//! core with its lock held, and `identify` from the connection's task: all must be quick
+//! and must not call back into the broker. What a hook wants published or done later it
+//! returns in its [`Outcome`].
 
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::broadcast;
 
 /// Who a connected client is, as established from its certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,14 +35,28 @@ pub struct ClientIdentity {
     pub certificate_id: String,
     /// The harness's own cloud-side client: allowed everything.
     pub superuser: bool,
+    /// The leaf certificate's DER, for [`Hooks::admit`] to register an unknown certificate
+    /// at CONNECT; empty when the hooks have no use for it. Never serialized.
+    #[serde(skip)]
+    pub certificate: Arc<[u8]>,
 }
 
 impl ClientIdentity {
-    /// The identity of a leaf certificate, with its AWS certificate id.
+    /// The identity of a leaf certificate, with its AWS certificate id and its DER.
     pub fn from_leaf(leaf: &CertificateDer<'_>) -> Self {
         ClientIdentity {
             certificate_id: certificate_id(leaf),
             superuser: false,
+            certificate: Arc::from(leaf.as_ref()),
+        }
+    }
+
+    /// An identity known only by its certificate id (tests, and hooks that need no DER).
+    pub fn with_id(certificate_id: impl Into<String>) -> Self {
+        ClientIdentity {
+            certificate_id: certificate_id.into(),
+            superuser: false,
+            certificate: Arc::from(Vec::new()),
         }
     }
 }
@@ -59,22 +86,24 @@ impl std::fmt::Debug for Deferred {
     }
 }
 
-/// The answer of [`Hooks::identify`].
+/// A hook's answer: go on with `T`, or refuse with a reason; plus what the broker should
+/// publish now and do later on the hook's behalf.
 #[derive(Debug)]
-pub struct Identification {
-    /// The identity, or why the connection is refused.
-    pub outcome: Result<ClientIdentity, String>,
-    /// Messages to publish now (before the connection is dropped, if it is).
+pub struct Outcome<T> {
+    /// Go on with this, or why the connection is refused (the reason goes on the tap).
+    pub outcome: Result<T, String>,
+    /// Messages to publish now, before the connection is dropped if it is (QoS 1, not
+    /// retained).
     pub publish: Vec<BrokerMessage>,
     /// Work to run later.
     pub deferred: Vec<Deferred>,
 }
 
-impl Identification {
-    /// Admit with this identity, nothing else to do.
-    pub fn admit(identity: ClientIdentity) -> Self {
-        Identification {
-            outcome: Ok(identity),
+impl<T> Outcome<T> {
+    /// Go on with `value`, nothing else to do.
+    pub fn admit(value: T) -> Self {
+        Outcome {
+            outcome: Ok(value),
             publish: Vec::new(),
             deferred: Vec::new(),
         }
@@ -82,13 +111,19 @@ impl Identification {
 
     /// Refuse with this reason, nothing else to do.
     pub fn refuse(reason: impl Into<String>) -> Self {
-        Identification {
+        Outcome {
             outcome: Err(reason.into()),
             publish: Vec::new(),
             deferred: Vec::new(),
         }
     }
 }
+
+/// The answer of [`Hooks::identify`]: the client's identity.
+pub type Identification = Outcome<ClientIdentity>;
+
+/// The answer of [`Hooks::admit`]: whether the CONNECT may go on.
+pub type Admission = Outcome<()>;
 
 /// AWS IoT's certificate id: the lowercase hex SHA-256 of the DER encoding.
 pub fn certificate_id(der: &[u8]) -> String {
@@ -129,6 +164,30 @@ pub trait Hooks: Send + Sync + 'static {
             Some(leaf) => Identification::admit(ClientIdentity::from_leaf(leaf)),
             None => Identification::refuse("no client certificate"),
         }
+    }
+
+    /// A CONNECT arrived from `identity` as `client_id`: may this certificate hold a
+    /// connection? A refusal closes the connection without a CONNACK, as AWS IoT Core does
+    /// for a certificate it just registered (JITR) or one that is not ACTIVE. Called before
+    /// `iot:Connect` is authorized.
+    fn admit(&self, identity: &ClientIdentity, client_id: &str) -> Admission {
+        let _ = (identity, client_id);
+        Admission::admit(())
+    }
+
+    /// May a live connection of `identity` stay open? `Err(reason)` closes it. Asked for
+    /// the connections of every certificate that [`Hooks::revocations`] names.
+    fn standing(&self, identity: &ClientIdentity) -> Result<(), String> {
+        let _ = identity;
+        Ok(())
+    }
+
+    /// Certificate ids whose standing may have changed (a certificate, or its CA, set
+    /// INACTIVE or REVOKED): the broker asks [`Hooks::standing`] for each of their live
+    /// connections. A receiver that lags re-checks every connection. `None`: nothing ever
+    /// changes.
+    fn revocations(&self) -> Option<broadcast::Receiver<String>> {
+        None
     }
 
     /// Decides whether `identity`, connected as `client_id`, may perform `action`.

@@ -27,3 +27,4 @@ pub mod session;
 pub mod tap;
 pub mod tls;
 pub mod topic;
+pub mod validate;

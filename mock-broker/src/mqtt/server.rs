@@ -26,11 +26,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -51,6 +51,8 @@ struct State {
 
 /// State shared by the accept loop, the connection tasks and the handles.
 pub(crate) struct Shared {
+    /// This `Shared` itself, for tasks it spawns.
+    me: Weak<Shared>,
     state: Mutex<State>,
     tap: TapSender,
     started: Instant,
@@ -64,6 +66,7 @@ pub(crate) struct Shared {
     client_auth: crate::mqtt::tls::ClientAuth,
     state_dir: Option<PathBuf>,
     time_scale: f64,
+    revocation_delay: Duration,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
@@ -114,32 +117,74 @@ impl Shared {
                     }
                 }
                 Action::Tap(kind) => self.tap.emit(now, kind),
+                Action::Defer(work) => self.defer(work),
             }
         }
     }
 
-    /// Publishes what a hook asked for, and schedules its deferred work on the broker's
-    /// tasks (scaled by the time scale; cancelled at shutdown).
+    /// Publishes what a hook asked for, and schedules its deferred work.
     fn run_hook_effects(
-        self: &Arc<Self>,
+        &self,
         publish: Vec<crate::mqtt::hooks::BrokerMessage>,
         deferred: Vec<crate::mqtt::hooks::Deferred>,
     ) {
         self.publish_messages(publish);
         for work in deferred {
-            let shared = self.clone();
-            let delay = work.after.mul_f64(self.time_scale.max(0.0));
-            let cancel = self.cancel.clone();
-            self.tracker.spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = tokio::time::sleep(delay) => {
-                        let messages = (work.run)();
-                        shared.publish_messages(messages);
-                    }
-                }
-            });
+            self.defer(work);
         }
+    }
+
+    /// Runs a hook's work after its delay (scaled by the time scale) on the broker's tasks,
+    /// publishing what it returns; cancelled at shutdown.
+    fn defer(&self, work: crate::mqtt::hooks::Deferred) {
+        let Some(shared) = self.me.upgrade() else {
+            return;
+        };
+        let delay = work.after.mul_f64(self.time_scale.max(0.0));
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(delay) => {
+                    let messages = (work.run)();
+                    shared.publish_messages(messages);
+                }
+            }
+        });
+    }
+
+    /// Closes the connections of certificates the hooks report as revoked, each after the
+    /// revocation delay (scaled), until shutdown.
+    fn watch_revocations(&self) {
+        let (Some(mut revocations), Some(shared)) = (self.hooks.revocations(), self.me.upgrade())
+        else {
+            return;
+        };
+        let delay = self.revocation_delay.mul_f64(self.time_scale.max(0.0));
+        let cancel = self.cancel.clone();
+        self.tracker.spawn(async move {
+            loop {
+                let which = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    received = revocations.recv() => match received {
+                        Ok(certificate_id) => Some(certificate_id),
+                        // Missed some: look at every connection.
+                        Err(broadcast::error::RecvError::Lagged(_)) => None,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                };
+                let later = shared.clone();
+                let cancel = cancel.clone();
+                shared.tracker.spawn(async move {
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => {
+                            later.run(|core, now| core.revalidate(which.as_deref(), now));
+                        }
+                    }
+                });
+            }
+        });
     }
 
     fn publish_messages(&self, messages: Vec<crate::mqtt::hooks::BrokerMessage>) {
@@ -252,7 +297,8 @@ impl MockBroker {
             addr: config.listen,
             source,
         })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             state: Mutex::new(State {
                 core,
                 outboxes: HashMap::new(),
@@ -268,9 +314,11 @@ impl MockBroker {
             client_auth: config.client_auth,
             state_dir: config.state_dir,
             time_scale: config.core.time_scale,
+            revocation_delay: config.revocation_delay,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
+        shared.watch_revocations();
         tracker.spawn(accept_loop(
             listener,
             shared.clone(),

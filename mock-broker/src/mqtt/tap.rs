@@ -237,6 +237,19 @@ pub enum EventKind {
         /// Will topic.
         topic: String,
     },
+    /// A message was not delivered to a subscriber because `iot:Receive` was denied: AWS
+    /// IoT Core drops it silently and the subscriber stays connected.
+    DeliveryDropped {
+        /// The subscriber's connection, `None` when its persistent session is offline.
+        conn: Option<u64>,
+        /// The subscriber's client id.
+        client_id: String,
+        /// The message it did not get.
+        #[serde(flatten)]
+        message: MessageInfo,
+        /// The authorization hook's reason (for policies, the deciding statement).
+        reason: String,
+    },
     /// Queued messages of an offline persistent session were dropped for lack of room.
     QueueOverflow {
         /// Client id.
@@ -275,6 +288,7 @@ impl EventKind {
             | Disconnect { conn, .. }
             | Denied { conn, .. }
             | Closed { conn, .. } => Some(*conn),
+            DeliveryDropped { conn, .. } => *conn,
             TlsRejected { .. }
             | WillPublished { .. }
             | QueueOverflow { .. }

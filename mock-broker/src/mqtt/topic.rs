@@ -1,10 +1,14 @@
 //! Topic names and topic filters as AWS IoT Core reads them.
 //!
-//! Owns validation (what a client may publish to or subscribe to) and filter matching.
-//! It differs from the MQTT 3.1.1 specification where AWS does: `a/#` matches `a/` but
-//! not `a`, a topic or filter has at most [`MAX_SLASHES`] slashes, and clients cannot
-//! publish to `$aws/events/...`. Whether a client is *allowed* to use a topic is the
-//! authorization hook's business ([`crate::mqtt::hooks`]), not this module's.
+//! Owns the rules for names and filters, in two layers, and filter matching. MQTT 3.1.1's
+//! own rules ([`check_name`], [`check_filter`]: not empty, no U+0000, wildcards only where
+//! the specification allows them) are applied by the packet validation layer
+//! ([`crate::mqtt::validate`]) before the core sees a packet. AWS IoT Core's rules
+//! ([`validate_publish_topic`], [`validate_filter`]) are the core's: a topic or filter has
+//! at most [`MAX_SLASHES`] slashes, and clients cannot publish to `$aws/events/...`.
+//! Matching differs from the specification where AWS does: `a/#` matches `a/` but not
+//! `a`. Whether a client is *allowed* to use a topic is the authorization hook's business
+//! ([`crate::mqtt::hooks`]), not this module's.
 
 use crate::mqtt::errors::Violation;
 
@@ -14,21 +18,21 @@ pub const MAX_SLASHES: usize = 7;
 /// The reserved prefix that only the broker publishes to.
 pub const EVENTS_PREFIX: &str = "$aws/events/";
 
-/// Checks a topic name in a PUBLISH from a client.
-pub fn validate_publish_topic(topic: &str) -> Result<(), Violation> {
-    validate_common(topic)?;
+/// MQTT 3.1.1's rules for a topic name (PUBLISH, Will): at least one character
+/// [MQTT-4.7.3-1], no U+0000 [MQTT-4.7.3-2], no wildcard [MQTT-3.3.2-2].
+pub fn check_name(topic: &str) -> Result<(), Violation> {
+    check_characters(topic)?;
     if topic.contains(['+', '#']) {
         return Err(Violation::WildcardInTopic(topic.to_owned()));
-    }
-    if topic.starts_with(EVENTS_PREFIX) {
-        return Err(Violation::ReservedTopic(topic.to_owned()));
     }
     Ok(())
 }
 
-/// Checks a topic filter in a SUBSCRIBE or UNSUBSCRIBE.
-pub fn validate_filter(filter: &str) -> Result<(), Violation> {
-    validate_common(filter)?;
+/// MQTT 3.1.1's rules for a topic filter (SUBSCRIBE, UNSUBSCRIBE): at least one character,
+/// no U+0000, `#` only as the whole last level [MQTT-4.7.1-2], `+` only as a whole level
+/// [MQTT-4.7.1-3].
+pub fn check_filter(filter: &str) -> Result<(), Violation> {
+    check_characters(filter)?;
     let levels: Vec<&str> = filter.split('/').collect();
     for (index, level) in levels.iter().enumerate() {
         let bad_hash = level.contains('#') && (*level != "#" || index + 1 != levels.len());
@@ -40,13 +44,33 @@ pub fn validate_filter(filter: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-fn validate_common(name: &str) -> Result<(), Violation> {
+fn check_characters(name: &str) -> Result<(), Violation> {
     if name.is_empty() {
         return Err(Violation::EmptyTopic);
     }
     if name.contains('\0') {
         return Err(Violation::InvalidFilter(name.replace('\0', "\\0")));
     }
+    Ok(())
+}
+
+/// AWS IoT Core's rules for a topic name a client publishes to (the MQTT rules of
+/// [`check_name`] are assumed): at most [`MAX_SLASHES`] slashes, not `$aws/events/...`.
+pub fn validate_publish_topic(topic: &str) -> Result<(), Violation> {
+    check_slashes(topic)?;
+    if topic.starts_with(EVENTS_PREFIX) {
+        return Err(Violation::ReservedTopic(topic.to_owned()));
+    }
+    Ok(())
+}
+
+/// AWS IoT Core's rules for a topic filter (the MQTT rules of [`check_filter`] are
+/// assumed): at most [`MAX_SLASHES`] slashes.
+pub fn validate_filter(filter: &str) -> Result<(), Violation> {
+    check_slashes(filter)
+}
+
+fn check_slashes(name: &str) -> Result<(), Violation> {
     let slashes = name.matches('/').count();
     if slashes > MAX_SLASHES {
         return Err(Violation::TooManySlashes {
@@ -120,20 +144,21 @@ mod tests {
 
     #[test]
     fn publish_topic_rules() {
+        assert_eq!(check_name("a/b"), Ok(()));
         assert_eq!(validate_publish_topic("a/b"), Ok(()));
         assert!(matches!(
-            validate_publish_topic("a/+"),
+            check_name("a/+"),
             Err(Violation::WildcardInTopic(_))
         ));
         assert!(matches!(
-            validate_publish_topic("a/#"),
+            check_name("a/#"),
             Err(Violation::WildcardInTopic(_))
         ));
         assert!(matches!(
             validate_publish_topic("$aws/events/presence/connected/x"),
             Err(Violation::ReservedTopic(_))
         ));
-        assert_eq!(validate_publish_topic(""), Err(Violation::EmptyTopic));
+        assert_eq!(check_name(""), Err(Violation::EmptyTopic));
         assert_eq!(
             validate_publish_topic("$aws/things/x/shadow/update"),
             Ok(())
@@ -155,11 +180,11 @@ mod tests {
 
     #[test]
     fn filter_wildcards_must_stand_alone() {
-        assert_eq!(validate_filter("a/+/b/#"), Ok(()));
-        assert_eq!(validate_filter("#"), Ok(()));
-        for bad in ["a/#/b", "a/b#", "a+/b", "a/+b"] {
+        assert_eq!(check_filter("a/+/b/#"), Ok(()));
+        assert_eq!(check_filter("#"), Ok(()));
+        for bad in ["a/#/b", "a/b#", "a+/b", "a/+b", "nul\0"] {
             assert!(
-                matches!(validate_filter(bad), Err(Violation::InvalidFilter(_))),
+                matches!(check_filter(bad), Err(Violation::InvalidFilter(_))),
                 "{bad}"
             );
         }

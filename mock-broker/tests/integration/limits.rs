@@ -16,6 +16,12 @@ async fn violation_for(packet: Packet) -> Violation {
     violation(close_reason_for(true, &bytes_of(packet), false).await)
 }
 
+/// A SUBSCRIBE with packet id 1 (rumqttc leaves 0 for its client to fill in).
+fn subscribe(mut subscribe: Subscribe) -> Packet {
+    subscribe.pkid = 1;
+    Packet::Subscribe(subscribe)
+}
+
 #[tokio::test]
 async fn a_payload_over_128_kib() {
     let big = vec![b'x'; 128 * 1024 + 1];
@@ -53,7 +59,7 @@ async fn more_than_seven_slashes_in_a_topic() {
 
 #[tokio::test]
 async fn more_than_seven_slashes_in_a_filter() {
-    let v = violation_for(Packet::Subscribe(Subscribe::new(
+    let v = violation_for(subscribe(Subscribe::new(
         "1/2/3/4/5/6/7/8/#",
         QoS::AtMostOnce,
     )))
@@ -64,7 +70,7 @@ async fn more_than_seven_slashes_in_a_filter() {
 #[tokio::test]
 async fn more_than_eight_filters_in_one_subscribe() {
     let filters = (0..9).map(|i| SubscribeFilter::new(format!("f/{i}"), QoS::AtMostOnce));
-    let v = violation_for(Packet::Subscribe(Subscribe::new_many(filters))).await;
+    let v = violation_for(subscribe(Subscribe::new_many(filters))).await;
     assert_eq!(v, Violation::TooManyFilters(9));
 }
 
@@ -103,7 +109,7 @@ async fn qos2_is_unsupported() {
         Violation::Qos2Unsupported
     );
     assert_eq!(
-        violation_for(Packet::Subscribe(Subscribe::new("a/b", QoS::ExactlyOnce))).await,
+        violation_for(subscribe(Subscribe::new("a/b", QoS::ExactlyOnce))).await,
         Violation::Qos2Unsupported
     );
 }

@@ -1,8 +1,11 @@
 //! Integration tests of the mock broker over real sockets and TLS: conformance with
 //! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
-//! persistence, and a bounded random-bytes test.
+//! persistence, AWS IoT Core's behaviour as measured on the live service, and a bounded
+//! random-bytes test.
 
 mod admin_api;
+mod aws_fidelity;
+mod aws_fixture;
 mod bad_input;
 mod conformance;
 mod control_plane;

@@ -87,6 +87,7 @@ impl Registry {
             .cas
             .get_mut(id)
             .ok_or_else(|| not_found(format!("CA certificate {id} does not exist")))?;
+        let deactivated = ca.status == CaStatus::Active && status == Some(CaStatus::Inactive);
         if let Some(status) = status {
             ca.status = status;
         }
@@ -97,6 +98,16 @@ impl Registry {
             ca.template_body = template;
         }
         ca.modified_ms = now_ms;
+        if deactivated {
+            // AWS closes the connections of the certificates an INACTIVE CA issued.
+            let issued: Vec<String> = self
+                .certificates
+                .values()
+                .filter(|c| c.ca_id.as_deref() == Some(id))
+                .map(|c| c.id.clone())
+                .collect();
+            self.revoked.extend(issued);
+        }
         Ok(())
     }
 

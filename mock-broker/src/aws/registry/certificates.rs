@@ -13,6 +13,7 @@ impl Registry {
         status: CertificateStatus,
         now_ms: u64,
     ) -> Result<&CertRecord, AwsError> {
+        registrable(status)?;
         let cert = CertInfo::from_pem(pem).map_err(|e| validation(format!("certificate: {e}")))?;
         let ca = match ca_pem {
             Some(ca_pem) => {
@@ -47,6 +48,7 @@ impl Registry {
         status: CertificateStatus,
         now_ms: u64,
     ) -> Result<&CertRecord, AwsError> {
+        registrable(status)?;
         let cert = CertInfo::from_pem(pem).map_err(|e| validation(format!("certificate: {e}")))?;
         self.add_certificate(&cert, None, CertificateMode::SniOnly, status, now_ms)
     }
@@ -100,11 +102,25 @@ impl Registry {
             .certificates
             .get_mut(id)
             .ok_or_else(|| not_found(format!("certificate {id} does not exist")))?;
+        if matches!(
+            status,
+            CertificateStatus::PendingActivation | CertificateStatus::PendingTransfer
+        ) {
+            // AWS: "PENDING_TRANSFER and PENDING_ACTIVATION are statuses used internally by
+            // IoT. They are not intended for developer use." (UpdateCertificate reference)
+            return Err(invalid(format!(
+                "newStatus {} is used internally by AWS IoT and cannot be set",
+                status.as_str()
+            )));
+        }
         if cert.status == CertificateStatus::Revoked && status != CertificateStatus::Revoked {
             return Err(AwsError::new(
                 AwsErrorKind::CertificateState,
                 "a REVOKED certificate cannot change status",
             ));
+        }
+        if cert.status == CertificateStatus::Active && status != CertificateStatus::Active {
+            self.revoked.push(id.to_owned());
         }
         cert.status = status;
         cert.modified_ms = now_ms;
@@ -127,13 +143,11 @@ impl Registry {
     /// are detached; things must be detached first.
     pub fn delete_certificate(&mut self, id: &str, force: bool) -> Result<(), AwsError> {
         let cert = self.certificate(id)?;
-        if !matches!(
-            cert.status,
-            CertificateStatus::Inactive | CertificateStatus::Revoked
-        ) {
+        if cert.status == CertificateStatus::Active {
+            // AWS: "A certificate cannot be deleted if ... its status is set to ACTIVE."
             return Err(AwsError::new(
                 AwsErrorKind::CertificateState,
-                "only INACTIVE or REVOKED certificates can be deleted",
+                "an ACTIVE certificate cannot be deleted: set it INACTIVE first",
             ));
         }
         let arn = self.arn("cert", id);
@@ -155,5 +169,20 @@ impl Registry {
         }
         self.certificates.remove(id);
         Ok(())
+    }
+}
+
+/// RegisterCertificate and RegisterCertificateWithoutCA refuse the statuses AWS keeps for
+/// itself: `PENDING_ACTIVATION` (only JITR sets it) and `PENDING_TRANSFER` give
+/// `CertificateStateException` (HTTP 406), as measured on AWS.
+fn registrable(status: CertificateStatus) -> Result<(), AwsError> {
+    match status {
+        CertificateStatus::PendingActivation | CertificateStatus::PendingTransfer => {
+            Err(AwsError::new(
+                AwsErrorKind::CertificateState,
+                format!("a certificate cannot be registered as {}", status.as_str()),
+            ))
+        }
+        _ => Ok(()),
     }
 }

@@ -44,6 +44,10 @@ pub struct Registry {
     policy_targets: BTreeMap<String, BTreeSet<String>>,
     /// Thing name to principal ARNs.
     thing_principals: BTreeMap<String, BTreeSet<String>>,
+    /// Certificates that stopped being ACTIVE, or whose CA did, since the last
+    /// [`Registry::take_revoked`].
+    #[serde(skip)]
+    revoked: Vec<String>,
 }
 
 /// Name of the registry file in the state dir.
@@ -60,7 +64,14 @@ impl Registry {
             policies: BTreeMap::new(),
             policy_targets: BTreeMap::new(),
             thing_principals: BTreeMap::new(),
+            revoked: Vec::new(),
         }
+    }
+
+    /// The certificates that stopped being ACTIVE (set INACTIVE or REVOKED, or their CA
+    /// set INACTIVE) since the last call, oldest first: their live connections must close.
+    pub fn take_revoked(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.revoked)
     }
 
     /// An ARN of this account: `arn:aws:iot:<region>:<account>:<kind>/<name>`.
@@ -112,5 +123,7 @@ fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
     sha2::Sha256::digest(bytes).to_vec()
 }
 
+#[cfg(test)]
+mod status_tests;
 #[cfg(test)]
 mod tests;

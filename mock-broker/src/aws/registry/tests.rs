@@ -3,7 +3,7 @@
 use super::*;
 use crate::dev_pki::{TestCa, Validity};
 
-const NOW: u64 = 1_800_000_000_000;
+pub(super) const NOW: u64 = 1_800_000_000_000;
 
 fn registry() -> Registry {
     Registry::new(Account {
@@ -20,7 +20,7 @@ fn verification(ca: &TestCa, reg: &Registry) -> String {
         .cert_pem
 }
 
-fn with_ca() -> (Registry, TestCa, String) {
+pub(super) fn with_ca() -> (Registry, TestCa, String) {
     let mut reg = registry();
     let ca = TestCa::new("signer").unwrap();
     let v = verification(&ca, &reg);
@@ -40,7 +40,7 @@ fn with_ca() -> (Registry, TestCa, String) {
     (reg, ca, id)
 }
 
-fn kind(result: Result<impl std::fmt::Debug, AwsError>) -> AwsErrorKind {
+pub(super) fn kind(result: Result<impl std::fmt::Debug, AwsError>) -> AwsErrorKind {
     result.unwrap_err().kind
 }
 

@@ -84,6 +84,16 @@ impl Core {
                 return self.close(conn, now, violation.into(), out);
             }
         }
+        // AWS IoT Core decides at CONNECT whether the certificate may connect (and runs
+        // JITR then); a refusal closes without CONNACK.
+        let admission = self.hooks.admit(&identity, &client_id);
+        if let Err(reason) = self.hook_effects(now, admission, out) {
+            // Not connected yet (no session, no lifecycle event), but the close is theirs.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.client_id = Some(client_id);
+            }
+            return self.close(conn, now, CloseReason::AuthError { detail: reason }, out);
+        }
         if let Decision::Deny(reason) = self.authorize(
             conn,
             &identity,

@@ -128,4 +128,29 @@ impl Core {
         self.close(conn, now, CloseReason::ServerInitiatedDisconnect, &mut out);
         Some(out.0)
     }
+
+    /// Asks [`Hooks::standing`] about every connection of `certificate_id` (of every
+    /// connection when `None`) and closes those it no longer allows, as AWS IoT Core closes
+    /// the connections of a certificate set INACTIVE or REVOKED (or of its CA): the tap
+    /// says why and a connected client gets its lifecycle `disconnected` event
+    /// (`AUTH_ERROR`, not client-initiated).
+    pub fn revalidate(&mut self, certificate_id: Option<&str>, now: Duration) -> Vec<Action> {
+        let mut out = Out::default();
+        let mut doomed: Vec<(ConnId, String)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| certificate_id.is_none_or(|id| c.identity.certificate_id == id))
+            .filter_map(|(conn, c)| {
+                self.hooks
+                    .standing(&c.identity)
+                    .err()
+                    .map(|reason| (*conn, reason))
+            })
+            .collect();
+        doomed.sort();
+        for (conn, detail) in doomed {
+            self.close(conn, now, CloseReason::AuthError { detail }, &mut out);
+        }
+        out.0
+    }
 }

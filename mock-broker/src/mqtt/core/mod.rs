@@ -21,7 +21,7 @@
 use crate::mqtt::codec::{MAX_PAYLOAD, packet_name};
 use crate::mqtt::errors::{CloseReason, Violation};
 use crate::mqtt::fault_plan::{FaultPlan, Withhold};
-use crate::mqtt::hooks::{AuthAction, ClientIdentity, Decision, Hooks, Service};
+use crate::mqtt::hooks::{AuthAction, ClientIdentity, Decision, Deferred, Hooks, Outcome, Service};
 use crate::mqtt::session::{ConnId, Session};
 use crate::mqtt::tap::{EventKind, MessageInfo, describe_action};
 use crate::mqtt::topic;
@@ -70,7 +70,7 @@ impl Default for CoreConfig {
 }
 
 /// What the core wants the edge to do, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Action {
     /// Write `packet` to connection `conn`, after `delay` (a fault; normally zero).
     Send {
@@ -90,6 +90,9 @@ pub enum Action {
     },
     /// Emit a tap event.
     Tap(EventKind),
+    /// Run a hook's work later (after its delay, scaled by the time scale), publishing
+    /// the messages it returns.
+    Defer(Deferred),
 }
 
 #[derive(Debug)]
@@ -324,6 +327,29 @@ impl Core {
 
     fn is_connected(&self, conn: ConnId) -> bool {
         self.conns.get(&conn).is_some_and(|c| c.connected)
+    }
+
+    /// Carries out what a hook asked for (messages now, work later) and hands back its
+    /// verdict.
+    fn hook_effects<T>(
+        &mut self,
+        now: Duration,
+        outcome: Outcome<T>,
+        out: &mut Out,
+    ) -> Result<T, String> {
+        for message in outcome.publish {
+            let actions = self.publish(
+                now,
+                &message.topic,
+                Bytes::from(message.payload),
+                QoS::AtLeastOnce,
+                false,
+            );
+            out.0.extend(actions);
+        }
+        out.0
+            .extend(outcome.deferred.into_iter().map(Action::Defer));
+        outcome.outcome
     }
 
     fn authorize(

@@ -148,7 +148,7 @@ impl Core {
         for (client_id, granted) in targets {
             let qos = min_qos(qos, granted);
             let publish = Publish::from_bytes(topic, qos, payload.clone());
-            self.deliver(now, &client_id, publish, out);
+            self.deliver(&client_id, publish, out);
         }
         // Services (AWS's Device Shadow) answer like subscribers; their replies are routed
         // in turn.
@@ -174,25 +174,22 @@ impl Core {
     }
 
     /// Delivers one message to one session: now if connected, later if persistent.
-    pub(super) fn deliver(
-        &mut self,
-        now: Duration,
-        client_id: &str,
-        mut publish: Publish,
-        out: &mut Out,
-    ) {
+    pub(super) fn deliver(&mut self, client_id: &str, mut publish: Publish, out: &mut Out) {
         let Some(session) = self.sessions.get(client_id) else {
             return;
         };
         let conn = session.conn;
-        if let Some(identity) = session.identity.clone() {
+        if let Some(identity) = &session.identity {
+            // AWS IoT Core checks iot:Receive per message: a denial drops the message
+            // silently, and the subscriber stays connected (its SUBACK granted the QoS).
             let action = AuthAction::Receive(&publish.topic);
-            if let Decision::Deny(detail) =
-                self.authorize(conn.unwrap_or(0), &identity, client_id, action, out)
-            {
-                if let Some(conn) = conn {
-                    self.close(conn, now, CloseReason::AuthError { detail }, out);
-                }
+            if let Decision::Deny(reason) = self.hooks.authorize(identity, client_id, action) {
+                out.tap(EventKind::DeliveryDropped {
+                    conn,
+                    client_id: client_id.to_owned(),
+                    message: message_info(&publish),
+                    reason,
+                });
                 return;
             }
         }

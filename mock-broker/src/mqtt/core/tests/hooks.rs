@@ -60,9 +60,9 @@ fn the_authorization_hook_is_called_on_every_operation() {
         Some(None),
         "an accepted PUBLISH is not marked"
     );
-    let actions = f.publish(4, "a/+", QoS::AtMostOnce, "x");
+    let actions = f.publish(4, "$aws/events/x", QoS::AtMostOnce, "x");
     assert!(
-        refused(&actions).is_some_and(|r| r.is_some_and(|r| r.contains("a/+"))),
+        refused(&actions).is_some_and(|r| r.is_some_and(|r| r.contains("$aws/events/x"))),
         "a rule violation is marked too"
     );
 
@@ -120,4 +120,198 @@ fn services_answer_through_routing_and_their_answers_are_routed_in_turn() {
         a,
         Action::Tap(EventKind::BrokerPublish { message }) if message.topic == "answer/x"
     )));
+}
+
+/// Hooks that refuse revoked certificates at CONNECT and on standing (publishing an event and
+/// deferring work when they refuse one), and deny Receive on `quiet/#`.
+#[derive(Default)]
+struct Gatekeeper {
+    revoked: std::sync::Mutex<Vec<String>>,
+}
+
+impl Gatekeeper {
+    fn revoke(&self, certificate_id: &str) {
+        self.revoked.lock().unwrap().push(certificate_id.to_owned());
+    }
+
+    fn is_revoked(&self, identity: &ClientIdentity) -> bool {
+        self.revoked
+            .lock()
+            .unwrap()
+            .contains(&identity.certificate_id)
+    }
+}
+
+impl Hooks for Arc<Gatekeeper> {
+    fn admit(&self, identity: &ClientIdentity, _: &str) -> crate::mqtt::hooks::Admission {
+        if !self.is_revoked(identity) {
+            return crate::mqtt::hooks::Admission::admit(());
+        }
+        let mut refused = crate::mqtt::hooks::Admission::refuse("certificate is REVOKED");
+        refused.publish.push(BrokerMessage {
+            topic: "events/refused".into(),
+            payload: identity.certificate_id.clone().into_bytes(),
+        });
+        refused.deferred.push(crate::mqtt::hooks::Deferred {
+            after: secs(1),
+            run: Box::new(Vec::new),
+        });
+        refused
+    }
+
+    fn standing(&self, identity: &ClientIdentity) -> Result<(), String> {
+        if self.is_revoked(identity) {
+            Err("certificate is REVOKED".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn authorize(&self, _: &ClientIdentity, _: &str, action: AuthAction<'_>) -> Decision {
+        match action {
+            AuthAction::Receive(topic) if topic.starts_with("quiet/") => {
+                Decision::Deny(format!("no statement allows iot:Receive on topic/{topic}"))
+            }
+            _ => Decision::Allow,
+        }
+    }
+}
+
+fn tapped(actions: &[Action]) -> Vec<&EventKind> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Tap(kind) => Some(kind),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refused_admission_closes_at_connect_without_connack_after_publishing_its_event() {
+    let gate = Arc::new(Gatekeeper::default());
+    gate.revoke("cert-2");
+    let mut f = Fixture::with_hooks(gate.clone());
+    f.connect(1, "watcher");
+    f.subscribe(1, "events/#", QoS::AtMostOnce);
+
+    let actions = f.connect(2, "dev");
+    assert_eq!(connack(&actions, 2), None, "no CONNACK");
+    assert_eq!(
+        closed(&actions),
+        [(
+            2,
+            CloseReason::AuthError {
+                detail: "certificate is REVOKED".into()
+            }
+        )]
+    );
+    let events = publishes_to(&actions, 1);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].topic, "events/refused");
+    assert_eq!(&events[0].payload[..], b"cert-2");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Defer(d) if d.after == secs(1)))
+    );
+    // The tap's order: CONNECT, the hook's event, the close.
+    let order: Vec<&str> = tapped(&actions)
+        .iter()
+        .filter_map(|kind| match kind {
+            EventKind::Connect { .. } => Some("connect"),
+            EventKind::BrokerPublish { .. } => Some("event"),
+            EventKind::Closed { .. } => Some("closed"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["connect", "event", "closed"]);
+}
+
+#[test]
+fn revalidation_closes_only_the_revoked_certificates_connections_with_a_lifecycle_event() {
+    let gate = Arc::new(Gatekeeper::default());
+    let mut f = Fixture::with_hooks(gate.clone());
+    f.connect(9, "watcher");
+    f.subscribe(9, "$aws/events/presence/disconnected/+", QoS::AtMostOnce);
+    f.connect(1, "dev");
+    f.connect(2, "other");
+    assert!(f.core.revalidate(Some("cert-1"), secs(1)).is_empty());
+
+    gate.revoke("cert-1");
+    let actions = f.core.revalidate(Some("cert-1"), secs(2));
+    assert_eq!(
+        closed(&actions),
+        [(
+            1,
+            CloseReason::AuthError {
+                detail: "certificate is REVOKED".into()
+            }
+        )]
+    );
+    let events = publishes_to(&actions, 9);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].topic, "$aws/events/presence/disconnected/dev");
+    let event: serde_json::Value = serde_json::from_slice(&events[0].payload).unwrap();
+    assert_eq!(event["disconnectReason"], "AUTH_ERROR");
+    assert_eq!(event["clientInitiatedDisconnect"], false);
+    assert_eq!(f.core.connection_of("other"), Some(2));
+
+    // Revalidating everything (a lagging revocation reader) finds nothing more; a
+    // reconnect of the revoked certificate is refused at CONNECT.
+    assert!(f.core.revalidate(None, secs(3)).is_empty());
+    f.core.open(3, secs(3), identity(1));
+    let actions = f
+        .core
+        .handle_packet(3, secs(3), Packet::Connect(Connect::new("dev")));
+    assert_eq!(connack(&actions, 3), None);
+}
+
+#[test]
+fn a_denied_receive_drops_the_message_and_keeps_the_subscriber() {
+    let mut f = Fixture::with_hooks(Arc::new(Gatekeeper::default()));
+    f.connect(1, "dev");
+    let suback = f.subscribe(1, "quiet/#", QoS::AtLeastOnce);
+    assert!(
+        sent_to(&suback, 1)
+            .iter()
+            .any(|p| matches!(p, Packet::SubAck(ack) if ack.return_codes
+                == [SubscribeReasonCode::Success(QoS::AtLeastOnce)])),
+        "the SUBACK grants the QoS"
+    );
+    f.subscribe(1, "loud/#", QoS::AtLeastOnce);
+    f.connect(2, "cloud");
+
+    let actions = f.publish(2, "quiet/a", QoS::AtLeastOnce, "x");
+    assert!(publishes_to(&actions, 1).is_empty(), "nothing delivered");
+    assert!(closed(&actions).is_empty(), "nobody disconnected");
+    let dropped: Vec<_> = tapped(&actions)
+        .into_iter()
+        .filter_map(|kind| match kind {
+            EventKind::DeliveryDropped {
+                conn,
+                client_id,
+                message,
+                reason,
+            } => Some((
+                *conn,
+                client_id.clone(),
+                message.topic.clone(),
+                reason.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dropped,
+        [(
+            Some(1),
+            "dev".to_owned(),
+            "quiet/a".to_owned(),
+            "no statement allows iot:Receive on topic/quiet/a".to_owned()
+        )]
+    );
+    assert_eq!(f.core.connection_of("dev"), Some(1));
+    let actions = f.publish(2, "loud/a", QoS::AtLeastOnce, "y");
+    assert_eq!(publishes_to(&actions, 1).len(), 1, "still subscribed");
 }

@@ -15,10 +15,7 @@ struct Fixture {
 }
 
 fn identity(n: u64) -> ClientIdentity {
-    ClientIdentity {
-        certificate_id: format!("cert-{n}"),
-        superuser: false,
-    }
+    ClientIdentity::with_id(format!("cert-{n}"))
 }
 
 impl Fixture {

@@ -88,11 +88,6 @@ fn aws_violations_close_only_the_offender() {
             Violation::Qos2Unsupported,
         ),
         (
-            "wildcard topic",
-            Packet::Publish(Publish::new("a/+", QoS::AtMostOnce, "x")),
-            Violation::WildcardInTopic("a/+".into()),
-        ),
-        (
             "reserved topic",
             Packet::Publish(Publish::new("$aws/events/x", QoS::AtMostOnce, "x")),
             Violation::ReservedTopic("$aws/events/x".into()),
