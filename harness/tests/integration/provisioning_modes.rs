@@ -19,13 +19,14 @@ async fn provisioned(mode: ProvisionMode) -> (World, Provisioned) {
     (world, provisioned)
 }
 
-/// Waits for telemetry from the board; returns the TLS rejections seen before it.
+/// Waits for telemetry from the board; returns why the broker refused it before (the
+/// details of connections closed as `auth_error`: JITR and JITP happen at CONNECT).
 async fn telemetry(world: &mut World, provisioned: &Provisioned) -> Vec<String> {
     let topic = format!("{}/sensors", provisioned.thing);
     let mut rejections = Vec::new();
     broker_event(&mut world.live, "telemetry", |event| {
-        if event["event"] == "tls_rejected" {
-            rejections.push(event["reason"].as_str().unwrap_or_default().to_owned());
+        if event["event"] == "closed" && event["reason"] == "auth_error" {
+            rejections.push(event["detail"].as_str().unwrap_or_default().to_owned());
         }
         event["event"] == "publish_in" && event["topic"] == topic.as_str()
     })
