@@ -33,6 +33,9 @@ mod service;
 mod store;
 mod topic;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::ShadowError;
 pub use request::{MAX_CLIENT_TOKEN, MAX_DEPTH, MAX_PAYLOAD};
 pub use service::{SHADOWS_FILE, ShadowService};
