@@ -1,9 +1,11 @@
 //! The checks of the account the broker is started as: a 12-digit account id and a
-//! region-shaped name ([`Account::check_id`], [`Account::check_region`]).
+//! region-shaped name ([`Account::check_id`], [`Account::check_region`]); and
+//! DeleteRegistrationCode.
 //!
 //! The account itself ([`Account`]) is in `records`; `mock-broker serve --region
 //! --account-id` checks its options with these before the control plane starts.
 
+use super::Registry;
 use super::records::Account;
 
 /// An account id or region the broker cannot be started with.
@@ -50,14 +52,39 @@ impl Account {
     }
 }
 
+impl Registry {
+    /// DeleteRegistrationCode: a fresh code replaces the account's (64 hex digits, like
+    /// AWS's); CAs registered with the old one stay registered.
+    pub fn delete_registration_code(&mut self) {
+        self.account.registration_code = hex::encode(rand::random::<[u8; 32]>());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn a_deleted_registration_code_is_replaced() {
+        let mut reg = crate::aws::registry::test_helpers::registry();
+        let old = reg.account.registration_code.clone();
+        reg.delete_registration_code();
+        let new = &reg.account.registration_code;
+        assert_ne!(new, &old);
+        assert_eq!(new.len(), 64);
+        assert!(new.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
     fn account_ids_are_twelve_digits() {
         assert_eq!(Account::check_id("123456789012"), Ok(()));
-        for bad in ["12345678901", "1234567890123", "12345678901a", "", "１２３４５６７８９０１２"] {
+        for bad in [
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+            "１２３４５６７８９０１２",
+        ] {
             assert_eq!(
                 Account::check_id(bad),
                 Err(AccountError::AccountId(bad.to_owned()))

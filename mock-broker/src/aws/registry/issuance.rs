@@ -15,8 +15,8 @@
 
 use super::*;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    SerialNumber, SubjectPublicKeyInfo,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose, SerialNumber, SubjectPublicKeyInfo,
 };
 use std::sync::{Arc, OnceLock};
 use x509_parser::certification_request::X509CertificationRequest;
@@ -137,7 +137,8 @@ fn csr_public_key(csr_pem: &str) -> Result<Vec<u8>, AwsError> {
             "certificateSigningRequest is longer than {MAX_CSR_LEN} characters"
         )));
     }
-    let not_a_csr = || invalid("certificateSigningRequest is not a PEM certificate signing request");
+    let not_a_csr =
+        || invalid("certificateSigningRequest is not a PEM certificate signing request");
     let pem = pem::parse(csr_pem).map_err(|_| not_a_csr())?;
     if !matches!(pem.tag(), "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST") {
         return Err(not_a_csr());
@@ -308,7 +309,9 @@ mod tests {
             tampered,
             format!("{good}{}", " ".repeat(MAX_CSR_LEN)),
         ] {
-            let refused = reg.create_certificate_from_csr(&bad, true, NOW).unwrap_err();
+            let refused = reg
+                .create_certificate_from_csr(&bad, true, NOW)
+                .unwrap_err();
             assert_eq!(refused.kind, AwsErrorKind::InvalidRequest, "{bad}");
         }
         assert_eq!(reg.certificates().count(), 0);
@@ -320,8 +323,14 @@ mod tests {
     fn keys_and_certificate_match_and_the_private_key_stays_out_of_debug() {
         let mut reg = registry();
         let keys = generate_key_pair().unwrap();
-        assert!(keys.private_key_pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-        assert!(keys.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        assert!(
+            keys.private_key_pem
+                .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+        );
+        assert!(
+            keys.public_key_pem
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
         assert!(!format!("{keys:?}").contains("PRIVATE KEY"));
         assert!(!format!("{:?}", reg.aws_issuer()).contains("PRIVATE"));
         let record = reg.create_keys_and_certificate(&keys, false, NOW).unwrap();

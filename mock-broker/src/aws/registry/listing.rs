@@ -127,10 +127,7 @@ mod tests {
     use crate::aws::registry::AwsErrorKind;
 
     fn letters(n: usize) -> Vec<(String, char)> {
-        ('a'..='z')
-            .take(n)
-            .map(|c| (c.to_string(), c))
-            .collect()
+        ('a'..='z').take(n).map(|c| (c.to_string(), c)).collect()
     }
 
     fn request(token: Option<&str>, size: usize, ascending: bool) -> PageRequest<'_> {

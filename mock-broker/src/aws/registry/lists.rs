@@ -77,7 +77,11 @@ impl Registry {
             .values()
             .filter(|c| c.ca_id.as_deref() == Some(ca_id))
             .map(|c| (by_creation(c.created_ms, &c.id), c));
-        paginate(&format!("certificates-by-ca/{ca_id}"), sorted(items), request)
+        paginate(
+            &format!("certificates-by-ca/{ca_id}"),
+            sorted(items),
+            request,
+        )
     }
 
     /// ListCACertificates; with a `template_name` filter, none (mock-broker has no named
@@ -133,7 +137,11 @@ impl Registry {
             .attached_policies(target)
             .into_iter()
             .map(|p| (p.name.clone(), p));
-        paginate(&format!("attached-policies/{target}"), sorted(items), request)
+        paginate(
+            &format!("attached-policies/{target}"),
+            sorted(items),
+            request,
+        )
     }
 
     /// ListThings.
@@ -173,7 +181,11 @@ impl Registry {
             .iter()
             .filter(|(_, principals)| principals.contains(principal))
             .map(|(thing, _)| (thing.clone(), thing.clone()));
-        paginate(&format!("principal-things/{principal}"), sorted(items), request)
+        paginate(
+            &format!("principal-things/{principal}"),
+            sorted(items),
+            request,
+        )
     }
 }
 
@@ -302,7 +314,10 @@ mod tests {
             token: Some(&token),
             ..request(2)
         };
-        assert_eq!(reg.list_principal_things(&arn, &rest).unwrap().items, ["t3"]);
+        assert_eq!(
+            reg.list_principal_things(&arn, &rest).unwrap().items,
+            ["t3"]
+        );
         assert_eq!(
             reg.list_thing_principals("t1", &request(1)).unwrap(),
             Page {
@@ -310,8 +325,12 @@ mod tests {
                 next: None
             }
         );
-        reg.create_policy("p", r#"{"Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#, NOW)
-            .unwrap();
+        reg.create_policy(
+            "p",
+            r#"{"Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+            NOW,
+        )
+        .unwrap();
         reg.attach_policy("p", &arn).unwrap();
         assert_eq!(
             reg.list_targets_for_policy("p", &request(5)).unwrap().items,

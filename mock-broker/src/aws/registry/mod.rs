@@ -40,13 +40,13 @@ pub use account::AccountError;
 
 pub use error::{AwsError, AwsErrorKind};
 use error::{invalid, not_found, validation};
+pub use issuance::{AwsIssuer, GeneratedKeyPair, ISSUED_SUBJECT_CN, ISSUER_OU, generate_key_pair};
+pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, paginate};
+pub use lists::ThingFilter;
 pub use records::{
     Account, CaRecord, CaStatus, CertRecord, CertificateMode, CertificateStatus, PolicyRecord,
     Thing,
 };
-pub use issuance::{AwsIssuer, GeneratedKeyPair, ISSUED_SUBJECT_CN, ISSUER_OU, generate_key_pair};
-pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, paginate};
-pub use lists::ThingFilter;
 pub use thing_update::AttributeUpdate;
 
 /// Every registry.

@@ -54,7 +54,10 @@ mod tests {
         reg.update_ca(&id, Some(CaStatus::Inactive), None, None, NOW)
             .unwrap();
         reg.delete_ca(&id).unwrap();
-        assert_eq!(reg.ca(&id).unwrap_err().kind, AwsErrorKind::ResourceNotFound);
+        assert_eq!(
+            reg.ca(&id).unwrap_err().kind,
+            AwsErrorKind::ResourceNotFound
+        );
         assert_eq!(
             reg.delete_ca(&id).unwrap_err().kind,
             AwsErrorKind::ResourceNotFound

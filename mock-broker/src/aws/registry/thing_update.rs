@@ -197,12 +197,18 @@ mod tests {
     #[test]
     fn bad_attributes_thing_types_and_missing_things_are_refused() {
         let mut reg = with_thing();
-        for bad in [("has space", Some("v")), ("ok", Some("has space")), ("", Some("v"))] {
+        for bad in [
+            ("has space", Some("v")),
+            ("ok", Some("has space")),
+            ("", Some("v")),
+        ] {
             let update = AttributeUpdate {
                 attributes: attrs(&[bad]),
                 merge: true,
             };
-            let refused = reg.update_thing("t", Some(&update), None, None).unwrap_err();
+            let refused = reg
+                .update_thing("t", Some(&update), None, None)
+                .unwrap_err();
             assert_eq!(refused.kind, AwsErrorKind::InvalidRequest, "{bad:?}");
         }
         assert_eq!(
