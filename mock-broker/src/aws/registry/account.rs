@@ -76,6 +76,33 @@ mod tests {
     }
 
     #[test]
+    fn policies_match_the_arns_of_the_registrys_region_and_account() {
+        use crate::aws::policy::{Variables, evaluate};
+        let document = r#"{"Statement":[{"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:us-east-2:210987654321:topic/east/*"}]}"#;
+        let verdict = |region: &str, account: &str| {
+            let mut reg = crate::aws::registry::test_helpers::registry();
+            reg.account.region = region.to_owned();
+            reg.account.id = account.to_owned();
+            reg.create_policy("p", document, 0).unwrap();
+            let policy = reg.policy("p").unwrap().parsed.clone().unwrap();
+            let vars = Variables {
+                client_id: "c",
+                thing_name: None,
+            };
+            evaluate(
+                [("p", &policy)],
+                "iot:Publish",
+                &reg.arn("topic", "east/data"),
+                vars,
+            )
+            .allowed()
+        };
+        assert!(verdict("us-east-2", "210987654321"));
+        assert!(!verdict("us-east-1", "210987654321"));
+        assert!(!verdict("us-east-2", "123456789012"));
+    }
+
+    #[test]
     fn account_ids_are_twelve_digits() {
         assert_eq!(Account::check_id("123456789012"), Ok(()));
         for bad in [
