@@ -4,22 +4,36 @@ flow, boto3's paginators over lists longer than a page, and the SigV4 region che
 Usage: boto3_admin_ops.py EAST1_URL EAST2_URL EAST2_ACCOUNT DIR
 
 EAST1_URL serves account 123456789012 in us-east-1, EAST2_URL account EAST2_ACCOUNT in
-us-east-2. DIR holds ca.pem, verification.pem (for EAST1_URL's registration code) and
-device-1.pem .. device-4.pem, issued by that CA.
+us-east-2. DIR holds ca.pem, verification.pem (for EAST1_URL's registration code),
+device-1.pem .. device-4.pem issued by that CA, and csr.pem, a CSR made by the Rust test.
+With the `cryptography` package (not a boto3 dependency) the script makes its own CSR and
+checks the issued certificate and key pair itself; without it, it sends csr.pem. Either
+way it writes what it sent and got to DIR (out-csr.pem, out-from-csr.pem, out-keys.json)
+for the Rust test to check.
 """
 import json
 import os
+import re
 import sys
 
 import boto3
 from botocore.exceptions import ClientError
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    x509 = None
 
 east1_url, east2_url, east2_account, folder = sys.argv[1:5]
 read = lambda name: open(os.path.join(folder, name)).read()
+
+
+def write(name, text):
+    with open(os.path.join(folder, name), "w") as f:
+        f.write(text)
 
 
 def client(url, region):
@@ -110,6 +124,13 @@ ca = iot.register_ca_certificate(
     allowAutoRegistration=True,
 )
 ca_id = ca["certificateId"]
+try:
+    iot.register_ca_certificate(caCertificate=read("ca.pem"), verificationCertificate=read("verification.pem"))
+    check(False, "a registered CA is not registered again")
+except iot.exceptions.ResourceAlreadyExistsException as e:
+    # Microchip's pyawsutils reads the existing CA's id from the message this way.
+    found = re.search("ID:([0-9a-zA-Z]+)", e.response["Error"]["Message"])
+    check(found is not None and found.group(1) == ca_id, "a duplicate CA's message carries ID:<id>, as pyawsutils parses it")
 template = json.dumps({"Resources": {}})
 iot.update_ca_certificate(
     certificateId=ca_id,
@@ -150,24 +171,33 @@ except iot.exceptions.CertificateStateException as e:
     check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 406, "DeleteCACertificate of an ACTIVE CA: CertificateStateException 406")
 
 # --- Certificates AWS issues ---------------------------------------------------------
-key = ec.generate_private_key(ec.SECP256R1())
-csr = (
-    x509.CertificateSigningRequestBuilder()
-    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "boto3-csr")]))
-    .sign(key, hashes.SHA256())
-    .public_bytes(serialization.Encoding.PEM)
-    .decode()
-)
+if x509 is not None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "boto3-csr")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    print("CSR made with cryptography")
+else:
+    csr = read("csr.pem")
+    print("cryptography is missing: sending the Rust test's CSR")
 from_csr = iot.create_certificate_from_csr(certificateSigningRequest=csr, setAsActive=True)
-issued = x509.load_pem_x509_certificate(from_csr["certificatePem"].encode())
-spki = lambda public: public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-check(spki(issued.public_key()) == spki(key.public_key()), "CreateCertificateFromCsr: the CSR's key is certified")
-check(
-    issued.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AWS IoT Certificate",
-    "CreateCertificateFromCsr: AWS's subject",
-)
+write("out-csr.pem", csr)
+write("out-from-csr.pem", from_csr["certificatePem"])
+if x509 is not None:
+    issued = x509.load_pem_x509_certificate(from_csr["certificatePem"].encode())
+    spki = lambda public: public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    check(spki(issued.public_key()) == spki(key.public_key()), "CreateCertificateFromCsr: the CSR's key is certified")
+    check(
+        issued.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "AWS IoT Certificate",
+        "CreateCertificateFromCsr: AWS's subject",
+    )
 description = iot.describe_certificate(certificateId=from_csr["certificateId"])["certificateDescription"]
 check(description["status"] == "ACTIVE" and "caCertificateId" not in description, "CreateCertificateFromCsr: ACTIVE, no CA")
+check(description["certificatePem"] == from_csr["certificatePem"], "CreateCertificateFromCsr: DescribeCertificate has it")
 refused(
     lambda: iot.create_certificate_from_csr(certificateSigningRequest="not a csr"),
     "InvalidRequestException",
@@ -176,16 +206,18 @@ refused(
 )
 
 keys = iot.create_keys_and_certificate(setAsActive=False)
-private = serialization.load_pem_private_key(keys["keyPair"]["PrivateKey"].encode(), password=None)
-check(isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048, "CreateKeysAndCertificate: RSA 2048")
-cert = x509.load_pem_x509_certificate(keys["certificatePem"].encode())
-check(
-    cert.public_key().public_numbers() == private.public_key().public_numbers()
-    and spki(cert.public_key()) == serialization.load_pem_public_key(keys["keyPair"]["PublicKey"].encode()).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ),
-    "CreateKeysAndCertificate: the key pair matches the certificate",
-)
+write("out-keys.json", json.dumps({k: keys[k] for k in ("certificateId", "certificatePem", "keyPair")}))
+check(keys["keyPair"]["PrivateKey"].startswith("-----BEGIN RSA PRIVATE KEY-----"), "CreateKeysAndCertificate: PKCS#1 private key")
+if x509 is not None:
+    private = serialization.load_pem_private_key(keys["keyPair"]["PrivateKey"].encode(), password=None)
+    check(isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048, "CreateKeysAndCertificate: RSA 2048")
+    cert = x509.load_pem_x509_certificate(keys["certificatePem"].encode())
+    public = serialization.load_pem_public_key(keys["keyPair"]["PublicKey"].encode())
+    check(
+        cert.public_key().public_numbers() == private.public_key().public_numbers()
+        and spki(cert.public_key()) == spki(public),
+        "CreateKeysAndCertificate: the key pair matches the certificate",
+    )
 check(
     iot.describe_certificate(certificateId=keys["certificateId"])["certificateDescription"]["status"] == "INACTIVE",
     "CreateKeysAndCertificate: INACTIVE without setAsActive",

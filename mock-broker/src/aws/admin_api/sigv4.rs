@@ -65,10 +65,7 @@ pub(super) fn scope_error(
             }
         }
         // A presigned request carries its scope in the query string.
-        None => match presigned_credential(query?) {
-            Some(credential) => credential,
-            None => return None,
-        },
+        None => presigned_credential(query?)?,
     };
     let scope: Vec<&str> = credential.split('/').collect();
     let [_key_id, _date, scope_region, service, terminator] = scope.as_slice() else {

@@ -334,7 +334,7 @@ mod tests {
         reg.attach_policy("p", &arn).unwrap();
         assert_eq!(
             reg.list_targets_for_policy("p", &request(5)).unwrap().items,
-            [arn.clone()]
+            vec![arn.clone()]
         );
         assert_eq!(
             reg.list_targets_for_policy("nope", &request(5))

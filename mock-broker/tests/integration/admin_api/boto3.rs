@@ -72,6 +72,14 @@ async fn boto3_drives_every_other_operation_and_its_paginators() {
             &ca.device(&format!("b0{n}")).unwrap().cert_pem,
         );
     }
+    let csr_key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&csr_key)
+        .unwrap()
+        .pem()
+        .unwrap();
+    write("csr.pem", &csr);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/boto3_admin_ops.py");
     let output = tokio::process::Command::new("python3")
         .arg(script)
@@ -88,6 +96,7 @@ async fn boto3_drives_every_other_operation_and_its_paginators() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("all boto3 ops checks passed"), "{stdout}");
+    check_issued(dir.path());
     // What the script left behind, seen from the registries.
     east1.read(|reg| {
         assert_eq!(reg.cas().count(), 0);
@@ -101,4 +110,43 @@ async fn boto3_drives_every_other_operation_and_its_paginators() {
             "arn:aws:iot:us-east-2:210987654321:thing/east-thing"
         );
     });
+}
+
+/// Checks what boto3 got from CreateCertificateFromCsr and CreateKeysAndCertificate (the
+/// script writes it out, so this holds with or without Python's `cryptography`).
+fn check_issued(dir: &std::path::Path) {
+    use mock_broker::aws::certs::CertInfo;
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::EncodePublicKey;
+    use x509_parser::prelude::FromDer;
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let spki_of = |pem: &str| -> Vec<u8> {
+        let info = CertInfo::from_pem(pem).unwrap();
+        assert_eq!(info.common_name.as_deref(), Some("AWS IoT Certificate"));
+        let (_, cert) = x509_parser::parse_x509_certificate(&info.der).unwrap();
+        cert.public_key().raw.to_vec()
+    };
+    let csr = ::pem::parse(read("out-csr.pem")).unwrap();
+    let (_, request) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(csr.contents())
+            .unwrap();
+    assert_eq!(
+        spki_of(&read("out-from-csr.pem")),
+        request.certification_request_info.subject_pki.raw
+    );
+    let keys: Value = serde_json::from_str(&read("out-keys.json")).unwrap();
+    let private =
+        rsa::RsaPrivateKey::from_pkcs1_pem(keys["keyPair"]["PrivateKey"].as_str().unwrap())
+            .unwrap();
+    let public = private.to_public_key().to_public_key_der().unwrap();
+    assert_eq!(
+        spki_of(keys["certificatePem"].as_str().unwrap()),
+        public.as_bytes()
+    );
+    assert_eq!(
+        ::pem::parse(keys["keyPair"]["PublicKey"].as_str().unwrap())
+            .unwrap()
+            .contents(),
+        public.as_bytes()
+    );
 }
