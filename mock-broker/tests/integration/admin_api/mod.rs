@@ -401,3 +401,27 @@ async fn errors_carry_aws_exception_names_and_statuses() {
         Some("InvalidRequestException")
     );
 }
+
+#[tokio::test]
+async fn axums_own_rejections_come_in_awss_shape() {
+    let p = plane();
+    let wrong_method = call(&p, "PATCH", "/policies", &[], Value::Null).await;
+    wrong_method.assert_error(400, "InvalidRequestException");
+    assert_eq!(
+        wrong_method.json["message"],
+        "this operation is not part of mock-broker's AWS IoT subset"
+    );
+    // A path that is not UTF-8 once decoded.
+    call(&p, "GET", "/things/%FF", &[], Value::Null)
+        .await
+        .assert_error(400, "InvalidRequestException");
+    // A query string that does not decode into members.
+    call(&p, "GET", "/things?maxResults=%FF", &[], Value::Null)
+        .await
+        .assert_error(400, "InvalidRequestException");
+    // A body over axum's limit (2 MiB).
+    let huge = json!({"policyDocument": "x".repeat(3 << 20)});
+    call(&p, "POST", "/policies/huge", &[], huge)
+        .await
+        .assert_error(400, "InvalidRequestException");
+}
