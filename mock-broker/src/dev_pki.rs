@@ -36,6 +36,20 @@ impl Issued {
         }
     }
 
+    /// A certificate and key made elsewhere, both PEM (the key PKCS#8: `PRIVATE KEY`), e.g.
+    /// a certificate the control plane issued for a CSR.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, rustls_pki_types::pem::Error> {
+        use rustls_pki_types::pem::PemObject;
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())?;
+        let key = PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes())?;
+        Ok(Issued {
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            der,
+            key_der: key.secret_pkcs8_der().to_vec(),
+        })
+    }
+
     /// This certificate and key as the broker's TLS identity.
     pub fn server_identity(&self) -> ServerIdentity {
         ServerIdentity::new(

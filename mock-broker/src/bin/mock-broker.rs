@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use miette::{Context, IntoDiagnostic, Result};
 use mock_broker::aws::admin_api::AdminApi;
 use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
+use mock_broker::aws::registry::{Account, AccountError, Registry};
 use mock_broker::aws::shadow::ShadowService;
 use mock_broker::dev_pki::{TestCa, Validity};
 use mock_broker::mqtt::tls;
@@ -75,6 +76,21 @@ struct Serve {
     /// Address of the admin API (AWS IoT REST subset).
     #[arg(long, requires = "control_plane", default_value = "127.0.0.1:0")]
     admin_listen: SocketAddr,
+    /// The AWS region the broker stands in for: in every ARN, and the only region the
+    /// admin API accepts in a request's SigV4 credential scope.
+    #[arg(long, requires = "control_plane", default_value = "us-east-1", value_parser = parse_region)]
+    region: String,
+    /// The 12-digit AWS account id the broker stands in for: in every ARN and event.
+    #[arg(long, requires = "control_plane", default_value = "123456789012", value_parser = parse_account_id)]
+    account_id: String,
+}
+
+fn parse_region(text: &str) -> std::result::Result<String, AccountError> {
+    Account::check_region(text).map(|()| text.to_owned())
+}
+
+fn parse_account_id(text: &str) -> std::result::Result<String, AccountError> {
+    Account::check_id(text).map(|()| text.to_owned())
 }
 
 fn main() -> Result<()> {
@@ -151,6 +167,9 @@ async fn run_serve(args: Serve) -> Result<()> {
     config.revocation_delay = std::time::Duration::from_millis(args.revocation_delay_ms);
     let plane = if args.control_plane {
         let mut plane_config = ControlPlaneConfig::new(&args.endpoint);
+        plane_config.account.region = args.region.clone();
+        plane_config.account.id = args.account_id.clone();
+        same_account_as_saved(&args.state_dir, &plane_config.account)?;
         plane_config.operator_cas = roots;
         plane_config.state_dir = Some(args.state_dir.clone());
         plane_config.zero_touch = args.zero_touch_ms.map(std::time::Duration::from_millis);
@@ -218,8 +237,11 @@ async fn run_serve(args: Serve) -> Result<()> {
         let _ = writeln!(out, "admin API (AWS IoT REST subset): {}", admin.url());
         let _ = writeln!(
             out,
-            "  aws --endpoint-url {} --region us-east-1 iot get-registration-code",
-            admin.url()
+            "  account {} in {}: aws --endpoint-url {} --region {} iot get-registration-code",
+            args.account_id,
+            args.region,
+            admin.url(),
+            args.region
         );
         if let Some(ms) = args.zero_touch_ms {
             let _ = writeln!(
@@ -247,6 +269,30 @@ async fn run_serve(args: Serve) -> Result<()> {
     }
     eprintln!("shutting down");
     broker.shutdown().await;
+    Ok(())
+}
+
+/// Refuses a state dir whose saved registries belong to another account or region: their
+/// ARNs (policy targets, thing principals) name the old one, and would silently stop
+/// matching.
+fn same_account_as_saved(state_dir: &Path, account: &Account) -> Result<()> {
+    let saved = Registry::load(state_dir)
+        .into_diagnostic()
+        .wrap_err("cannot read the saved registries")?;
+    if let Some(saved) = saved
+        && (saved.account.id != account.id || saved.account.region != account.region)
+    {
+        miette::bail!(
+            "{} holds the registries of account {} in {}, not {} in {}: start with --account-id {} --region {}, or use another --state-dir",
+            state_dir.display(),
+            saved.account.id,
+            saved.account.region,
+            account.id,
+            account.region,
+            saved.account.id,
+            saved.account.region
+        );
+    }
     Ok(())
 }
 

@@ -251,3 +251,104 @@ async fn serve_with_the_control_plane_keeps_its_account_across_restarts() {
             .exists()
     );
 }
+
+/// The admin API URL the banner announces.
+fn admin_url(served: &Served) -> String {
+    let line = served
+        .banner
+        .iter()
+        .find(|l| l.contains("admin API"))
+        .expect("the admin API is announced");
+    line.split_whitespace().last().unwrap().to_owned()
+}
+
+/// A plain HTTP POST of an empty JSON object.
+async fn http_post(url: &str, path: &str) -> String {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    response
+}
+
+#[tokio::test]
+async fn serve_takes_the_region_and_account_for_its_arns() {
+    let state = tempfile::tempdir().unwrap();
+    let args = [
+        "--control-plane",
+        "--region",
+        "us-east-2",
+        "--account-id",
+        "210987654321",
+    ];
+    let served = serve_with(state.path(), &args).await;
+    let printed = served.banner.join("\n");
+    assert!(
+        printed.contains("account 210987654321 in us-east-2")
+            && printed.contains("--region us-east-2"),
+        "{printed}"
+    );
+    let response = http_post(&admin_url(&served), "/things/east").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#""thingArn":"arn:aws:iot:us-east-2:210987654321:thing/east""#),
+        "{response}"
+    );
+    assert!(served.interrupt().await.success());
+
+    // The saved registries belong to that account and region: another one is refused.
+    let output = Command::new(env!("CARGO_BIN_EXE_mock-broker"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--control-plane",
+            "--state-dir",
+        ])
+        .arg(state.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    // miette wraps the message: read it as one line of words.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let words: Vec<&str> = stderr.split_whitespace().filter(|w| *w != "│").collect();
+    assert!(
+        words.join(" ").contains(
+            "holds the registries of account 210987654321 in us-east-2, not 123456789012 in us-east-1: start with --account-id 210987654321 --region us-east-2"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_malformed_region_or_account_id() {
+    let state = tempfile::tempdir().unwrap();
+    for (flag, value, message) in [
+        ("--region", "US-EAST-1", "is not a region name"),
+        ("--region", "useast1", "is not a region name"),
+        ("--account-id", "12345", "is not 12 digits"),
+        ("--account-id", "12345678901x", "is not 12 digits"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mock-broker"))
+            .args(["serve", "--control-plane", "--state-dir"])
+            .arg(state.path())
+            .args([flag, value])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(message) && stderr.contains(value),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}

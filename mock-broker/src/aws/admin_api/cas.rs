@@ -1,5 +1,6 @@
-//! The account (GetRegistrationCode, DescribeEndpoint) and CA certificates
-//! (RegisterCACertificate, UpdateCACertificate, DescribeCACertificate, ListCACertificates).
+//! The account (GetRegistrationCode, DeleteRegistrationCode, DescribeEndpoint) and CA
+//! certificates (RegisterCACertificate, UpdateCACertificate, DescribeCACertificate,
+//! ListCACertificates, DeleteCACertificate).
 
 use super::*;
 
@@ -7,6 +8,14 @@ pub(super) async fn registration_code(State(plane): Plane) -> Reply {
     Ok(Json(plane.read(
         |reg| json!({"registrationCode": reg.account.registration_code}),
     )))
+}
+
+pub(super) async fn delete_registration_code(State(plane): Plane) -> Reply {
+    plane.change(|reg, _| {
+        reg.delete_registration_code();
+        Ok(())
+    })?;
+    Ok(Json(json!({})))
 }
 
 pub(super) async fn describe_endpoint(State(plane): Plane) -> Reply {
@@ -32,7 +41,7 @@ struct RegisterCa {
 
 pub(super) async fn register_ca(
     State(plane): Plane,
-    Query(query): Query<HashMap<String, String>>,
+    query: Query,
     raw: axum::body::Bytes,
 ) -> Reply {
     let request: RegisterCa = body(&raw)?;
@@ -41,13 +50,17 @@ pub(super) async fn register_ca(
         Some("SNI_ONLY") => CertificateMode::SniOnly,
         Some(other) => return Err(bad_request(format!("invalid certificateMode {other:?}"))),
     };
+    let (set_as_active, auto) = (
+        query.flag("setAsActive")?,
+        query.flag("allowAutoRegistration")?,
+    );
     let template = request.registration_config.and_then(|c| c.template_body);
     let reply = plane.change(|reg, now| {
         let ca = reg.register_ca(
             &request.ca_certificate,
             request.verification_certificate.as_deref(),
-            flag(&query, "setAsActive"),
-            flag(&query, "allowAutoRegistration"),
+            set_as_active,
+            auto,
             mode,
             template,
             now,
@@ -65,18 +78,19 @@ struct UpdateCa {
     remove_auto_registration: Option<bool>,
 }
 
+/// UpdateCACertificate: `newStatus` and `newAutoRegistrationStatus` from the query string,
+/// `registrationConfig.templateBody` (sets the JITP template) and `removeAutoRegistration`
+/// (removes it) from the body.
 pub(super) async fn update_ca(
     State(plane): Plane,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Query,
     raw: axum::body::Bytes,
 ) -> Reply {
+    let id = certificate_id(&id)?;
     let request: UpdateCa = body(&raw)?;
-    let status = query
-        .get("newStatus")
-        .map(|s| CaStatus::parse(s))
-        .transpose()?;
-    let auto = match query.get("newAutoRegistrationStatus").map(String::as_str) {
+    let status = query.text("newStatus").map(CaStatus::parse).transpose()?;
+    let auto = match query.text("newAutoRegistrationStatus") {
         None => None,
         Some("ENABLE") => Some(true),
         Some("DISABLE") => Some(false),
@@ -94,7 +108,7 @@ pub(super) async fn update_ca(
         (_, Some(config)) => config.template_body.map(Some),
         _ => None,
     };
-    plane.change(|reg, now| reg.update_ca(&id, status, auto, template, now))?;
+    plane.change(|reg, now| reg.update_ca(id, status, auto, template, now))?;
     Ok(Json(json!({})))
 }
 
@@ -114,8 +128,9 @@ pub(super) fn ca_description(reg: &Registry, ca: &CaRecord) -> Value {
 }
 
 pub(super) async fn describe_ca(State(plane): Plane, Path(id): Path<String>) -> Reply {
+    let id = certificate_id(&id)?;
     let reply = plane.read(|reg| -> Result<Value, AwsError> {
-        let ca = reg.ca(&id)?;
+        let ca = reg.ca(id)?;
         let mut reply = json!({"certificateDescription": ca_description(reg, ca)});
         if let Some(template) = &ca.template_body {
             reply["registrationConfig"] = json!({"templateBody": template});
@@ -125,10 +140,14 @@ pub(super) async fn describe_ca(State(plane): Plane, Path(id): Path<String>) -> 
     Ok(Json(reply))
 }
 
-pub(super) async fn list_cas(State(plane): Plane) -> Reply {
-    Ok(Json(plane.read(|reg| {
-        let certificates: Vec<Value> = reg
-            .cas()
+/// ListCACertificates: `marker`/`pageSize`, newest first unless `isAscendingOrder`.
+pub(super) async fn list_cas(State(plane): Plane, query: Query) -> Reply {
+    let request = query.marker_page(false)?;
+    let reply = plane.read(|reg| -> Result<Value, AwsError> {
+        let page = reg.list_cas(query.text("templateName"), &request)?;
+        let certificates: Vec<Value> = page
+            .items
+            .iter()
             .map(|ca| {
                 json!({
                     "certificateArn": reg.arn("cacert", &ca.id),
@@ -138,6 +157,17 @@ pub(super) async fn list_cas(State(plane): Plane) -> Reply {
                 })
             })
             .collect();
-        json!({"certificates": certificates})
-    })))
+        Ok(with_marker(
+            json!({"certificates": certificates}),
+            page.next,
+        ))
+    })?;
+    Ok(Json(reply))
+}
+
+/// DeleteCACertificate: an ACTIVE CA is a CertificateStateException (406).
+pub(super) async fn delete_ca(State(plane): Plane, Path(id): Path<String>) -> Reply {
+    let id = certificate_id(&id)?;
+    plane.change(|reg, _| reg.delete_ca(id))?;
+    Ok(Json(json!({})))
 }

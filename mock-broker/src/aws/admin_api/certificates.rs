@@ -1,5 +1,6 @@
 //! Device certificates: RegisterCertificate, RegisterCertificateWithoutCA,
-//! UpdateCertificate, DescribeCertificate, ListCertificates, DeleteCertificate.
+//! UpdateCertificate, DescribeCertificate, ListCertificates, ListCertificatesByCA,
+//! DeleteCertificate. (The certificates the broker issues itself are `issuance`'s.)
 
 use super::*;
 
@@ -11,11 +12,12 @@ struct RegisterCertificate {
     status: Option<String>,
 }
 
-pub(super) fn requested_status(
-    query: &HashMap<String, String>,
+/// The status to register with: `status` from the body, else `setAsActive` from the query.
+fn requested_status(
+    set_as_active: bool,
     status: Option<&str>,
 ) -> Result<CertificateStatus, AwsError> {
-    match (status, flag(query, "setAsActive")) {
+    match (status, set_as_active) {
         (Some(status), _) => CertificateStatus::parse(status),
         (None, true) => Ok(CertificateStatus::Active),
         (None, false) => Ok(CertificateStatus::Inactive),
@@ -24,11 +26,11 @@ pub(super) fn requested_status(
 
 pub(super) async fn register_certificate(
     State(plane): Plane,
-    Query(query): Query<HashMap<String, String>>,
+    query: Query,
     raw: axum::body::Bytes,
 ) -> Reply {
     let request: RegisterCertificate = body(&raw)?;
-    let status = requested_status(&query, request.status.as_deref())?;
+    let status = requested_status(query.flag("setAsActive")?, request.status.as_deref())?;
     let reply = plane.change(|reg, now| {
         let id = reg
             .register_certificate(
@@ -49,7 +51,7 @@ pub(super) async fn register_certificate_without_ca(
     raw: axum::body::Bytes,
 ) -> Reply {
     let request: RegisterCertificate = body(&raw)?;
-    let status = requested_status(&HashMap::new(), request.status.as_deref())?;
+    let status = requested_status(false, request.status.as_deref())?;
     let reply = plane.change(|reg, now| {
         let id = reg
             .register_certificate_without_ca(&request.certificate_pem, status, now)?
@@ -63,13 +65,14 @@ pub(super) async fn register_certificate_without_ca(
 pub(super) async fn update_certificate(
     State(plane): Plane,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Query,
 ) -> Reply {
+    let id = certificate_id(&id)?;
     let status = query
-        .get("newStatus")
+        .text("newStatus")
         .ok_or_else(|| bad_request("newStatus is required"))?;
     let status = CertificateStatus::parse(status)?;
-    plane.change(|reg, now| reg.update_certificate(&id, status, now))?;
+    plane.change(|reg, now| reg.update_certificate(id, status, now))?;
     Ok(Json(json!({})))
 }
 
@@ -89,35 +92,67 @@ pub(super) fn certificate_description(reg: &Registry, cert: &CertRecord) -> Valu
 }
 
 pub(super) async fn describe_certificate(State(plane): Plane, Path(id): Path<String>) -> Reply {
+    let id = certificate_id(&id)?;
     let reply = plane.read(|reg| -> Result<Value, AwsError> {
-        Ok(json!({"certificateDescription": certificate_description(reg, reg.certificate(&id)?)}))
+        Ok(json!({"certificateDescription": certificate_description(reg, reg.certificate(id)?)}))
     })?;
     Ok(Json(reply))
 }
 
-pub(super) async fn list_certificates(State(plane): Plane) -> Reply {
-    Ok(Json(plane.read(|reg| {
-        let certificates: Vec<Value> = reg
-            .certificates()
-            .map(|c| {
-                json!({
-                    "certificateArn": reg.arn("cert", &c.id),
-                    "certificateId": c.id,
-                    "status": c.status.as_str(),
-                    "certificateMode": c.mode.as_str(),
-                    "creationDate": seconds(c.created_ms),
-                })
-            })
-            .collect();
-        json!({"certificates": certificates})
-    })))
+/// A `Certificate` of ListCertificates and ListCertificatesByCA.
+fn certificate_summary(reg: &Registry, c: &CertRecord) -> Value {
+    json!({
+        "certificateArn": reg.arn("cert", &c.id),
+        "certificateId": c.id,
+        "status": c.status.as_str(),
+        "certificateMode": c.mode.as_str(),
+        "creationDate": seconds(c.created_ms),
+    })
+}
+
+fn certificates_reply(reg: &Registry, page: Page<&CertRecord>) -> Value {
+    let certificates: Vec<Value> = page
+        .items
+        .iter()
+        .map(|c| certificate_summary(reg, c))
+        .collect();
+    with_marker(json!({"certificates": certificates}), page.next)
+}
+
+/// ListCertificates: `marker`/`pageSize`, newest first unless `isAscendingOrder`.
+pub(super) async fn list_certificates(State(plane): Plane, query: Query) -> Reply {
+    let request = query.marker_page(false)?;
+    let reply = plane.read(|reg| -> Result<Value, AwsError> {
+        Ok(certificates_reply(reg, reg.list_certificates(&request)?))
+    })?;
+    Ok(Json(reply))
+}
+
+/// ListCertificatesByCA: the certificates registered with one CA, paged like
+/// ListCertificates.
+pub(super) async fn list_certificates_by_ca(
+    State(plane): Plane,
+    Path(id): Path<String>,
+    query: Query,
+) -> Reply {
+    let id = certificate_id(&id)?;
+    let request = query.marker_page(false)?;
+    let reply = plane.read(|reg| -> Result<Value, AwsError> {
+        Ok(certificates_reply(
+            reg,
+            reg.list_certificates_by_ca(id, &request)?,
+        ))
+    })?;
+    Ok(Json(reply))
 }
 
 pub(super) async fn delete_certificate(
     State(plane): Plane,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Query,
 ) -> Reply {
-    plane.change(|reg, _| reg.delete_certificate(&id, flag(&query, "forceDelete")))?;
+    let id = certificate_id(&id)?;
+    let force = query.flag("forceDelete")?;
+    plane.change(|reg, _| reg.delete_certificate(id, force))?;
     Ok(Json(json!({})))
 }

@@ -1,46 +1,67 @@
-//! The HTTP admin API: a subset of the AWS IoT REST API over the [`ControlPlane`].
+//! The HTTP admin API: a subset of the AWS IoT REST API (the control plane) over the
+//! [`ControlPlane`], for boto3 and the aws CLI.
 //!
-//! Paths, query parameters, JSON field names, exception names (in the `x-amzn-ErrorType`
-//! header and the body) and HTTP statuses are AWS's, so boto3 and the aws CLI work against
-//! it with `endpoint_url` and any credentials: request signatures are accepted unchecked.
+//! Paths, query parameters, headers, JSON field names, exception names (in the
+//! `x-amzn-ErrorType` header and the body) and HTTP statuses are AWS's, as botocore's
+//! service model `iot/2015-05-28` places them, so boto3 and the aws CLI work against it
+//! with `endpoint_url` and any credentials: signatures are not checked, but a request
+//! signed for another region than the broker's is refused as AWS refuses it (`sigv4`).
 //! Every handler is a thin mapping onto a [`crate::aws::registry::Registry`] operation; the
-//! rules live there.
+//! rules live there, and so does the paging ([`crate::aws::registry::paginate`]): the
+//! certificate and policy lists page with `marker`/`pageSize`/`nextMarker`, the thing lists
+//! with `nextToken`/`maxResults`, both as boto3's paginators expect.
 //!
-//! Operations: GetRegistrationCode; RegisterCACertificate, UpdateCACertificate,
-//! DescribeCACertificate, ListCACertificates; RegisterCertificate,
-//! RegisterCertificateWithoutCA, UpdateCertificate, DescribeCertificate, ListCertificates,
-//! DeleteCertificate; CreateThing, DescribeThing, ListThings, DeleteThing; CreatePolicy,
-//! GetPolicy, AttachPolicy, DetachPolicy, ListAttachedPolicies; AttachThingPrincipal,
+//! Operations:
+//! - account: GetRegistrationCode, DeleteRegistrationCode, DescribeEndpoint;
+//! - CA certificates: RegisterCACertificate, UpdateCACertificate, DescribeCACertificate,
+//!   ListCACertificates, DeleteCACertificate;
+//! - certificates: RegisterCertificate, RegisterCertificateWithoutCA, CreateCertificateFromCsr,
+//!   CreateKeysAndCertificate, UpdateCertificate, DescribeCertificate, ListCertificates,
+//!   ListCertificatesByCA, DeleteCertificate;
+//! - things: CreateThing, DescribeThing, UpdateThing, ListThings, DeleteThing,
+//!   AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals, ListPrincipalThings;
+//! - policies: CreatePolicy, GetPolicy, ListPolicies, DeletePolicy, AttachPolicy,
+//!   DetachPolicy, ListAttachedPolicies, ListTargetsForPolicy, and the deprecated
+//!   AttachPrincipalPolicy, DetachPrincipalPolicy, ListPrincipalPolicies,
+//!   ListPolicyPrincipals.
 //!
-//! Handlers are split by resource: `cas` (and the account's registration code and
-//! endpoint), `certificates`, `things` and `policies`; this file holds the server, the
-//! router and the helpers they share.
+//! Anything else answers `InvalidRequestException` "not part of mock-broker's AWS IoT
+//! subset". Handlers are split by resource: `cas` (and the account's registration code and
+//! endpoint), `certificates`, `issuance` (certificates the broker issues), `things` and
+//! `policies`; `params` reads query members and headers, `sigv4` checks the credential
+//! scope; this file holds the server, the router and the helpers they share.
 
 use crate::aws::certs::CertInfo;
 use crate::aws::control_plane::ControlPlane;
 use crate::aws::registry::{
-    AwsError, AwsErrorKind, CaRecord, CaStatus, CertRecord, CertificateMode, CertificateStatus,
-    Registry,
+    AttributeUpdate, AwsError, AwsErrorKind, CaRecord, CaStatus, CertRecord, CertificateMode,
+    CertificateStatus, Page, PolicyRecord, Registry, ThingFilter,
 };
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use params::{Query, certificate_id, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 mod cas;
 mod certificates;
+mod issuance;
+mod params;
 mod policies;
+mod sigv4;
 mod things;
 
 use cas::*;
 use certificates::*;
+use issuance::*;
 use policies::*;
 use things::*;
 
@@ -124,11 +145,18 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 /// The router; public for tests that want to drive it without a socket.
 pub fn router(plane: Arc<ControlPlane>) -> Router {
     Router::new()
-        .route("/registrationcode", get(registration_code))
+        .route(
+            "/registrationcode",
+            get(registration_code).delete(delete_registration_code),
+        )
         .route("/endpoint", get(describe_endpoint))
         .route("/cacertificate", post(register_ca))
-        .route("/cacertificate/{id}", get(describe_ca).put(update_ca))
+        .route(
+            "/cacertificate/{id}",
+            get(describe_ca).put(update_ca).delete(delete_ca),
+        )
         .route("/cacertificates", get(list_cas))
+        .route("/certificates-by-ca/{id}", get(list_certificates_by_ca))
         .route("/certificate/register", post(register_certificate))
         .route(
             "/certificate/register-no-ca",
@@ -140,11 +168,18 @@ pub fn router(plane: Arc<ControlPlane>) -> Router {
                 .put(update_certificate)
                 .delete(delete_certificate),
         )
-        .route("/certificates", get(list_certificates))
+        .route(
+            "/certificates",
+            get(list_certificates).post(create_certificate_from_csr),
+        )
+        .route("/keys-and-certificate", post(create_keys_and_certificate))
         .route("/things", get(list_things))
         .route(
             "/things/{name}",
-            post(create_thing).get(describe_thing).delete(delete_thing),
+            post(create_thing)
+                .get(describe_thing)
+                .patch(update_thing)
+                .delete(delete_thing),
         )
         .route(
             "/things/{name}/principals",
@@ -152,16 +187,55 @@ pub fn router(plane: Arc<ControlPlane>) -> Router {
                 .put(attach_thing_principal)
                 .delete(detach_thing_principal),
         )
-        .route("/policies/{name}", post(create_policy).get(get_policy))
+        .route("/principals/things", get(list_principal_things))
+        .route("/policies", get(list_policies))
+        .route(
+            "/policies/{name}",
+            post(create_policy).get(get_policy).delete(delete_policy),
+        )
         .route(
             "/target-policies/{name}",
             put(attach_policy).post(detach_policy),
         )
         .route("/attached-policies/{target}", post(list_attached_policies))
-        .fallback(|| async {
-            bad_request("this operation is not part of mock-broker's AWS IoT subset")
-        })
+        .route("/policy-targets/{name}", post(list_targets_for_policy))
+        .route(
+            "/principal-policies/{name}",
+            put(attach_principal_policy).delete(detach_principal_policy),
+        )
+        .route("/principal-policies", get(list_principal_policies))
+        .route("/policy-principals", get(list_policy_principals))
+        .fallback(|| async { unsupported() })
+        .layer(middleware::from_fn(aws_shaped))
+        .layer(middleware::from_fn_with_state(
+            plane.clone(),
+            sigv4::check_scope,
+        ))
         .with_state(plane)
+}
+
+fn unsupported() -> ApiError {
+    bad_request("this operation is not part of mock-broker's AWS IoT subset")
+}
+
+/// Gives the errors axum answers itself (a method a path does not have, an unreadable
+/// path, a body over the size limit) AWS's shape: InvalidRequestException.
+async fn aws_shaped(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key("x-amzn-ErrorType")
+    {
+        return response;
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        return unsupported().into_response();
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    bad_request(format!("{status}: {text}")).into_response()
 }
 
 /// Reads a JSON body that may be empty; malformed JSON is an InvalidRequestException.
@@ -170,10 +244,6 @@ fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &[u8]) -> Result<T, ApiEr
         return Ok(T::default());
     }
     serde_json::from_slice(bytes).map_err(|e| bad_request(format!("request body: {e}")))
-}
-
-fn flag(query: &HashMap<String, String>, name: &str) -> bool {
-    query.get(name).is_some_and(|v| v == "true")
 }
 
 fn seconds(ms: u64) -> f64 {
@@ -185,4 +255,20 @@ fn validity(pem: &str) -> Value {
         Ok(info) => json!({"notBefore": info.not_before, "notAfter": info.not_after}),
         Err(_) => Value::Null,
     }
+}
+
+/// Adds `nextMarker` to a marker-paged reply when there is a next page.
+fn with_marker(mut reply: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        reply["nextMarker"] = json!(next);
+    }
+    reply
+}
+
+/// Adds `nextToken` to a token-paged reply when there is a next page.
+fn with_token(mut reply: Value, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        reply["nextToken"] = json!(next);
+    }
+    reply
 }

@@ -83,6 +83,10 @@ impl Registry {
         template_body: Option<Option<String>>,
         now_ms: u64,
     ) -> Result<(), AwsError> {
+        if let Some(Some(template)) = &template_body {
+            serde_json::from_str::<serde_json::Value>(template)
+                .map_err(|e| invalid(format!("templateBody is not JSON: {e}")))?;
+        }
         let ca = self
             .cas
             .get_mut(id)

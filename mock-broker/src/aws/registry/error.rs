@@ -24,6 +24,14 @@ pub enum AwsErrorKind {
     DeleteConflict,
     /// 400: a policy document that does not parse.
     MalformedPolicy,
+    /// 409: the thing's version is not the `expectedVersion` of the request.
+    VersionConflict,
+    /// 403: the request's SigV4 credential scope names another region or service.
+    InvalidSignature,
+    /// 403: an `Authorization` header that is not SigV4 (no `Credential=` scope).
+    IncompleteSignature,
+    /// 500: the broker failed (e.g. could not make a key); the request was fine.
+    InternalFailure,
 }
 
 /// An AWS-style error: exception name, HTTP status and message.
@@ -55,6 +63,10 @@ impl AwsError {
             AwsErrorKind::CertificateState => "CertificateStateException",
             AwsErrorKind::DeleteConflict => "DeleteConflictException",
             AwsErrorKind::MalformedPolicy => "MalformedPolicyException",
+            AwsErrorKind::VersionConflict => "VersionConflictException",
+            AwsErrorKind::InvalidSignature => "InvalidSignatureException",
+            AwsErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            AwsErrorKind::InternalFailure => "InternalFailureException",
         }
     }
 
@@ -65,8 +77,12 @@ impl AwsError {
             | AwsErrorKind::CertificateValidation
             | AwsErrorKind::MalformedPolicy => 400,
             AwsErrorKind::ResourceNotFound => 404,
-            AwsErrorKind::ResourceAlreadyExists { .. } | AwsErrorKind::DeleteConflict => 409,
+            AwsErrorKind::ResourceAlreadyExists { .. }
+            | AwsErrorKind::DeleteConflict
+            | AwsErrorKind::VersionConflict => 409,
             AwsErrorKind::CertificateState => 406,
+            AwsErrorKind::InvalidSignature | AwsErrorKind::IncompleteSignature => 403,
+            AwsErrorKind::InternalFailure => 500,
         }
     }
 }

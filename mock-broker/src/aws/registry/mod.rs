@@ -9,7 +9,11 @@
 //! [`Registry::save`]/[`Registry::load`].
 //!
 //! The operations are split by resource: `cas`, `certificates`, `things` and `policies`;
-//! `records` holds the data and `error` AWS's exceptions.
+//! `records` holds the data and `error` AWS's exceptions. The admin API's further
+//! operations have files of their own: `lists` (the paged list operations, over the one
+//! paging function in `listing`), `issuance` (certificates AWS issues itself), `removal`
+//! (DeleteCACertificate, DeletePolicy), `thing_update` (UpdateThing) and `account` (the
+//! checks of an account id and region).
 
 use crate::aws::certs::CertInfo;
 use crate::aws::policy::{PolicyDocument, PolicyError};
@@ -17,19 +21,33 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+mod account;
 mod cas;
 mod certificates;
 mod error;
+mod issuance;
+mod listing;
+mod lists;
 mod policies;
 mod records;
+mod removal;
+#[cfg(test)]
+mod test_helpers;
+mod thing_update;
 mod things;
+
+pub use account::AccountError;
 
 pub use error::{AwsError, AwsErrorKind};
 use error::{invalid, not_found, validation};
+pub use issuance::{AwsIssuer, GeneratedKeyPair, ISSUED_SUBJECT_CN, ISSUER_OU, generate_key_pair};
+pub use listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, paginate};
+pub use lists::ThingFilter;
 pub use records::{
     Account, CaRecord, CaStatus, CertRecord, CertificateMode, CertificateStatus, PolicyRecord,
     Thing,
 };
+pub use thing_update::AttributeUpdate;
 
 /// Every registry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +66,9 @@ pub struct Registry {
     /// [`Registry::take_revoked`].
     #[serde(skip)]
     revoked: Vec<String>,
+    /// The "AWS IoT" CA that signs the certificates AWS issues (in memory only).
+    #[serde(skip)]
+    issuer: AwsIssuer,
 }
 
 /// Name of the registry file in the state dir.
@@ -65,6 +86,7 @@ impl Registry {
             policy_targets: BTreeMap::new(),
             thing_principals: BTreeMap::new(),
             revoked: Vec::new(),
+            issuer: AwsIssuer::default(),
         }
     }
 

@@ -91,12 +91,20 @@ impl Registry {
     }
 
     pub(super) fn exists(&self, kind: &str, id: &str) -> AwsError {
+        // AWS's wording for certificates; the `ID:<id>` is where Microchip's pyawsutils
+        // reads an already registered CA's id from (choice: AWS's exact text is unknown).
+        let message = match kind {
+            "cert" | "cacert" => {
+                format!("The certificate is already provisioned or registered, ID:{id}")
+            }
+            _ => format!("{kind} {id} already exists"),
+        };
         AwsError::new(
             AwsErrorKind::ResourceAlreadyExists {
                 resource_id: id.to_owned(),
                 resource_arn: self.arn(kind, id),
             },
-            format!("{kind} {id} already exists"),
+            message,
         )
     }
 }
