@@ -108,6 +108,24 @@ pub enum ControlPlaneError {
     /// An operator CA does not parse.
     #[error("operator CA: {0}")]
     OperatorCa(#[from] crate::aws::certs::CertError),
+    /// The state dir holds the registries of another account or region: their ARNs
+    /// (policy targets, thing principals) name that one and would silently stop matching.
+    /// Start with the saved account and region, or use another state dir.
+    #[error(
+        "{path} holds the registries of account {saved_id} in {saved_region}, not {id} in {region}"
+    )]
+    AccountMismatch {
+        /// The state dir.
+        path: PathBuf,
+        /// The saved account id.
+        saved_id: String,
+        /// The saved region.
+        saved_region: String,
+        /// The account id asked for.
+        id: String,
+        /// The region asked for.
+        region: String,
+    },
 }
 
 fn now_ms() -> u64 {
@@ -134,6 +152,17 @@ impl ControlPlane {
             None => None,
         }
         .unwrap_or_else(|| Registry::new(config.account.clone()));
+        if registry.account.id != config.account.id
+            || registry.account.region != config.account.region
+        {
+            return Err(ControlPlaneError::AccountMismatch {
+                path: config.state_dir.clone().unwrap_or_default(),
+                saved_id: registry.account.id.clone(),
+                saved_region: registry.account.region.clone(),
+                id: config.account.id.clone(),
+                region: config.account.region.clone(),
+            });
+        }
         let operators = config
             .operator_cas
             .iter()

@@ -8,8 +8,8 @@
 use clap::{Args, Parser, Subcommand};
 use miette::{Context, IntoDiagnostic, Result};
 use mock_broker::aws::admin_api::AdminApi;
-use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
-use mock_broker::aws::registry::{Account, AccountError, Registry};
+use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig, ControlPlaneError};
+use mock_broker::aws::registry::{Account, AccountError};
 use mock_broker::aws::shadow::ShadowService;
 use mock_broker::dev_pki::{TestCa, Validity};
 use mock_broker::mqtt::tls;
@@ -169,13 +169,27 @@ async fn run_serve(args: Serve) -> Result<()> {
         let mut plane_config = ControlPlaneConfig::new(&args.endpoint);
         plane_config.account.region = args.region.clone();
         plane_config.account.id = args.account_id.clone();
-        same_account_as_saved(&args.state_dir, &plane_config.account)?;
         plane_config.operator_cas = roots;
         plane_config.state_dir = Some(args.state_dir.clone());
         plane_config.zero_touch = args.zero_touch_ms.map(std::time::Duration::from_millis);
-        let plane = ControlPlane::new(plane_config)
-            .into_diagnostic()
-            .wrap_err("cannot start the control plane")?;
+        let plane = match ControlPlane::new(plane_config) {
+            Ok(plane) => plane,
+            Err(ControlPlaneError::AccountMismatch {
+                path,
+                saved_id,
+                saved_region,
+                id,
+                region,
+            }) => miette::bail!(
+                "{} holds the registries of account {saved_id} in {saved_region}, not {id} in {region}: start with --account-id {saved_id} --region {saved_region}, or use another --state-dir",
+                path.display()
+            ),
+            Err(error) => {
+                return Err(error)
+                    .into_diagnostic()
+                    .wrap_err("cannot start the control plane");
+            }
+        };
         plane.install(&mut config);
         Some(plane)
     } else {
@@ -269,30 +283,6 @@ async fn run_serve(args: Serve) -> Result<()> {
     }
     eprintln!("shutting down");
     broker.shutdown().await;
-    Ok(())
-}
-
-/// Refuses a state dir whose saved registries belong to another account or region: their
-/// ARNs (policy targets, thing principals) name the old one, and would silently stop
-/// matching.
-fn same_account_as_saved(state_dir: &Path, account: &Account) -> Result<()> {
-    let saved = Registry::load(state_dir)
-        .into_diagnostic()
-        .wrap_err("cannot read the saved registries")?;
-    if let Some(saved) = saved
-        && (saved.account.id != account.id || saved.account.region != account.region)
-    {
-        miette::bail!(
-            "{} holds the registries of account {} in {}, not {} in {}: start with --account-id {} --region {}, or use another --state-dir",
-            state_dir.display(),
-            saved.account.id,
-            saved.account.region,
-            account.id,
-            account.region,
-            saved.account.id,
-            saved.account.region
-        );
-    }
     Ok(())
 }
 
