@@ -6,12 +6,15 @@
 //! Provisioning ([`jitp`]) at CONNECT, evaluates [`policy`] documents for every operation,
 //! and closes live connections whose certificate stops being ACTIVE. [`shadow`] is the
 //! Device Shadow service, answering `$aws/things/<thing>/shadow/...` like a subscriber.
-//! [`admin_api`] serves the AWS IoT REST API (the control plane, for boto3 and the aws CLI).
+//! [`admin_api`] serves the AWS IoT REST API (the control plane, for boto3 and the aws CLI),
+//! and [`data_api`] the `iot-data` REST API beside it (Publish, retained messages,
+//! shadows).
 //! [`certs`] reads X.509 certificates the way these services need them.
 
 pub mod admin_api;
 pub mod certs;
 pub mod control_plane;
+pub mod data_api;
 pub mod jitp;
 pub mod policy;
 pub mod registry;

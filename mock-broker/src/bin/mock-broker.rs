@@ -207,7 +207,7 @@ async fn run_serve(args: Serve) -> Result<()> {
     let addr = broker.local_addr();
     let admin = match &plane {
         Some(plane) => Some(
-            AdminApi::start(args.admin_listen, plane.clone())
+            AdminApi::start_with_data(args.admin_listen, plane.clone(), broker.handle())
                 .await
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot serve the admin API on {}", args.admin_listen))?,
@@ -248,7 +248,11 @@ async fn run_serve(args: Serve) -> Result<()> {
         );
     }
     if let Some(admin) = &admin {
-        let _ = writeln!(out, "admin API (AWS IoT REST subset): {}", admin.url());
+        let _ = writeln!(
+            out,
+            "admin API (AWS IoT REST subset) and iot-data API: {}",
+            admin.url()
+        );
         let _ = writeln!(
             out,
             "  account {} in {}: aws --endpoint-url {} --region {} iot get-registration-code",

@@ -16,10 +16,12 @@
 
 pub mod codec;
 pub(crate) mod config;
+pub(crate) mod connection;
 pub mod core;
 pub mod errors;
 pub mod fault_plan;
 pub(crate) mod faults;
+pub mod handle;
 pub mod hooks;
 pub mod persist;
 pub(crate) mod server;

@@ -31,6 +31,14 @@ struct StoredMessage {
     topic: String,
     payload_hex: String,
     qos: u8,
+    /// A retained message's publication time, Unix ms (0 for queued messages and files
+    /// saved before it was kept).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    modified_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,6 +63,7 @@ impl StoredMessage {
             topic: topic.to_owned(),
             payload_hex: hex::encode(payload),
             qos: qos as u8,
+            modified_ms: 0,
         }
     }
 
@@ -69,7 +78,10 @@ impl StoredState {
         let (sessions, retained) = (core.sessions(), core.retained());
         let retained = retained
             .iter()
-            .map(|(topic, m)| StoredMessage::new(topic, &m.payload, m.qos))
+            .map(|(topic, m)| StoredMessage {
+                modified_ms: m.modified_ms,
+                ..StoredMessage::new(topic, &m.payload, m.qos)
+            })
             .collect();
         let mut sessions: Vec<StoredSession> = sessions
             .iter()
@@ -102,6 +114,7 @@ impl StoredState {
                 RetainedMessage {
                     payload: m.payload(),
                     qos: qos_from(m.qos),
+                    modified_ms: m.modified_ms,
                 },
             );
         }

@@ -1,5 +1,6 @@
-//! The broker's I/O edge: the TCP listener, TLS handshakes, one tokio task per connection,
-//! the clock, and the [`MockBroker`] handle.
+//! The broker's I/O edge: the shared state behind the lock, the clock, the timers of hooks
+//! and revocations, and the [`MockBroker`] handle. The listener and the connection tasks
+//! are in `connection`.
 //!
 //! Everything the protocol decides lives in [`crate::mqtt::core::Core`]; this module reads bytes,
 //! frames them with [`crate::mqtt::codec`], hands packets to the core under one lock, and carries
@@ -8,75 +9,72 @@
 //! the CONNECT timeout before its first packet. Shutdown (explicit or on drop) closes every
 //! connection, stops the tasks, and saves the state dir.
 
-use crate::mqtt::codec;
 use crate::mqtt::config::BrokerConfig;
 use crate::mqtt::core::{Action, Core};
-use crate::mqtt::errors::{CloseReason, StartError};
+use crate::mqtt::errors::StartError;
 use crate::mqtt::fault_plan::FaultPlan;
 use crate::mqtt::hooks::{Hooks, Service};
 use crate::mqtt::persist::StoredState;
 use crate::mqtt::session::ConnId;
 use crate::mqtt::tap::{EventKind, Tap, TapSender};
 use crate::mqtt::tls::{self, ServerIdentity};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::Packet;
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// What a connection task is told to do.
 #[derive(Debug)]
-enum Outgoing {
+pub(super) enum Outgoing {
     Packet(Packet, Duration),
     Close,
 }
 
-struct State {
-    core: Core,
-    outboxes: HashMap<ConnId, mpsc::UnboundedSender<Outgoing>>,
+pub(super) struct State {
+    pub(super) core: Core,
+    pub(super) outboxes: HashMap<ConnId, mpsc::UnboundedSender<Outgoing>>,
 }
 
 /// State shared by the accept loop, the connection tasks and the handles.
 pub(crate) struct Shared {
     /// This `Shared` itself, for tasks it spawns.
-    me: Weak<Shared>,
-    state: Mutex<State>,
-    tap: TapSender,
-    started: Instant,
-    next_conn: AtomicU64,
-    hooks: Arc<dyn Hooks>,
-    services: Vec<Arc<dyn Service>>,
-    connect_timeout: Duration,
+    pub(super) me: Weak<Shared>,
+    pub(super) state: Mutex<State>,
+    pub(super) tap: TapSender,
+    pub(super) started: Instant,
+    pub(super) next_conn: AtomicU64,
+    pub(super) hooks: Arc<dyn Hooks>,
+    pub(super) services: Vec<Arc<dyn Service>>,
+    pub(super) connect_timeout: Duration,
     /// The TLS configuration new connections get; a fault may swap it.
-    tls_active: RwLock<Arc<ServerConfig>>,
-    tls_default: Arc<ServerConfig>,
-    client_auth: crate::mqtt::tls::ClientAuth,
-    state_dir: Option<PathBuf>,
-    time_scale: f64,
-    revocation_delay: Duration,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
+    pub(super) tls_active: RwLock<Arc<ServerConfig>>,
+    pub(super) tls_default: Arc<ServerConfig>,
+    pub(super) client_auth: crate::mqtt::tls::ClientAuth,
+    pub(super) state_dir: Option<PathBuf>,
+    pub(super) time_scale: f64,
+    pub(super) revocation_delay: Duration,
+    pub(super) cancel: CancellationToken,
+    pub(super) tracker: TaskTracker,
 }
 
 impl Shared {
-    fn now(&self) -> Duration {
+    pub(super) fn now(&self) -> Duration {
         self.started.elapsed()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a broker bug; keep serving with the state as is.
         self.state
             .lock()
@@ -95,7 +93,7 @@ impl Shared {
         result
     }
 
-    fn run(&self, f: impl FnOnce(&mut Core, Duration) -> Vec<Action>) {
+    pub(super) fn run(&self, f: impl FnOnce(&mut Core, Duration) -> Vec<Action>) {
         self.with_core(|core, now| ((), f(core, now)));
     }
 
@@ -123,7 +121,7 @@ impl Shared {
     }
 
     /// Publishes what a hook asked for, and schedules its deferred work.
-    fn run_hook_effects(
+    pub(super) fn run_hook_effects(
         &self,
         publish: Vec<crate::mqtt::hooks::BrokerMessage>,
         deferred: Vec<crate::mqtt::hooks::Deferred>,
@@ -196,7 +194,7 @@ impl Shared {
         }
     }
 
-    fn emit(&self, kind: EventKind) {
+    pub(super) fn emit(&self, kind: EventKind) {
         // Under the lock, so tap order is the core's order.
         let _state = self.lock();
         self.tap.emit(self.now(), kind);
@@ -218,7 +216,7 @@ impl Shared {
         Ok(())
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
+    pub(super) fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(
             self.tls_active
                 .read()
@@ -319,7 +317,7 @@ impl MockBroker {
             tracker: tracker.clone(),
         });
         shared.watch_revocations();
-        tracker.spawn(accept_loop(
+        tracker.spawn(super::connection::accept_loop(
             listener,
             shared.clone(),
             cancel.clone(),
@@ -344,6 +342,12 @@ impl MockBroker {
     /// A new reader of the broker's events, from now on.
     pub fn tap(&self) -> Tap {
         self.shared.tap.subscribe()
+    }
+
+    /// A handle for other services of this process (the HTTP data plane): publish as the
+    /// broker, read retained messages. It does not keep the broker alive.
+    pub fn handle(&self) -> crate::mqtt::handle::BrokerHandle {
+        crate::mqtt::handle::BrokerHandle::new(Arc::downgrade(&self.shared))
     }
 
     /// The fault-injection handle.
@@ -396,194 +400,5 @@ impl MockBroker {
 impl Drop for MockBroker {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                let _ = tcp.set_nodelay(true);
-                tracker.spawn(serve_connection(tcp, peer, shared.clone(), cancel.clone()));
-            }
-            Err(error) => {
-                // Out of descriptors and the like: wait a moment rather than spin.
-                tracing::warn!(%error, "accept failed");
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                }
-            }
-        }
-    }
-}
-
-async fn serve_connection(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    cancel: CancellationToken,
-) {
-    let connect_deadline = Instant::now() + shared.connect_timeout;
-    let handshake = tokio::time::timeout_at(connect_deadline, shared.acceptor().accept(tcp));
-    let stream = tokio::select! {
-        _ = cancel.cancelled() => return,
-        result = handshake => match result {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                let reason = tls::describe_handshake_error(&error);
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
-                return;
-            }
-            Err(_) => {
-                let reason = "TLS handshake timed out".to_owned();
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
-                return;
-            }
-        },
-    };
-    let (_, session) = stream.get_ref();
-    let chain = session.peer_certificates().unwrap_or_default();
-    let identification = shared.hooks.identify(chain);
-    shared.run_hook_effects(identification.publish, identification.deferred);
-    let identity = match identification.outcome {
-        Ok(identity) => identity,
-        Err(reason) => {
-            let certificate_id = chain
-                .first()
-                .map(|leaf| crate::mqtt::hooks::certificate_id(leaf));
-            shared.emit(EventKind::TlsRejected {
-                peer,
-                reason,
-                certificate_id,
-            });
-            return;
-        }
-    };
-    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (outbox, inbox) = mpsc::unbounded_channel();
-    {
-        let mut state = shared.lock();
-        let now = shared.now();
-        state.outboxes.insert(conn, outbox);
-        shared.tap.emit(
-            now,
-            EventKind::TlsAccepted {
-                conn,
-                peer,
-                sni: session.server_name().map(str::to_owned),
-                certificate_id: identity.certificate_id.clone(),
-                tls_version: session
-                    .protocol_version()
-                    .map(|v| format!("{v:?}"))
-                    .unwrap_or_default(),
-            },
-        );
-        state.core.open(conn, now, identity);
-    }
-    let reason = run_connection(conn, stream, inbox, &shared, connect_deadline, &cancel).await;
-    // Idempotent: a no-op when the core closed the connection itself.
-    shared.run(|core, now| core.handle_close(conn, now, reason));
-    shared.lock().outboxes.remove(&conn);
-}
-
-/// Pumps one connection until it ends; returns why, as far as the edge can tell.
-async fn run_connection(
-    conn: ConnId,
-    mut stream: TlsStream<TcpStream>,
-    mut inbox: mpsc::UnboundedReceiver<Outgoing>,
-    shared: &Shared,
-    connect_deadline: Instant,
-    cancel: &CancellationToken,
-) -> CloseReason {
-    let mut input = BytesMut::with_capacity(4096);
-    let mut output = BytesMut::new();
-    let mut got_connect = false;
-    loop {
-        let keep_alive = shared
-            .lock()
-            .core
-            .poll_at(conn)
-            .map(|at| shared.started + at);
-        let deadline = match (got_connect, keep_alive) {
-            (false, _) => Some(connect_deadline),
-            (true, at) => at,
-        };
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return CloseReason::ServerShutdown,
-            command = inbox.recv() => match command {
-                Some(Outgoing::Packet(packet, delay)) => {
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
-                    }
-                    output.clear();
-                    if let Err(error) = codec::encode(&packet, &mut output) {
-                        tracing::error!(%error, "cannot encode a broker packet");
-                        continue;
-                    }
-                    if let Err(error) = write_all(&mut stream, &output).await {
-                        return CloseReason::Io { error: error.to_string() };
-                    }
-                }
-                Some(Outgoing::Close) | None => {
-                    let _ = stream.shutdown().await;
-                    return CloseReason::ServerInitiatedDisconnect;
-                }
-            },
-            read = stream.read_buf(&mut input) => match read {
-                Ok(0) => return end_of_stream(&input),
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return end_of_stream(&input);
-                }
-                Ok(_) => loop {
-                    match codec::decode(&mut input) {
-                        Ok(Some(packet)) => {
-                            got_connect = true;
-                            shared.run(|core, now| core.handle_packet(conn, now, packet));
-                        }
-                        Ok(None) => break,
-                        Err(violation) => return violation.into(),
-                    }
-                },
-                Err(error) => return CloseReason::Io { error: error.to_string() },
-            },
-            _ = sleep_until(deadline) => {
-                if !got_connect {
-                    return CloseReason::ConnectTimeout;
-                }
-                shared.run(|core, now| core.handle_timeout(conn, now));
-            }
-        }
-    }
-}
-
-/// The client closed its side: a clean end between packets, or in the middle of one.
-fn end_of_stream(input: &BytesMut) -> CloseReason {
-    if input.is_empty() {
-        CloseReason::ConnectionLost
-    } else {
-        crate::mqtt::errors::Violation::Truncated(input.len()).into()
-    }
-}
-
-async fn write_all(stream: &mut TlsStream<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

@@ -9,6 +9,7 @@ mod aws_fixture;
 mod bad_input;
 mod conformance;
 mod control_plane;
+mod data_api;
 mod faults;
 mod limits;
 mod mosquitto_clients;

@@ -54,9 +54,9 @@ use tokio_util::sync::CancellationToken;
 mod cas;
 mod certificates;
 mod issuance;
-mod params;
+pub(crate) mod params;
 mod policies;
-mod sigv4;
+pub(crate) mod sigv4;
 mod things;
 
 use cas::*;
@@ -75,11 +75,28 @@ pub struct AdminApi {
 impl AdminApi {
     /// Serves the API for `plane` on `listen` (port 0 picks a free port).
     pub async fn start(listen: SocketAddr, plane: Arc<ControlPlane>) -> std::io::Result<Self> {
+        Self::serve(listen, router(plane)).await
+    }
+
+    /// Serves the API for `plane` and, at the same address, the `iot-data` data plane
+    /// ([`crate::aws::data_api`]) for the broker behind `broker`.
+    pub async fn start_with_data(
+        listen: SocketAddr,
+        plane: Arc<ControlPlane>,
+        broker: crate::mqtt::handle::BrokerHandle,
+    ) -> std::io::Result<Self> {
+        let data = crate::aws::data_api::router(crate::aws::data_api::DataPlane {
+            plane: plane.clone(),
+            broker,
+        });
+        Self::serve(listen, router(plane).merge(data)).await
+    }
+
+    async fn serve(listen: SocketAddr, app: Router) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
-        let app = router(plane);
         tokio::spawn(async move {
             let serving = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
             if let Err(error) = serving.await {
@@ -109,8 +126,8 @@ impl Drop for AdminApi {
 type Plane = State<Arc<ControlPlane>>;
 type Reply = Result<Json<Value>, ApiError>;
 
-/// An [`AwsError`] as an HTTP response.
-struct ApiError(AwsError);
+/// An [`AwsError`] as an HTTP response (the data plane's too).
+pub(crate) struct ApiError(pub(crate) AwsError);
 
 impl From<AwsError> for ApiError {
     fn from(error: AwsError) -> Self {
@@ -135,7 +152,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(AwsError {
         kind: AwsErrorKind::InvalidRequest,
         message: message.into(),
@@ -214,13 +231,13 @@ pub fn router(plane: Arc<ControlPlane>) -> Router {
         .with_state(plane)
 }
 
-fn unsupported() -> ApiError {
+pub(crate) fn unsupported() -> ApiError {
     bad_request("this operation is not part of mock-broker's AWS IoT subset")
 }
 
 /// Gives the errors axum answers itself (a method a path does not have, an unreadable
 /// path, a body over the size limit) AWS's shape: InvalidRequestException.
-async fn aws_shaped(request: Request, next: Next) -> Response {
+pub(crate) async fn aws_shaped(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())

@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use std::collections::HashMap;
 
 /// The query string, decoded; a query that does not decode is an InvalidRequestException.
-pub(super) struct Query(pub HashMap<String, String>);
+pub(crate) struct Query(pub HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Query {
     type Rejection = ApiError;
@@ -28,7 +28,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
 
 impl Query {
     /// A boolean member: absent is `None`; boto3 sends `true` or `false`.
-    pub(super) fn optional_flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub(crate) fn optional_flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.0.get(name).map(String::as_str) {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
@@ -40,17 +40,17 @@ impl Query {
     }
 
     /// A boolean member that is false when absent.
-    pub(super) fn flag(&self, name: &str) -> Result<bool, ApiError> {
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, ApiError> {
         Ok(self.optional_flag(name)?.unwrap_or(false))
     }
 
     /// A text member.
-    pub(super) fn text(&self, name: &str) -> Option<&str> {
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 
     /// A whole-number member (`expectedVersion`, page sizes).
-    pub(super) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.0
             .get(name)
             .map(|text| {
@@ -61,7 +61,7 @@ impl Query {
             .transpose()
     }
 
-    fn size(&self, name: &str) -> Result<usize, ApiError> {
+    pub(crate) fn size(&self, name: &str) -> Result<usize, ApiError> {
         Ok(match self.number(name)? {
             // Out-of-range sizes are refused by the paging, with the model's bounds.
             Some(size) => usize::try_from(size).unwrap_or(usize::MAX),
@@ -71,7 +71,7 @@ impl Query {
 
     /// `marker`, `pageSize` and, where the operation has it, `isAscendingOrder` (the
     /// certificate and policy lists); `ascending_by_default` is the order without it.
-    pub(super) fn marker_page(
+    pub(crate) fn marker_page(
         &self,
         ascending_by_default: bool,
     ) -> Result<PageRequest<'_>, ApiError> {
@@ -85,7 +85,7 @@ impl Query {
     }
 
     /// `nextToken` and `maxResults` (the thing lists), in name order.
-    pub(super) fn token_page(&self) -> Result<PageRequest<'_>, ApiError> {
+    pub(crate) fn token_page(&self) -> Result<PageRequest<'_>, ApiError> {
         Ok(PageRequest {
             token: self.text("nextToken"),
             size: self.size("maxResults")?,

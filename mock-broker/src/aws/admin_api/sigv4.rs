@@ -22,10 +22,34 @@ use axum::response::{IntoResponse, Response};
 /// The service name in an AWS IoT control-plane credential scope.
 const SERVICE: &str = "iot";
 
-/// Middleware: refuses requests signed for another region or service.
+/// The service name in an AWS IoT data-plane (`iot-data`) credential scope: botocore's
+/// `signingName` for it.
+const DATA_SERVICE: &str = "iotdata";
+
+/// Middleware of the control plane: refuses requests signed for another region or
+/// service than `iot`.
 pub(super) async fn check_scope(State(plane): Plane, request: Request, next: Next) -> Response {
+    checked(&plane, SERVICE, request, next).await
+}
+
+/// Middleware of the data plane: refuses requests signed for another region or service
+/// than `iotdata`.
+pub(crate) async fn check_data_scope(
+    State(plane): Plane,
+    request: Request,
+    next: Next,
+) -> Response {
+    checked(&plane, DATA_SERVICE, request, next).await
+}
+
+async fn checked(
+    plane: &crate::aws::control_plane::ControlPlane,
+    service: &str,
+    request: Request,
+    next: Next,
+) -> Response {
     let region = plane.read(|reg| reg.account.region.clone());
-    match scope_error(request.headers(), request.uri().query(), &region) {
+    match scope_error(request.headers(), request.uri().query(), &region, service) {
         Some(error) => ApiError(error).into_response(),
         None => next.run(request).await,
     }
@@ -36,11 +60,12 @@ fn incomplete(message: impl Into<String>) -> AwsError {
 }
 
 /// What is wrong with a request's credential scope for a broker in `region`; `None` when it
-/// is unsigned or scoped to `region` and `iot`.
+/// is unsigned or scoped to `region` and `service`.
 pub(super) fn scope_error(
     headers: &HeaderMap,
     query: Option<&str>,
     region: &str,
+    service: &str,
 ) -> Option<AwsError> {
     let credential = match headers.get("authorization") {
         Some(value) => {
@@ -68,7 +93,7 @@ pub(super) fn scope_error(
         None => presigned_credential(query?)?,
     };
     let scope: Vec<&str> = credential.split('/').collect();
-    let [_key_id, _date, scope_region, service, terminator] = scope.as_slice() else {
+    let [_key_id, _date, scope_region, scope_service, terminator] = scope.as_slice() else {
         return Some(incomplete(format!(
             "the credential scope {credential:?} is not <key id>/<date>/<region>/<service>/aws4_request"
         )));
@@ -84,10 +109,10 @@ pub(super) fn scope_error(
             format!("Credential should be scoped to a valid region, not '{scope_region}'. "),
         ));
     }
-    if *service != SERVICE {
+    if *scope_service != service {
         return Some(AwsError::new(
             AwsErrorKind::InvalidSignature,
-            format!("Credential should be scoped to correct service: '{SERVICE}'. "),
+            format!("Credential should be scoped to correct service: '{service}'. "),
         ));
     }
     None
@@ -125,9 +150,9 @@ mod tests {
     #[test]
     fn the_broker_region_and_unsigned_requests_pass() {
         let ok = signed("AKID/20260101/us-east-2/iot/aws4_request");
-        assert!(scope_error(&ok, None, "us-east-2").is_none());
-        assert!(scope_error(&HeaderMap::new(), None, "us-east-2").is_none());
-        assert!(scope_error(&HeaderMap::new(), Some("pageSize=3"), "us-east-2").is_none());
+        assert!(scope_error(&ok, None, "us-east-2", SERVICE).is_none());
+        assert!(scope_error(&HeaderMap::new(), None, "us-east-2", SERVICE).is_none());
+        assert!(scope_error(&HeaderMap::new(), Some("pageSize=3"), "us-east-2", SERVICE).is_none());
     }
 
     #[test]
@@ -136,6 +161,7 @@ mod tests {
             &signed("AKID/20260101/us-east-2/iot/aws4_request"),
             None,
             "us-east-1",
+            SERVICE,
         );
         assert_eq!(
             kind_and_message(error),
@@ -145,7 +171,7 @@ mod tests {
             ))
         );
         let presigned = "X-Amz-Credential=AKID%2F20260101%2Feu-west-1%2Fiot%2Faws4_request";
-        let error = scope_error(&HeaderMap::new(), Some(presigned), "us-east-1").unwrap();
+        let error = scope_error(&HeaderMap::new(), Some(presigned), "us-east-1", SERVICE).unwrap();
         assert_eq!(error.kind, AwsErrorKind::InvalidSignature);
         assert_eq!(error.http_status(), 403);
     }
@@ -156,6 +182,7 @@ mod tests {
             &signed("AKID/20260101/us-east-1/iotdata/aws4_request"),
             None,
             "us-east-1",
+            SERVICE,
         );
         assert_eq!(
             kind_and_message(error),
@@ -163,6 +190,19 @@ mod tests {
                 AwsErrorKind::InvalidSignature,
                 "Credential should be scoped to correct service: 'iot'. ".into()
             ))
+        );
+        // The data plane signs as `iotdata`, and the control plane's scope is wrong there.
+        let data = signed("AKID/20260101/us-east-1/iotdata/aws4_request");
+        assert!(scope_error(&data, None, "us-east-1", DATA_SERVICE).is_none());
+        let error = scope_error(
+            &signed("AKID/20260101/us-east-1/iot/aws4_request"),
+            None,
+            "us-east-1",
+            DATA_SERVICE,
+        );
+        assert_eq!(
+            error.map(|e| e.message),
+            Some("Credential should be scoped to correct service: 'iotdata'. ".into())
         );
     }
 
@@ -184,7 +224,7 @@ mod tests {
             signed("AKID/us-east-1/iot/aws4_request"),
             signed("AKID/20260101/us-east-1/iot/aws5_request"),
         ] {
-            let error = scope_error(&headers, None, "us-east-1").unwrap();
+            let error = scope_error(&headers, None, "us-east-1", SERVICE).unwrap();
             assert_eq!(error.kind, AwsErrorKind::IncompleteSignature, "{headers:?}");
             assert_eq!(error.http_status(), 403);
         }

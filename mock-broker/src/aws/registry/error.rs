@@ -1,5 +1,5 @@
-//! AWS IoT's exceptions as the registries answer them: [`AwsError`], with the exception
-//! name and HTTP status the admin API sends.
+//! AWS IoT's exceptions as the registries and the data plane answer them: [`AwsError`],
+//! with the exception name and HTTP status the HTTP APIs send.
 
 /// AWS IoT's exceptions, as the admin API reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,14 @@ pub enum AwsErrorKind {
     IncompleteSignature,
     /// 500: the broker failed (e.g. could not make a key); the request was fine.
     InternalFailure,
+    /// 409 (data plane): a shadow update's `version` is not the stored one.
+    Conflict,
+    /// 413 (data plane): a payload or a merged shadow document over its size limit.
+    RequestEntityTooLarge,
+    /// 415 (data plane): a shadow document that is not UTF-8.
+    UnsupportedDocumentEncoding,
+    /// 503 (data plane): the broker behind the API has shut down.
+    ServiceUnavailable,
 }
 
 /// An AWS-style error: exception name, HTTP status and message.
@@ -67,6 +75,10 @@ impl AwsError {
             AwsErrorKind::InvalidSignature => "InvalidSignatureException",
             AwsErrorKind::IncompleteSignature => "IncompleteSignatureException",
             AwsErrorKind::InternalFailure => "InternalFailureException",
+            AwsErrorKind::Conflict => "ConflictException",
+            AwsErrorKind::RequestEntityTooLarge => "RequestEntityTooLargeException",
+            AwsErrorKind::UnsupportedDocumentEncoding => "UnsupportedDocumentEncodingException",
+            AwsErrorKind::ServiceUnavailable => "ServiceUnavailableException",
         }
     }
 
@@ -79,7 +91,11 @@ impl AwsError {
             AwsErrorKind::ResourceNotFound => 404,
             AwsErrorKind::ResourceAlreadyExists { .. }
             | AwsErrorKind::DeleteConflict
-            | AwsErrorKind::VersionConflict => 409,
+            | AwsErrorKind::VersionConflict
+            | AwsErrorKind::Conflict => 409,
+            AwsErrorKind::RequestEntityTooLarge => 413,
+            AwsErrorKind::UnsupportedDocumentEncoding => 415,
+            AwsErrorKind::ServiceUnavailable => 503,
             AwsErrorKind::CertificateState => 406,
             AwsErrorKind::InvalidSignature | AwsErrorKind::IncompleteSignature => 403,
             AwsErrorKind::InternalFailure => 500,

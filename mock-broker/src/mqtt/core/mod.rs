@@ -115,6 +115,9 @@ pub struct RetainedMessage {
     pub payload: Bytes,
     /// QoS it was published with.
     pub qos: QoS,
+    /// When it was published, in Unix milliseconds (GetRetainedMessage's
+    /// `lastModifiedTime`).
+    pub modified_ms: u64,
 }
 
 /// The broker's protocol state; see the module documentation.

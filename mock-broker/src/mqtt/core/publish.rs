@@ -58,6 +58,7 @@ impl Core {
                     RetainedMessage {
                         payload: publish.payload.clone(),
                         qos: publish.qos,
+                        modified_ms: self.epoch_ms(now),
                     },
                 );
             }
@@ -122,6 +123,7 @@ impl Core {
                     RetainedMessage {
                         payload: payload.clone(),
                         qos,
+                        modified_ms: self.epoch_ms(now),
                     },
                 );
             }

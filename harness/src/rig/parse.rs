@@ -1,0 +1,419 @@
+//! Parsing a rig file: the raw, span-carrying TOML structs and their validation into a
+//! [`Rig`], with located errors.
+
+use super::*;
+
+#[serde(deny_unknown_fields)]
+struct RawRig {
+    broker: Option<Spanned<RawBroker>>,
+    pki: Option<RawPki>,
+    #[serde(default)]
+    wifi: BTreeMap<String, Spanned<RawWifi>>,
+    boards: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawBoard>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    kind: Spanned<String>,
+    endpoint: Option<Spanned<String>>,
+    listen: Option<Spanned<String>>,
+    zero_touch_ms: Option<u64>,
+    image: Option<String>,
+    program: Option<String>,
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPki {
+    dir: Option<String>,
+    #[serde(default)]
+    fresh: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWifi {
+    ssid: String,
+    #[serde(default)]
+    password: String,
+    auth: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoard {
+    kind: Spanned<String>,
+    binary: Option<String>,
+    speed: Option<Spanned<f64>>,
+    wifi: Option<Spanned<String>>,
+    chip: Option<Spanned<String>>,
+    probe: Option<Spanned<String>>,
+    firmware: Option<String>,
+    serial: Option<Spanned<RawSerial>>,
+    leds: Option<BTreeMap<Spanned<String>, Spanned<RawLed>>>,
+    poll_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    rtt: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSerial {
+    port: String,
+    #[serde(default = "default_baud")]
+    baud: u32,
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLed {
+    register: u32,
+    bit: u8,
+    #[serde(default)]
+    active_low: bool,
+}
+
+/// Builds errors against one file's text.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<&str>,
+    ) -> RigError {
+        RigError::new(self.path, self.text, span, message, label, help)
+    }
+
+    fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<&str>,
+    ) -> RigError {
+        self.error(Some(spanned.span()), message, label, help)
+    }
+}
+
+/// A program named in a rig: a bare name is looked up on `PATH`, a path is relative to
+/// the rig file.
+fn program_path(base: &Path, program: &str) -> PathBuf {
+    if program.contains('/') {
+        base.join(program)
+    } else {
+        PathBuf::from(program)
+    }
+}
+
+fn parse_probe(text: &str) -> Option<ProbeSelector> {
+    let mut parts = text.splitn(3, ':');
+    let vid = u16::from_str_radix(parts.next()?, 16).ok()?;
+    let pid = u16::from_str_radix(parts.next()?, 16).ok()?;
+    let serial = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
+    Some(ProbeSelector { vid, pid, serial })
+}
+
+
+impl Rig {
+    /// Validates rig text as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Rig, RigError> {
+        let src = Source { path, text };
+        let raw: RawRig = toml::from_str(text)
+            .map_err(|e| src.error(e.span(), e.message().to_owned(), "here", None))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let wifi = raw
+            .wifi
+            .iter()
+            .map(|(name, ap)| {
+                let ap_ref = ap.get_ref();
+                let auth = match &ap_ref.auth {
+                    Some(auth) if ["open", "wpa2", "wep"].contains(&auth.get_ref().as_str()) => {
+                        auth.get_ref().clone()
+                    }
+                    Some(auth) => {
+                        return Err(src.at(
+                            auth,
+                            "unknown Wi-Fi security",
+                            "not open, wpa2 or wep",
+                            None,
+                        ));
+                    }
+                    None if ap_ref.password.is_empty() => "open".to_owned(),
+                    None => "wpa2".to_owned(),
+                };
+                Ok((
+                    name.clone(),
+                    AccessPoint {
+                        ssid: ap_ref.ssid.clone(),
+                        password: ap_ref.password.clone(),
+                        auth,
+                    },
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+
+        let broker = match &raw.broker {
+            None => BrokerSpec::Embedded {
+                endpoint: DEFAULT_ENDPOINT.into(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                zero_touch: None,
+            },
+            Some(spanned) => Self::broker(&src, base, spanned)?,
+        };
+
+        let boards_table = raw.boards.as_ref().ok_or_else(|| {
+            src.error(
+                None,
+                "the rig has no [boards]",
+                "",
+                Some("add a [boards.dut] table with kind = \"emulated\""),
+            )
+        })?;
+        if boards_table.get_ref().is_empty() {
+            return Err(src.at(boards_table, "the rig has no boards", "empty", None));
+        }
+        let mut boards = BTreeMap::new();
+        for (name, board) in boards_table.get_ref() {
+            let spec = Self::board(&src, base, board, &wifi)?;
+            boards.insert(name.get_ref().clone(), spec);
+        }
+        let pki_dir = raw
+            .pki
+            .as_ref()
+            .and_then(|p| p.dir.clone())
+            .map_or_else(|| base.join("../../target/hil/pki"), |d| base.join(d));
+        Ok(Rig {
+            path: path.to_owned(),
+            broker,
+            pki_dir,
+            fresh_pki: raw.pki.as_ref().is_some_and(|p| p.fresh),
+            wifi,
+            boards,
+        })
+    }
+
+    fn broker(
+        src: &Source<'_>,
+        base: &Path,
+        spanned: &Spanned<RawBroker>,
+    ) -> Result<BrokerSpec, RigError> {
+        let endpoint = |raw: &RawBroker| {
+            raw.endpoint
+                .as_ref()
+                .map_or_else(|| DEFAULT_ENDPOINT.to_owned(), |e| e.get_ref().clone())
+        };
+        let raw = spanned.get_ref();
+        Ok(match raw.kind.get_ref().as_str() {
+            "embedded" => {
+                let listen = match &raw.listen {
+                    Some(listen) => listen.get_ref().parse().map_err(|_| {
+                        src.at(listen, "invalid listen address", "expected IP:PORT", None)
+                    })?,
+                    None => SocketAddr::from(([127, 0, 0, 1], 0)),
+                };
+                BrokerSpec::Embedded {
+                    endpoint: endpoint(raw),
+                    listen,
+                    zero_touch: raw.zero_touch_ms.map(Duration::from_millis),
+                }
+            }
+            "mosquitto" => BrokerSpec::Mosquitto {
+                endpoint: endpoint(raw),
+                program: raw
+                    .program
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from("mosquitto"), |p| program_path(base, p)),
+            },
+            "container" => BrokerSpec::Container {
+                endpoint: endpoint(raw),
+                image: raw
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| "eclipse-mosquitto:2".into()),
+            },
+            "external" => {
+                let url = raw.url.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "an external broker needs `url`",
+                        "in this table",
+                        Some("url = \"mqtts://host:8883\""),
+                    )
+                })?;
+                let rest = url.get_ref().strip_prefix("mqtts://").ok_or_else(|| {
+                    src.at(
+                        url,
+                        "the broker url must start with mqtts://",
+                        "not mqtts://",
+                        None,
+                    )
+                })?;
+                let (host, port) = match rest.rsplit_once(':') {
+                    Some((host, port)) => (
+                        host.to_owned(),
+                        port.parse()
+                            .map_err(|_| src.at(url, "invalid port", "here", None))?,
+                    ),
+                    None => (rest.to_owned(), 8883),
+                };
+                BrokerSpec::External { host, port }
+            }
+            _ => {
+                return Err(src.at(
+                    &raw.kind,
+                    format!("unknown broker kind {:?}", raw.kind.get_ref()),
+                    "unknown kind",
+                    Some("kind is one of: embedded, mosquitto, container, external"),
+                ));
+            }
+        })
+    }
+
+    fn board(
+        src: &Source<'_>,
+        base: &Path,
+        spanned: &Spanned<RawBoard>,
+        wifi: &BTreeMap<String, AccessPoint>,
+    ) -> Result<BoardSpec, RigError> {
+        let raw = spanned.get_ref();
+        let ap = match &raw.wifi {
+            Some(name) if !wifi.contains_key(name.get_ref()) => {
+                let known = wifi.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(src.at(
+                    name,
+                    format!("no access point {:?} in [wifi]", name.get_ref()),
+                    "unknown access point",
+                    Some(&format!("known: {known}")),
+                ));
+            }
+            Some(name) => Some(name.get_ref().clone()),
+            None => None,
+        };
+        let require = |field: &Option<Spanned<String>>, name: &str| {
+            field.as_ref().map(|f| f.get_ref().clone()).ok_or_else(|| {
+                src.at(
+                    spanned,
+                    format!("a probe-rs board needs `{name}`"),
+                    "in this board",
+                    None,
+                )
+            })
+        };
+        match raw.kind.get_ref().as_str() {
+            "emulated" => {
+                let speed = match &raw.speed {
+                    Some(speed) if !(*speed.get_ref() > 0.0 && speed.get_ref().is_finite()) => {
+                        return Err(src.at(
+                            speed,
+                            "speed must be a positive number",
+                            "not positive",
+                            None,
+                        ));
+                    }
+                    Some(speed) => *speed.get_ref(),
+                    None => 1.0,
+                };
+                Ok(BoardSpec::Emulated {
+                    binary: raw.binary.as_ref().map(|b| base.join(b)),
+                    speed,
+                    wifi: ap,
+                })
+            }
+            "probe-rs" => {
+                let chip = require(&raw.chip, "chip")?;
+                let probe_text = raw.probe.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `probe`",
+                        "in this board",
+                        Some("probe = \"03eb:2175\""),
+                    )
+                })?;
+                let probe = parse_probe(probe_text.get_ref()).ok_or_else(|| {
+                    src.at(
+                        probe_text,
+                        "invalid probe selector",
+                        "expected VID:PID[:serial] in hex",
+                        Some("e.g. \"03eb:2175\""),
+                    )
+                })?;
+                let firmware = raw.firmware.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `firmware`",
+                        "in this board",
+                        None,
+                    )
+                })?;
+                let serial = raw.serial.as_ref().ok_or_else(|| {
+                    src.at(
+                        spanned,
+                        "a probe-rs board needs `serial`",
+                        "in this board",
+                        Some("serial = { port = \"/dev/ttyACM0\", baud = 115200 }"),
+                    )
+                })?;
+                let mut leds = BTreeMap::new();
+                for (name, led) in raw.leds.iter().flatten() {
+                    if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
+                        return Err(src.at(
+                            name,
+                            format!("unknown LED {:?}", name.get_ref()),
+                            "unknown LED",
+                            Some("LEDs are blue, green, yellow and red"),
+                        ));
+                    }
+                    let l = led.get_ref();
+                    if l.bit > 31 {
+                        return Err(src.at(led, "bit must be 0..31", "bit out of range", None));
+                    }
+                    leds.insert(
+                        name.get_ref().clone(),
+                        LedBit {
+                            register: l.register,
+                            bit: l.bit,
+                            active_low: l.active_low,
+                        },
+                    );
+                }
+                let poll = match &raw.poll_ms {
+                    Some(ms) if *ms.get_ref() == 0 => {
+                        return Err(src.at(ms, "poll_ms must be at least 1", "zero", None));
+                    }
+                    Some(ms) => Duration::from_millis(*ms.get_ref()),
+                    None => Duration::from_millis(5),
+                };
+                Ok(BoardSpec::ProbeRs {
+                    chip,
+                    probe,
+                    firmware: base.join(firmware),
+                    serial_port: serial.get_ref().port.clone(),
+                    baud: serial.get_ref().baud,
+                    leds,
+                    poll,
+                    rtt: raw.rtt,
+                    wifi: ap,
+                })
+            }
+            other => Err(src.at(
+                &raw.kind,
+                format!("unknown board kind {other:?}"),
+                "unknown kind",
+                Some("kind is \"emulated\" or \"probe-rs\""),
+            )),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The connection side of the server edge: the accept loop, the TLS handshake, and one
+//! task per connection that reads bytes, frames them with [`crate::mqtt::codec`], hands
+//! packets to the core under the lock, writes what the core sends, and sleeps until the
+//! core's keep-alive deadline (or the CONNECT timeout before the first packet).
+
+use super::server::{Outgoing, Shared};
+use crate::mqtt::codec;
+use crate::mqtt::errors::CloseReason;
+use crate::mqtt::session::ConnId;
+use crate::mqtt::tap::EventKind;
+use crate::mqtt::tls;
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                tracker.spawn(serve_connection(tcp, peer, shared.clone(), cancel.clone()));
+            }
+            Err(error) => {
+                // Out of descriptors and the like: wait a moment rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) {
+    let connect_deadline = Instant::now() + shared.connect_timeout;
+    let handshake = tokio::time::timeout_at(connect_deadline, shared.acceptor().accept(tcp));
+    let stream = tokio::select! {
+        _ = cancel.cancelled() => return,
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                let reason = tls::describe_handshake_error(&error);
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                return;
+            }
+            Err(_) => {
+                let reason = "TLS handshake timed out".to_owned();
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                return;
+            }
+        },
+    };
+    let (_, session) = stream.get_ref();
+    let chain = session.peer_certificates().unwrap_or_default();
+    let identification = shared.hooks.identify(chain);
+    shared.run_hook_effects(identification.publish, identification.deferred);
+    let identity = match identification.outcome {
+        Ok(identity) => identity,
+        Err(reason) => {
+            let certificate_id = chain
+                .first()
+                .map(|leaf| crate::mqtt::hooks::certificate_id(leaf));
+            shared.emit(EventKind::TlsRejected {
+                peer,
+                reason,
+                certificate_id,
+            });
+            return;
+        }
+    };
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let (outbox, inbox) = mpsc::unbounded_channel();
+    {
+        let mut state = shared.lock();
+        let now = shared.now();
+        state.outboxes.insert(conn, outbox);
+        shared.tap.emit(
+            now,
+            EventKind::TlsAccepted {
+                conn,
+                peer,
+                sni: session.server_name().map(str::to_owned),
+                certificate_id: identity.certificate_id.clone(),
+                tls_version: session
+                    .protocol_version()
+                    .map(|v| format!("{v:?}"))
+                    .unwrap_or_default(),
+            },
+        );
+        state.core.open(conn, now, identity);
+    }
+    let reason = run_connection(conn, stream, inbox, &shared, connect_deadline, &cancel).await;
+    // Idempotent: a no-op when the core closed the connection itself.
+    shared.run(|core, now| core.handle_close(conn, now, reason));
+    shared.lock().outboxes.remove(&conn);
+}
+
+/// Pumps one connection until it ends; returns why, as far as the edge can tell.
+async fn run_connection(
+    conn: ConnId,
+    mut stream: TlsStream<TcpStream>,
+    mut inbox: mpsc::UnboundedReceiver<Outgoing>,
+    shared: &Shared,
+    connect_deadline: Instant,
+    cancel: &CancellationToken,
+) -> CloseReason {
+    let mut input = BytesMut::with_capacity(4096);
+    let mut output = BytesMut::new();
+    let mut got_connect = false;
+    loop {
+        let keep_alive = shared
+            .lock()
+            .core
+            .poll_at(conn)
+            .map(|at| shared.started + at);
+        let deadline = match (got_connect, keep_alive) {
+            (false, _) => Some(connect_deadline),
+            (true, at) => at,
+        };
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return CloseReason::ServerShutdown,
+            command = inbox.recv() => match command {
+                Some(Outgoing::Packet(packet, delay)) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    output.clear();
+                    if let Err(error) = codec::encode(&packet, &mut output) {
+                        tracing::error!(%error, "cannot encode a broker packet");
+                        continue;
+                    }
+                    if let Err(error) = write_all(&mut stream, &output).await {
+                        return CloseReason::Io { error: error.to_string() };
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let _ = stream.shutdown().await;
+                    return CloseReason::ServerInitiatedDisconnect;
+                }
+            },
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) => return end_of_stream(&input),
+                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return end_of_stream(&input);
+                }
+                Ok(_) => loop {
+                    match codec::decode(&mut input) {
+                        Ok(Some(packet)) => {
+                            got_connect = true;
+                            shared.run(|core, now| core.handle_packet(conn, now, packet));
+                        }
+                        Ok(None) => break,
+                        Err(violation) => return violation.into(),
+                    }
+                },
+                Err(error) => return CloseReason::Io { error: error.to_string() },
+            },
+            _ = sleep_until(deadline) => {
+                if !got_connect {
+                    return CloseReason::ConnectTimeout;
+                }
+                shared.run(|core, now| core.handle_timeout(conn, now));
+            }
+        }
+    }
+}
+
+/// The client closed its side: a clean end between packets, or in the middle of one.
+fn end_of_stream(input: &BytesMut) -> CloseReason {
+    if input.is_empty() {
+        CloseReason::ConnectionLost
+    } else {
+        crate::mqtt::errors::Violation::Truncated(input.len()).into()
+    }
+}
+
+async fn write_all(stream: &mut TlsStream<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
