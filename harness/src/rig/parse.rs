@@ -3,6 +3,7 @@
 
 use super::*;
 
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRig {
     broker: Option<Spanned<RawBroker>>,
@@ -124,7 +125,6 @@ fn parse_probe(text: &str) -> Option<ProbeSelector> {
     let serial = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
     Some(ProbeSelector { vid, pid, serial })
 }
-
 
 impl Rig {
     /// Validates rig text as if read from `path`.
