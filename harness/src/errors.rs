@@ -147,6 +147,14 @@ pub enum BrokerError {
     /// The test PKI failed.
     #[error("broker PKI")]
     Pki(#[from] PkiError),
+    /// A request to the broker's HTTP API failed or was refused.
+    #[error("{operation} over HTTP: {reason}")]
+    Http {
+        /// The AWS operation (`Publish`, ...).
+        operation: &'static str,
+        /// The transport error, or the status, AWS exception and message of the answer.
+        reason: String,
+    },
 }
 
 /// Provisioning a board failed.

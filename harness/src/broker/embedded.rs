@@ -10,6 +10,7 @@ use super::{Broker, BrokerCapabilities};
 use crate::errors::BrokerError;
 use crate::pki::TestPki;
 use crate::timeline::{Timeline, What};
+use mock_broker::aws::admin_api::AdminApi;
 use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
 use mock_broker::aws::registry::{CaStatus, CertificateMode, CertificateStatus};
 use mock_broker::{BrokerConfig, Faults, MockBroker};
@@ -36,6 +37,8 @@ pub struct EmbeddedBroker {
     endpoint: String,
     pki: Arc<TestPki>,
     timeline: Arc<Timeline>,
+    /// The admin API and the `iot-data` data plane, on a free local port.
+    api: AdminApi,
     /// Retained messages, persistent sessions and shadows across a restart.
     _state: tempfile::TempDir,
     _pump: AbortOnDrop,
@@ -71,6 +74,20 @@ fn pump(broker: &MockBroker, timeline: Arc<Timeline>) -> AbortOnDrop {
     }))
 }
 
+/// Serves the admin API and the data plane of `broker` on a free local port.
+async fn start_api(
+    plane: &Arc<ControlPlane>,
+    broker: &MockBroker,
+) -> Result<AdminApi, BrokerError> {
+    AdminApi::start_with_data(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        plane.clone(),
+        broker.handle(),
+    )
+    .await
+    .map_err(start_error)
+}
+
 fn start_error(reason: impl std::fmt::Display) -> BrokerError {
     BrokerError::Start {
         kind: "embedded",
@@ -78,18 +95,53 @@ fn start_error(reason: impl std::fmt::Display) -> BrokerError {
     }
 }
 
+/// How an [`EmbeddedBroker`] is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddedOptions {
+    /// The name boards connect to (server certificate, SNI).
+    pub endpoint: String,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The built-in zero-touch activation rule, if wanted.
+    pub zero_touch: Option<Duration>,
+    /// The AWS region it stands in for (in every ARN and policy match).
+    pub region: String,
+    /// The 12-digit AWS account id (in every ARN and policy match).
+    pub account_id: String,
+}
+
+impl EmbeddedOptions {
+    /// `endpoint` on `listen`, no zero-touch rule, account `123456789012` in `us-east-1`.
+    pub fn new(endpoint: &str, listen: SocketAddr) -> Self {
+        EmbeddedOptions {
+            endpoint: endpoint.to_owned(),
+            listen,
+            zero_touch: None,
+            region: DEFAULT_REGION.to_owned(),
+            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
+        }
+    }
+}
+
+/// The region of a rig that names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The account id of a rig that names none.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+
 impl EmbeddedBroker {
-    /// Starts the broker on `listen` for `endpoint`, with the test PKI.
+    /// Starts the broker as `options` say, with the test PKI, and its HTTP APIs (the admin
+    /// API and the `iot-data` data plane) on a free local port.
     pub async fn start(
-        endpoint: &str,
-        listen: SocketAddr,
-        zero_touch: Option<Duration>,
+        options: &EmbeddedOptions,
         pki: Arc<TestPki>,
         timeline: Arc<Timeline>,
     ) -> Result<Self, BrokerError> {
+        let (endpoint, listen) = (options.endpoint.as_str(), options.listen);
         let mut plane_config = ControlPlaneConfig::new(endpoint);
         plane_config.operator_cas = vec![pki.operator_ca_der()?];
-        plane_config.zero_touch = zero_touch;
+        plane_config.zero_touch = options.zero_touch;
+        plane_config.account.region = options.region.clone();
+        plane_config.account.id = options.account_id.clone();
         let plane = ControlPlane::new(plane_config).map_err(start_error)?;
         let server = pki.server.server_identity()?;
         let state = tempfile::Builder::new()
@@ -102,9 +154,11 @@ impl EmbeddedBroker {
         plane.install(&mut config);
         let broker = MockBroker::start(config).await.map_err(start_error)?;
         let pump = pump(&broker, timeline.clone());
+        let api = start_api(&plane, &broker).await?;
         Ok(EmbeddedBroker {
             broker,
             plane,
+            api,
             endpoint: endpoint.to_owned(),
             pki,
             timeline,
@@ -121,7 +175,14 @@ impl EmbeddedBroker {
         });
         self.broker.restart().await.map_err(start_error)?;
         self._pump = pump(&self.broker, self.timeline.clone());
+        self.api = start_api(&self.plane, &self.broker).await?;
         Ok(())
+    }
+
+    /// The base URL of its HTTP APIs: the admin API and the `iot-data` data plane
+    /// (`http://127.0.0.1:<port>`; it changes when the broker restarts).
+    pub fn api_url(&self) -> String {
+        self.api.url()
     }
 
     /// The control plane (registries).

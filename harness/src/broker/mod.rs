@@ -12,6 +12,7 @@
 //! - [`external::ExternalBroker`]: any broker, observed through a client.
 
 pub mod container;
+pub mod data_plane;
 pub mod embedded;
 pub mod external;
 pub mod mosquitto;

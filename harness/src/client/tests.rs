@@ -1,6 +1,6 @@
 use super::*;
 use crate::broker::Broker;
-use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::embedded::{EmbeddedBroker, EmbeddedOptions};
 use crate::pki::TestPki;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -17,7 +17,8 @@ async fn bench() -> Bench {
     let pki = Arc::new(TestPki::open(dir.path(), &["broker.test", "127.0.0.1"], false).unwrap());
     let timeline = Timeline::new();
     let listen = "127.0.0.1:0".parse().unwrap();
-    let broker = EmbeddedBroker::start("broker.test", listen, None, pki.clone(), timeline.clone())
+    let options = EmbeddedOptions::new("broker.test", listen);
+    let broker = EmbeddedBroker::start(&options, pki.clone(), timeline.clone())
         .await
         .unwrap();
     Bench {

@@ -41,6 +41,11 @@ pub enum BrokerSpec {
         listen: SocketAddr,
         /// The built-in zero-touch activation rule, if wanted.
         zero_touch: Option<Duration>,
+        /// The AWS region it stands in for (`region`, default `us-east-1`): in every ARN
+        /// and policy match.
+        region: String,
+        /// The 12-digit AWS account id (`account_id`, default `123456789012`).
+        account_id: String,
     },
     /// Mosquitto as a process, configured by the harness for mutual TLS.
     Mosquitto {

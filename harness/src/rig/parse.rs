@@ -2,6 +2,8 @@
 //! [`Rig`], with located errors.
 
 use super::*;
+use crate::broker::embedded::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
+use mock_broker::aws::registry::Account;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +22,8 @@ struct RawBroker {
     endpoint: Option<Spanned<String>>,
     listen: Option<Spanned<String>>,
     zero_touch_ms: Option<u64>,
+    region: Option<Spanned<String>>,
+    account_id: Option<Spanned<String>>,
     image: Option<String>,
     program: Option<String>,
     url: Option<Spanned<String>>,
@@ -170,6 +174,8 @@ impl Rig {
                 endpoint: DEFAULT_ENDPOINT.into(),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 zero_touch: None,
+                region: DEFAULT_REGION.into(),
+                account_id: DEFAULT_ACCOUNT_ID.into(),
             },
             Some(spanned) => Self::broker(&src, base, spanned)?,
         };
@@ -216,6 +222,16 @@ impl Rig {
                 .map_or_else(|| DEFAULT_ENDPOINT.to_owned(), |e| e.get_ref().clone())
         };
         let raw = spanned.get_ref();
+        if raw.kind.get_ref() != "embedded"
+            && let Some(key) = raw.region.as_ref().or(raw.account_id.as_ref())
+        {
+            return Err(src.at(
+                key,
+                "only the embedded broker stands in for an AWS account",
+                "not for this kind",
+                Some("region and account_id belong to [broker] kind = \"embedded\""),
+            ));
+        }
         Ok(match raw.kind.get_ref().as_str() {
             "embedded" => {
                 let listen = match &raw.listen {
@@ -224,10 +240,28 @@ impl Rig {
                     })?,
                     None => SocketAddr::from(([127, 0, 0, 1], 0)),
                 };
+                let region = match &raw.region {
+                    Some(region) => {
+                        Account::check_region(region.get_ref())
+                            .map_err(|e| src.at(region, e.to_string(), "not a region", None))?;
+                        region.get_ref().clone()
+                    }
+                    None => DEFAULT_REGION.to_owned(),
+                };
+                let account_id = match &raw.account_id {
+                    Some(id) => {
+                        Account::check_id(id.get_ref())
+                            .map_err(|e| src.at(id, e.to_string(), "not an account id", None))?;
+                        id.get_ref().clone()
+                    }
+                    None => DEFAULT_ACCOUNT_ID.to_owned(),
+                };
                 BrokerSpec::Embedded {
                     endpoint: endpoint(raw),
                     listen,
                     zero_touch: raw.zero_touch_ms.map(Duration::from_millis),
+                    region,
+                    account_id,
                 }
             }
             "mosquitto" => BrokerSpec::Mosquitto {

@@ -136,3 +136,40 @@ fn the_external_broker_url_is_split() {
         }
     );
 }
+
+#[test]
+fn the_embedded_broker_takes_a_region_and_an_account_id() {
+    let board = "[boards.dut]\nkind = \"emulated\"\n";
+    let rig = parse(&format!("{board}[broker]\nkind = \"embedded\"\nregion = \"us-east-2\"\naccount_id = \"210987654321\"\n")).unwrap();
+    let BrokerSpec::Embedded {
+        region, account_id, ..
+    } = &rig.broker
+    else {
+        panic!("embedded")
+    };
+    assert_eq!(
+        (region.as_str(), account_id.as_str()),
+        ("us-east-2", "210987654321")
+    );
+    let defaults = parse(board).unwrap();
+    assert!(
+        matches!(&defaults.broker, BrokerSpec::Embedded { region, account_id, .. }
+        if region == "us-east-1" && account_id == "123456789012")
+    );
+
+    let (message, at) = error_at(&format!(
+        "[broker]\nkind = \"embedded\"\nregion = \"US East 2\"\n{board}"
+    ));
+    assert!(message.contains("not a region name"), "{message}");
+    assert_eq!(at, (3, 10));
+    let (message, at) = error_at(&format!(
+        "[broker]\nkind = \"embedded\"\naccount_id = \"1234\"\n{board}"
+    ));
+    assert!(message.contains("not 12 digits"), "{message}");
+    assert_eq!(at, (3, 14));
+    let (message, at) = error_at(&format!(
+        "[broker]\nkind = \"mosquitto\"\nregion = \"us-east-2\"\n{board}"
+    ));
+    assert!(message.contains("only the embedded broker"), "{message}");
+    assert_eq!(at, (3, 10));
+}

@@ -2,7 +2,7 @@
 //! that a broker cannot run is skipped with the reason instead of failing.
 
 use crate::broker::BrokerCapabilities;
-use crate::scenario::{ClientIdentity, Mode, Scenario, Step};
+use crate::scenario::{ClientIdentity, Mode, PublishVia, Scenario, Step};
 
 /// A broker capability a step needs, and why, in words for the skip reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,9 @@ pub fn need_of(scenario: &Scenario, step: &Step) -> Option<Need> {
         Step::ExpectNoMessage(s) if aws_topic(s.topic.get()) => {
             Some(Need::ControlPlane("reserved $aws topics"))
         }
+        Step::Publish(s) if s.via.as_ref().is_some_and(|v| *v.get() == PublishVia::Http) => Some(
+            Need::ControlPlane("AWS IoT's HTTP data plane (publish via http)"),
+        ),
         Step::Publish(s) if aws_topic(s.topic.get()) => {
             Some(Need::ControlPlane("reserved $aws topics (shadow)"))
         }

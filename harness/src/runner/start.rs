@@ -9,7 +9,7 @@ use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
 use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
 use crate::broker::Broker;
 use crate::broker::container::ContainerBroker;
-use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::embedded::{EmbeddedBroker, EmbeddedOptions};
 use crate::broker::mosquitto::MosquittoBroker;
 use crate::pki::TestPki;
 use crate::rig::{BoardSpec, BrokerSpec, Rig};
@@ -48,6 +48,8 @@ pub async fn start_embedded_broker(
         endpoint,
         listen: rig_listen,
         zero_touch,
+        region,
+        account_id,
     } = &rig.broker
     else {
         return Err(format!(
@@ -56,15 +58,16 @@ pub async fn start_embedded_broker(
         ));
     };
     let pki = rig_pki(rig, endpoint)?;
-    let broker = EmbeddedBroker::start(
-        endpoint,
-        listen.unwrap_or(*rig_listen),
-        *zero_touch,
-        pki.clone(),
-        timeline,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let options = EmbeddedOptions {
+        endpoint: endpoint.clone(),
+        listen: listen.unwrap_or(*rig_listen),
+        zero_touch: *zero_touch,
+        region: region.clone(),
+        account_id: account_id.clone(),
+    };
+    let broker = EmbeddedBroker::start(&options, pki.clone(), timeline)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok((pki, broker))
 }
 

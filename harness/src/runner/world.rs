@@ -10,7 +10,7 @@ use crate::client::TestClient;
 use crate::pki::TestPki;
 use crate::provision::{ProvisionMode, Provisioned, provision};
 use crate::rig::AccessPoint;
-use crate::scenario::{ClientSpec, Mode, Scenario, Span, Step, substitute};
+use crate::scenario::{ClientSpec, Mode, PublishVia, Scenario, Span, Step, substitute};
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -348,6 +348,19 @@ impl World {
                 .publish(&topic, payload.as_bytes(), qos, s.retain)
                 .await
                 .map_err(|e| mismatch(expected, e.to_string())),
+            None if s.via.as_ref().is_some_and(|v| *v.get() == PublishVia::Http) => {
+                let broker = self.broker.read().await;
+                let embedded = broker.embedded().ok_or_else(|| {
+                    mismatch(
+                        expected.clone(),
+                        "this broker has no HTTP data plane (the embedded broker has)",
+                    )
+                })?;
+                embedded
+                    .publish_over_http(&topic, payload.as_bytes(), qos, s.retain)
+                    .await
+                    .map_err(|e| mismatch(expected, e.to_string()))
+            }
             None => self
                 .broker
                 .read()

@@ -182,6 +182,20 @@ pub struct PublishStep {
     /// Retain.
     #[serde(default)]
     pub retain: bool,
+    /// How a cloud-side message reaches the broker: `mqtt` (default, the operator's
+    /// connection) or `http` (AWS IoT's `iot-data` Publish API, as cloud-side code calls
+    /// it through boto3; the embedded broker only). Not with `client`.
+    pub via: Option<Span<PublishVia>>,
+}
+
+/// The way a `publish` step's message reaches the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishVia {
+    /// An MQTT PUBLISH from the operator (or the client named).
+    Mqtt,
+    /// `POST /topics/{topic}` on the data plane (`iot-data` Publish).
+    Http,
 }
 
 /// `wait`: let time pass.

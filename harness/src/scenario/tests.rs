@@ -377,3 +377,24 @@ fn snapshot_steps_are_checked() {
         "{message}"
     );
 }
+
+#[test]
+fn publish_via_http_is_for_the_cloud_not_for_a_client() {
+    let ok = parse(
+        "name = \"x\"\n[[step]]\npublish = { topic = \"a\", payload = \"p\", via = \"http\" }\n",
+    )
+    .unwrap();
+    let Step::Publish(step) = ok.steps[0].get() else {
+        panic!("a publish step")
+    };
+    assert_eq!(step.via.as_ref().map(|v| *v.get()), Some(PublishVia::Http));
+    let (message, at) = error_at(
+        "name = \"x\"\n[clients.c]\n[[step]]\npublish = { topic = \"a\", payload = \"p\", client = \"c\", via = \"http\" }\n",
+    );
+    assert!(message.contains("its own MQTT connection"), "{message}");
+    assert_eq!(at.0, 4);
+    let (message, _) = error_at(
+        "name = \"x\"\n[[step]]\npublish = { topic = \"a\", payload = \"p\", via = \"carrier pigeon\" }\n",
+    );
+    assert!(message.contains("unknown variant"), "{message}");
+}

@@ -168,6 +168,16 @@ impl Scenario {
                             None,
                         ));
                     }
+                    if let (Some(via), Some(_)) = (&s.via, &s.client)
+                        && *via.get() == PublishVia::Http
+                    {
+                        return Err(self.error_at(
+                            via,
+                            "a scenario client publishes over its own MQTT connection",
+                            "not with `client`",
+                            Some("drop `client` to publish as the cloud over HTTP"),
+                        ));
+                    }
                 }
                 Step::Wait(s) => {
                     self.duration(&s.for_)?;

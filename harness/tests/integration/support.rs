@@ -3,7 +3,7 @@
 
 use harness::board::emulated::{EmulatedBoard, EmulatedOptions};
 use harness::broker::Broker;
-use harness::broker::embedded::EmbeddedBroker;
+use harness::broker::embedded::{EmbeddedBroker, EmbeddedOptions};
 use harness::pki::TestPki;
 use harness::rig::AccessPoint;
 use harness::timeline::{Entry, Timeline, What};
@@ -31,7 +31,8 @@ pub async fn start(speed: f64, ap: AccessPoint) -> World {
     let names = [ENDPOINT, "localhost", "127.0.0.1"];
     let pki = Arc::new(TestPki::open(pki_dir.path(), &names, false).unwrap());
     let listen = "127.0.0.1:0".parse().unwrap();
-    let broker = EmbeddedBroker::start(ENDPOINT, listen, None, pki.clone(), timeline.clone())
+    let options = EmbeddedOptions::new(ENDPOINT, listen);
+    let broker = EmbeddedBroker::start(&options, pki.clone(), timeline.clone())
         .await
         .unwrap();
     let options = EmulatedOptions {
