@@ -130,6 +130,15 @@ pub enum Violation {
     /// A retained publish to a `$` topic.
     #[error("retained messages are not supported on reserved topic {0:?}")]
     RetainedReservedTopic(String),
+    /// A string (client id, topic name or filter) holding U+0000, which MQTT 3.1.1
+    /// forbids [MQTT-1.5.3-2]; shown with the character escaped.
+    #[error("{what} {text:?} holds U+0000, which MQTT forbids")]
+    NulCharacter {
+        /// `client id`, `topic` or `topic filter`.
+        what: &'static str,
+        /// The string.
+        text: String,
+    },
     /// An empty topic name or filter.
     #[error("empty topic")]
     EmptyTopic,

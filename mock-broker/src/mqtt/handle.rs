@@ -5,6 +5,7 @@
 //! which starts a new one), every call answers [`BrokerGone`].
 
 use crate::mqtt::core::RetainedMessage;
+use crate::mqtt::hooks::BrokerMessage;
 use crate::mqtt::server::Shared;
 use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
@@ -47,6 +48,33 @@ impl BrokerHandle {
         let payload = payload.into();
         shared.with_core(|core, now| ((), core.publish(now, topic, payload, qos, retain)));
         Ok(())
+    }
+
+    /// Runs `f` with the broker's state locked, then publishes the messages it returns (QoS
+    /// 1, not retained), in order, before anything else can happen: a service changed
+    /// outside MQTT (an HTTP shadow update) notifies subscribers in the order of its
+    /// changes, as its MQTT path does. `f` must not call back into the broker.
+    pub fn publish_with<R>(
+        &self,
+        f: impl FnOnce() -> (R, Vec<BrokerMessage>),
+    ) -> Result<R, BrokerGone> {
+        let shared = self.shared.upgrade().ok_or(BrokerGone)?;
+        Ok(shared.with_core(|core, now| {
+            let (result, messages) = f();
+            let actions = messages
+                .into_iter()
+                .flat_map(|message| {
+                    core.publish(
+                        now,
+                        &message.topic,
+                        Bytes::from(message.payload),
+                        QoS::AtLeastOnce,
+                        false,
+                    )
+                })
+                .collect();
+            (result, actions)
+        }))
     }
 
     /// The retained message of `topic`, if there is one.

@@ -21,7 +21,7 @@ pub const EVENTS_PREFIX: &str = "$aws/events/";
 /// MQTT 3.1.1's rules for a topic name (PUBLISH, Will): at least one character
 /// [MQTT-4.7.3-1], no U+0000 [MQTT-4.7.3-2], no wildcard [MQTT-3.3.2-2].
 pub fn check_name(topic: &str) -> Result<(), Violation> {
-    check_characters(topic)?;
+    check_characters("topic", topic)?;
     if topic.contains(['+', '#']) {
         return Err(Violation::WildcardInTopic(topic.to_owned()));
     }
@@ -32,7 +32,7 @@ pub fn check_name(topic: &str) -> Result<(), Violation> {
 /// no U+0000, `#` only as the whole last level [MQTT-4.7.1-2], `+` only as a whole level
 /// [MQTT-4.7.1-3].
 pub fn check_filter(filter: &str) -> Result<(), Violation> {
-    check_characters(filter)?;
+    check_characters("topic filter", filter)?;
     let levels: Vec<&str> = filter.split('/').collect();
     for (index, level) in levels.iter().enumerate() {
         let bad_hash = level.contains('#') && (*level != "#" || index + 1 != levels.len());
@@ -44,12 +44,15 @@ pub fn check_filter(filter: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-fn check_characters(name: &str) -> Result<(), Violation> {
+fn check_characters(what: &'static str, name: &str) -> Result<(), Violation> {
     if name.is_empty() {
         return Err(Violation::EmptyTopic);
     }
     if name.contains('\0') {
-        return Err(Violation::InvalidFilter(name.replace('\0', "\\0")));
+        return Err(Violation::NulCharacter {
+            what,
+            text: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -182,7 +185,14 @@ mod tests {
     fn filter_wildcards_must_stand_alone() {
         assert_eq!(check_filter("a/+/b/#"), Ok(()));
         assert_eq!(check_filter("#"), Ok(()));
-        for bad in ["a/#/b", "a/b#", "a+/b", "a/+b", "nul\0"] {
+        assert_eq!(
+            check_filter("nul\0"),
+            Err(Violation::NulCharacter {
+                what: "topic filter",
+                text: "nul\0".into()
+            })
+        );
+        for bad in ["a/#/b", "a/b#", "a+/b", "a/+b"] {
             assert!(
                 matches!(check_filter(bad), Err(Violation::InvalidFilter(_))),
                 "{bad}"

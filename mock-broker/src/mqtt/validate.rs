@@ -141,10 +141,18 @@ fn check_subscribe_options(body: &[u8]) -> Result<(), Violation> {
 /// and SUBSCRIBE/UNSUBSCRIBE with at least one filter.
 pub fn check_packet(packet: &Packet) -> Result<(), Violation> {
     match packet {
-        Packet::Connect(connect) => match &connect.last_will {
-            Some(will) => topic::check_name(&will.topic),
-            None => Ok(()),
-        },
+        Packet::Connect(connect) => {
+            if connect.client_id.contains('\0') {
+                return Err(Violation::NulCharacter {
+                    what: "client id",
+                    text: connect.client_id.clone(),
+                });
+            }
+            match &connect.last_will {
+                Some(will) => topic::check_name(&will.topic),
+                None => Ok(()),
+            }
+        }
         Packet::Publish(publish) => {
             if publish.qos != QoS::AtMostOnce && publish.pkid == 0 {
                 return Err(Violation::PacketIdZero("PUBLISH"));

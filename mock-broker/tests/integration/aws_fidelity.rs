@@ -276,3 +276,55 @@ async fn a_denied_receive_drops_the_message_silently_and_keeps_the_subscriber() 
     assert_eq!(message.topic, "cmd/open/x");
     assert_eq!(aws.t.broker.connection_count(), 2, "operator and device");
 }
+
+#[tokio::test]
+async fn the_zero_touch_rule_runs_on_every_registered_event() {
+    // A certificate left PENDING_ACTIVATION (its first activation lost, as across a
+    // restart): the next CONNECT publishes the event again, and the rule activates it.
+    let aws = Aws::start(Some(Duration::from_millis(20)), None).await;
+    let (cert, thing) = aws.device("0F7");
+    let info = mock_broker::aws::certs::CertInfo::from_pem(&cert.cert_pem).unwrap();
+    let ca_id = aws.ca_id.clone();
+    aws.plane
+        .change(|reg, now| {
+            reg.register_presented(&info, &ca_id, CertificateStatus::PendingActivation, now)
+                .map(|_| ())
+        })
+        .unwrap();
+    let device = aws.connect_eventually(&thing, &cert).await;
+    assert_eq!(
+        aws.plane
+            .read(|reg| reg.certificate(&info.id).map(|c| c.status).ok()),
+        Some(CertificateStatus::Active)
+    );
+    drop(device);
+}
+
+#[tokio::test]
+async fn a_deleted_ca_leaves_its_certificates_unable_to_connect() {
+    let mut aws = Aws::start(Some(Duration::ZERO), None).await;
+    let (device, cert, thing) = connected_device(&aws, "0F8").await;
+    aws.event_on(&format!("$aws/events/presence/connected/{thing}"))
+        .await;
+    let ca_id = aws.ca_id.clone();
+    aws.plane
+        .change(|reg, now| reg.update_ca(&ca_id, Some(CaStatus::Inactive), None, None, now))
+        .unwrap();
+    expect_closed_by_status(
+        &mut aws,
+        &thing,
+        &format!("the issuing CA {ca_id} is INACTIVE"),
+    )
+    .await;
+    drop(device);
+    aws.plane.change(|reg, _| reg.delete_ca(&ca_id)).unwrap();
+    let mut again = raw(&aws, &cert).await;
+    again.send(Packet::Connect(Connect::new(&thing))).await;
+    assert!(again.read(WAIT).await.is_none(), "refused at CONNECT");
+    closed_for(
+        &mut aws,
+        &thing,
+        &format!("the issuing CA {ca_id} is no longer registered"),
+    )
+    .await;
+}

@@ -173,6 +173,15 @@ async fn publish_over_http_refuses_what_an_mqtt_client_may_not_send() {
         let reply = call(&aws, "POST", uri, body).await;
         assert_eq!(error_of(&reply), (status, name), "{uri}");
     }
+    // A body over the HTTP server's own limit (2 MiB) is the same exception.
+    let huge = call(&aws, "POST", "/topics/a", vec![b'x'; 3 * 1024 * 1024]).await;
+    assert_eq!(
+        error_of(&huge),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException"
+        )
+    );
     // Exactly 128 KiB passes.
     let reply = call(&aws, "POST", "/topics/a", vec![b'x'; 128 * 1024]).await;
     assert_eq!(reply.status, StatusCode::OK);

@@ -248,6 +248,13 @@ pub(crate) async fn aws_shaped(request: Request, next: Next) -> Response {
     if status == StatusCode::METHOD_NOT_ALLOWED {
         return unsupported().into_response();
     }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError(AwsError::new(
+            AwsErrorKind::RequestEntityTooLarge,
+            "the request body exceeds the maximum size allowed",
+        ))
+        .into_response();
+    }
     let text = axum::body::to_bytes(response.into_body(), 4096)
         .await
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())

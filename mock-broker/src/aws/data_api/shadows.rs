@@ -13,11 +13,11 @@ use crate::aws::admin_api::ApiError;
 use crate::aws::admin_api::params::Query;
 use crate::aws::registry::{AwsError, AwsErrorKind, paginate};
 use crate::aws::shadow::{Notification, ShadowError, Shadows};
+use crate::mqtt::hooks::BrokerMessage;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
-use rumqttc::mqttbytes::QoS;
 use serde_json::{Value, json};
 
 /// AWS's exception for a shadow service error code.
@@ -40,14 +40,29 @@ fn with_shadows<R>(data: &DataPlane, f: impl FnOnce(&mut Shadows, u64) -> R) -> 
     f(&mut shadows, now_ms() / 1000)
 }
 
-/// Publishes the notifications of an operation, as the shadow service does over MQTT.
-fn notify(data: &DataPlane, notifications: Vec<Notification>) -> Result<(), ApiError> {
-    for (topic, payload) in notifications {
-        data.broker
-            .publish(&topic, payload.into_bytes(), QoS::AtLeastOnce, false)
-            .map_err(gone)?;
-    }
-    Ok(())
+/// Runs a changing shadow operation under the broker's lock and publishes its
+/// notifications there, as the shadow service does over MQTT, so subscribers see every
+/// change in version order whichever path made it.
+fn change<R>(
+    data: &DataPlane,
+    f: impl FnOnce(&mut Shadows, u64) -> Result<(R, Vec<Notification>), ShadowError>,
+) -> Result<R, ApiError> {
+    data.broker
+        .publish_with(|| match with_shadows(data, f) {
+            Ok((answer, notifications)) => {
+                let messages = notifications
+                    .into_iter()
+                    .map(|(topic, payload)| BrokerMessage {
+                        topic,
+                        payload: payload.into_bytes(),
+                    })
+                    .collect();
+                (Ok(answer), messages)
+            }
+            Err(error) => (Err(error), Vec::new()),
+        })
+        .map_err(gone)?
+        .map_err(exception)
 }
 
 /// GetThingShadow: `GET /things/{thing}/shadow?name=`.
@@ -71,12 +86,11 @@ pub(super) async fn update(
     query: Query,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let update = with_shadows(&data, |shadows, now| {
-        shadows.update(&thing, shadow_name(&query), &body, now)
-    })
-    .map_err(exception)?;
-    notify(&data, update.notifications)?;
-    Ok(document(update.document))
+    let accepted = change(&data, |shadows, now| {
+        let update = shadows.update(&thing, shadow_name(&query), &body, now)?;
+        Ok((update.document, update.notifications))
+    })?;
+    Ok(document(accepted))
 }
 
 /// DeleteThingShadow: `DELETE /things/{thing}/shadow?name=`; the answer is
@@ -86,11 +100,9 @@ pub(super) async fn delete(
     thing: ThingPath,
     query: Query,
 ) -> Result<Response, ApiError> {
-    let (answer, notifications) = with_shadows(&data, |shadows, now| {
+    let answer = change(&data, |shadows, now| {
         shadows.delete(&thing, shadow_name(&query), now)
-    })
-    .map_err(exception)?;
-    notify(&data, notifications)?;
+    })?;
     Ok(document(answer))
 }
 

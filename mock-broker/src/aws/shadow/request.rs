@@ -4,15 +4,19 @@
 //!
 //! Checks run in this order, and only the first failure is reported:
 //!
-//! 1. the payload is at most [`MAX_PAYLOAD`] bytes (413), UTF-8 (415), and a JSON object
-//!    (400 "Invalid JSON");
+//! 1. the payload is UTF-8 (415) and a JSON object (400 "Invalid JSON");
 //! 2. `clientToken`, when present, is a string of at most [`MAX_CLIENT_TOKEN`] bytes
 //!    (400 "Invalid clientToken"). From here on, errors carry the token;
 //! 3. `version`, when present, is a positive integer (400 "Invalid version");
 //! 4. `state` is present and an object or `null`; it holds only `desired` and `reported`
 //!    (`delta` included, anything else is "State contains an invalid node"); each is an
 //!    object or `null`;
-//! 5. each section is at most [`MAX_DEPTH`] levels deep, and no array in it holds a `null`.
+//! 5. each section is at most [`MAX_DEPTH`] levels deep, and no array in it holds a `null`;
+//! 6. the request's `desired` and `reported` data, as compact JSON, is at most
+//!    [`MAX_PAYLOAD`] bytes (413). Only that data counts: "Only the data for desired and
+//!    reported state inside the state document sent to the device's shadow counts toward
+//!    the limit" (Diagnosing problems with shadows), so whitespace, `clientToken`,
+//!    `version` and ignored keys do not.
 //!
 //! Keys at the top level other than `state`, `clientToken` and `version` are ignored, as
 //! AWS ignores them ("Diagnosing problems with shadows": "JSON content outside of those
@@ -39,8 +43,8 @@ use super::error::{
 };
 use serde_json::{Map, Value};
 
-/// Largest request payload, and largest merged `desired` + `reported` document, in bytes
-/// (8 KiB; AWS IoT Core quotas, Device Shadow).
+/// Largest `desired` + `reported` data of a request, and of the merged document, in bytes
+/// of compact JSON (8 KiB; AWS IoT Core quotas, Device Shadow).
 pub const MAX_PAYLOAD: usize = 8 * 1024;
 
 /// Deepest `desired` or `reported` section, counted in JSON containers (objects and
@@ -80,9 +84,6 @@ pub(crate) struct UpdateRequest {
 
 /// Parses and validates an update request; see the module documentation.
 pub(crate) fn parse_update(payload: &[u8]) -> Result<UpdateRequest, ShadowError> {
-    if payload.len() > MAX_PAYLOAD {
-        return Err(ShadowError::new(413, TOO_LARGE));
-    }
     let request = parse_object(payload)?;
     let client_token = client_token(&request)?;
     let token = client_token.as_deref();
@@ -118,6 +119,18 @@ pub(crate) fn parse_update(payload: &[u8]) -> Result<UpdateRequest, ShadowError>
                 return Err(fail(NULL_IN_ARRAY));
             }
         }
+    }
+    let data: usize = [&desired, &reported]
+        .into_iter()
+        .filter_map(|update| match update {
+            SectionUpdate::Merge(map) => {
+                Some(serde_json::to_vec(map).map_or(usize::MAX, |j| j.len()))
+            }
+            _ => None,
+        })
+        .fold(0, usize::saturating_add);
+    if data > MAX_PAYLOAD {
+        return Err(ShadowError::new(413, TOO_LARGE).with_client_token(token));
     }
     Ok(UpdateRequest {
         client_token,

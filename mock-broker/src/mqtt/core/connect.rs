@@ -77,6 +77,8 @@ impl Core {
         if let Some(will) = &connect.last_will {
             let invalid = if will.qos == QoS::ExactlyOnce {
                 Some(Violation::WillQos2)
+            } else if will.retain && will.topic.starts_with('$') {
+                Some(Violation::RetainedReservedTopic(will.topic.clone()))
             } else {
                 topic::validate_publish_topic(&will.topic).err()
             };

@@ -14,7 +14,9 @@ impl Core {
         closed: Option<&CloseReason>,
         out: &mut Out,
     ) {
-        if !self.config.lifecycle_events {
+        // AWS publishes no lifecycle events for client ids holding a wildcard (they would
+        // be topic names with `+` or `#`).
+        if !self.config.lifecycle_events || client_id.contains(['+', '#']) {
             return;
         }
         let version = {
@@ -99,12 +101,24 @@ impl Core {
             );
         }
         if let Some(will) = c.will.filter(|_| c.connected && reason.publishes_will()) {
-            out.tap(EventKind::WillPublished {
-                client_id,
-                topic: will.topic.clone(),
+            // The Will is the client's publish: AWS IoT Core needs its policy to allow
+            // iot:Publish on the topic, and iot:RetainPublish for a retained Will ("Retained
+            // message policy examples"). A denial is tapped and nothing is published.
+            let mut checks = vec![AuthAction::Publish(&will.topic)];
+            if will.retain {
+                checks.push(AuthAction::RetainPublish(&will.topic));
+            }
+            let allowed = checks.into_iter().all(|action| {
+                self.authorize(conn, &c.identity, &client_id, action, out) == Decision::Allow
             });
-            let actions = self.publish(now, &will.topic, will.message, will.qos, will.retain);
-            out.0.extend(actions);
+            if allowed {
+                out.tap(EventKind::WillPublished {
+                    client_id,
+                    topic: will.topic.clone(),
+                });
+                let actions = self.publish(now, &will.topic, will.message, will.qos, will.retain);
+                out.0.extend(actions);
+            }
         }
     }
 

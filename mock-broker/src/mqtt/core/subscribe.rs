@@ -71,8 +71,29 @@ impl Core {
             });
         }
         // AWS IoT Core: only an exact-match subscription receives the retained message.
+        let identity = self.conns.get(&conn).map(|c| c.identity.clone());
         for filter in sub.filters.iter().filter(|f| topic::is_exact(&f.path)) {
             if let Some(retained) = self.retained.get(&filter.path) {
+                // A retained message is a delivery like any other: iot:Receive decides.
+                if let Some(identity) = &identity
+                    && let Decision::Deny(reason) =
+                        self.hooks
+                            .authorize(identity, client_id, AuthAction::Receive(&filter.path))
+                {
+                    let mut message = Publish::from_bytes(
+                        filter.path.clone(),
+                        retained.qos,
+                        retained.payload.clone(),
+                    );
+                    message.retain = true;
+                    out.tap(EventKind::DeliveryDropped {
+                        conn: Some(conn),
+                        client_id: client_id.to_owned(),
+                        message: message_info(&message),
+                        reason,
+                    });
+                    continue;
+                }
                 let mut publish = Publish::from_bytes(
                     filter.path.clone(),
                     min_qos(retained.qos, filter.qos),

@@ -241,3 +241,15 @@ fn a_packet_split_across_reads_is_validated_once_whole() {
         Err(Violation::ReservedFlags { .. })
     ));
 }
+
+#[test]
+fn a_client_id_holding_u0000_is_refused() {
+    assert!(verdict(&bytes_of(&Packet::Connect(Connect::new("a-b")))).is_ok());
+    assert_eq!(
+        refused(&bytes_of(&Packet::Connect(Connect::new("a\0b")))),
+        Violation::NulCharacter {
+            what: "client id",
+            text: "a\0b".into()
+        }
+    );
+}

@@ -213,24 +213,28 @@ fn a_stale_version_is_a_conflict() {
 }
 
 #[test]
-fn a_request_over_8_kib_is_too_large() {
+fn a_request_whose_data_is_over_8_kib_is_too_large_and_only_the_data_counts() {
     let mut shadows = Shadows::default();
-    let frame = r#"{"state":{"reported":{"a":""}}}"#;
-    let fill = |len: usize| {
-        format!(
-            r#"{{"state":{{"reported":{{"a":"{}"}}}}}}"#,
-            "x".repeat(len - frame.len())
-        )
-    };
-    let largest = fill(8192);
-    assert_eq!(largest.len(), 8192);
+    // The reported data `{"a":"<x...>"}` of 8192 bytes passes, 8193 does not.
+    let data = |len: usize| format!(r#"{{"a":"{}"}}"#, "x".repeat(len - r#"{"a":""}"#.len()));
+    assert_eq!(data(8192).len(), 8192);
+    let largest = format!(r#"{{"state":{{"reported":{}}}}}"#, data(8192));
     let replies = update(&mut shadows, &largest, 9);
     assert_eq!(body(&replies, "update/accepted")["version"], 1);
-    let over = fill(8193);
+    let over = format!(r#"{{"state":{{"reported":{}}}}}"#, data(8193));
     assert_eq!(
-        rejected(&mut shadows, &over),
+        rejected(&mut Shadows::default(), &over),
         error(413, "The payload exceeds the maximum size allowed")
     );
+    // Whitespace, the client token and ignored keys are not data: 9000 spaces pass.
+    let padded = format!(
+        r#"{{"state":{{"desired":{{"a":1}}}},"clientToken":"t","note":"{}"}}{}"#,
+        "n".repeat(100),
+        " ".repeat(9000)
+    );
+    assert!(padded.len() > 9000);
+    let replies = update(&mut Shadows::default(), &padded, 9);
+    assert_eq!(body(&replies, "update/accepted")["version"], 1);
 }
 
 #[test]

@@ -315,3 +315,97 @@ fn a_denied_receive_drops_the_message_and_keeps_the_subscriber() {
     let actions = f.publish(2, "loud/a", QoS::AtLeastOnce, "y");
     assert_eq!(publishes_to(&actions, 1).len(), 1, "still subscribed");
 }
+
+/// Hooks that allow everything but iot:Publish and iot:RetainPublish on `locked/#`
+/// (RetainPublish also denied on `open/retained`).
+struct WillRules;
+
+impl Hooks for WillRules {
+    fn authorize(&self, _: &ClientIdentity, _: &str, action: AuthAction<'_>) -> Decision {
+        match action {
+            AuthAction::Publish(t) | AuthAction::RetainPublish(t) if t.starts_with("locked/") => {
+                Decision::Deny(format!("no statement allows {t}"))
+            }
+            AuthAction::RetainPublish("open/retained") => Decision::Deny("no retain".into()),
+            _ => Decision::Allow,
+        }
+    }
+}
+
+#[test]
+fn a_will_is_a_publish_of_its_client_and_needs_the_policy() {
+    let mut f = Fixture::with_hooks(WillRules);
+    f.connect(9, "watcher");
+    f.subscribe(9, "#", QoS::AtMostOnce);
+    let cases = [
+        ("locked/will", false, false),
+        ("open/will", false, true),
+        ("open/retained", true, false),
+    ];
+    for (conn, (topic, retain, published)) in (1..).zip(cases) {
+        let mut connect = Connect::new(format!("dev{conn}"));
+        connect.last_will = Some(LastWill::new(topic, "bye", QoS::AtMostOnce, retain));
+        f.connect_with(conn, T0, connect);
+        let actions = f.core.handle_close(conn, T0, CloseReason::ConnectionLost);
+        let delivered = publishes_to(&actions, 9).iter().any(|p| p.topic == topic);
+        assert_eq!(delivered, published, "{topic}");
+        let denied = actions
+            .iter()
+            .any(|a| matches!(a, Action::Tap(EventKind::Denied { .. })));
+        assert_eq!(denied, !published, "{topic}: the denial is tapped");
+        assert!(!f.core.retained().contains_key(topic), "{topic}");
+    }
+}
+
+#[test]
+fn a_retained_will_on_a_dollar_topic_is_refused_at_connect() {
+    let mut f = Fixture::new();
+    let mut connect = Connect::new("dev");
+    connect.last_will = Some(LastWill::new(
+        "$aws/things/x/shadow/get",
+        "bye",
+        QoS::AtMostOnce,
+        true,
+    ));
+    let actions = f.connect_with(1, T0, connect);
+    assert_eq!(
+        violation_of(&actions, 1),
+        Some(Violation::RetainedReservedTopic(
+            "$aws/things/x/shadow/get".into()
+        ))
+    );
+}
+
+#[test]
+fn a_retained_message_at_subscribe_needs_receive_too() {
+    let mut f = Fixture::with_hooks(Arc::new(Gatekeeper::default()));
+    f.connect(2, "cloud");
+    for topic in ["quiet/cfg", "loud/cfg"] {
+        let mut retained = Publish::new(topic, QoS::AtMostOnce, "v");
+        retained.retain = true;
+        f.core.handle_packet(2, T0, Packet::Publish(retained));
+    }
+    f.connect(1, "dev");
+    let quiet = f.subscribe(1, "quiet/cfg", QoS::AtMostOnce);
+    assert!(publishes_to(&quiet, 1).is_empty(), "not delivered");
+    assert!(quiet.iter().any(|a| matches!(
+        a,
+        Action::Tap(EventKind::DeliveryDropped { message, .. })
+            if message.topic == "quiet/cfg" && message.retain
+    )));
+    let loud = f.subscribe(1, "loud/cfg", QoS::AtMostOnce);
+    assert_eq!(publishes_to(&loud, 1).len(), 1, "an allowed one arrives");
+}
+
+#[test]
+fn client_ids_with_wildcards_get_no_lifecycle_events() {
+    let mut f = Fixture::new();
+    f.connect(9, "watcher");
+    f.subscribe(9, "$aws/events/presence/#", QoS::AtMostOnce);
+    for id in ["a+b", "dev/#"] {
+        assert!(publishes_to(&f.connect(1, id), 9).is_empty(), "{id}");
+        let closed = f.core.handle_close(1, T0, CloseReason::ConnectionLost);
+        assert!(publishes_to(&closed, 9).is_empty(), "{id}");
+    }
+    assert_eq!(publishes_to(&f.connect(2, "plain"), 9).len(), 1);
+}

@@ -24,7 +24,8 @@
 //!   connections (see [`crate::BrokerConfig::revocation_delay`]).
 //!
 //! The decisions themselves live in [`Registry`], [`crate::aws::policy`] and [`crate::aws::jitp`];
-//! this module reads the clock and wires them to the hooks.
+//! this module reads the clock and wires them to the hooks. Just-In-Time Registration and
+//! Provisioning and the zero-touch rule are in `jitr`, the TLS verifier in `verifier`.
 
 use crate::BrokerConfig;
 use crate::aws::certs::CertInfo;
@@ -247,134 +248,6 @@ impl ControlPlane {
     fn is_operator(&self, leaf: &CertInfo) -> bool {
         self.operators.iter().any(|op| leaf.is_signed_by(op))
     }
-
-    /// What Microchip's zero-touch Lambda does for a registered certificate: create the
-    /// thing named after its SKI, create `ZTPolicy_<certificateId>` keyed on
-    /// `${iot:ClientId}`, attach it, and set the certificate ACTIVE.
-    pub fn activate_zero_touch(&self, certificate_id: &str) -> Result<(), AwsError> {
-        self.change(|reg, now| {
-            let record = reg.certificate(certificate_id)?;
-            if record.status != CertificateStatus::PendingActivation {
-                return Ok(());
-            }
-            let info = CertInfo::from_pem(&record.pem).map_err(|e| AwsError {
-                kind: crate::aws::registry::AwsErrorKind::InvalidRequest,
-                message: e.to_string(),
-            })?;
-            let thing = info.ski.ok_or_else(|| AwsError {
-                kind: crate::aws::registry::AwsErrorKind::InvalidRequest,
-                message: "the certificate has no Subject Key Identifier to name its thing".into(),
-            })?;
-            reg.create_thing(&thing, Default::default())?;
-            let policy_name = format!("ZTPolicy_{certificate_id}");
-            if reg.policy(&policy_name).is_err() {
-                let document =
-                    policy::microchip_jitr_policy(&reg.account.region, &reg.account.id, &thing);
-                reg.create_policy(&policy_name, &document, now)?;
-            }
-            let arn = reg.arn("cert", certificate_id);
-            reg.attach_policy(&policy_name, &arn)?;
-            reg.update_certificate(certificate_id, CertificateStatus::Active, now)
-        })
-    }
-
-    fn registration_event(reg: &Registry, certificate_id: &str, ca_id: &str) -> BrokerMessage {
-        let payload = serde_json::json!({
-            "certificateId": certificate_id,
-            "caCertificateId": ca_id,
-            "timestamp": now_ms(),
-            "certificateStatus": "PENDING_ACTIVATION",
-            "awsAccountId": reg.account.id,
-            // Measured on AWS: null in the event.
-            "certificateRegistrationTimestamp": null,
-        });
-        BrokerMessage {
-            topic: format!("$aws/events/certificates/registered/{ca_id}"),
-            payload: payload.to_string().into_bytes(),
-        }
-    }
-
-    fn jitr(
-        self: &Arc<Self>,
-        reg: &mut Registry,
-        leaf: &CertInfo,
-        ca_id: &str,
-        now: u64,
-    ) -> Admission {
-        if let Err(e) =
-            reg.register_presented(leaf, ca_id, CertificateStatus::PendingActivation, now)
-        {
-            return Admission::refuse(format!("JITR: {e}"));
-        }
-        self.save(reg);
-        let mut identification =
-            Admission::refuse("JITR: certificate registered as PENDING_ACTIVATION");
-        identification
-            .publish
-            .push(Self::registration_event(reg, &leaf.id, ca_id));
-        if let Some(after) = self.zero_touch {
-            let plane = self.clone();
-            let id = leaf.id.clone();
-            identification.deferred.push(Deferred {
-                after,
-                run: Box::new(move || {
-                    if let Err(error) = plane.activate_zero_touch(&id) {
-                        tracing::warn!(%error, certificate = %id, "zero-touch activation failed");
-                    }
-                    Vec::new()
-                }),
-            });
-        }
-        identification
-    }
-
-    fn jitp(
-        &self,
-        reg: &mut Registry,
-        leaf: &CertInfo,
-        ca_id: &str,
-        template: &str,
-        now: u64,
-    ) -> Admission {
-        let plan = match jitp::evaluate(template, leaf) {
-            Ok(plan) => plan,
-            Err(e) => return Admission::refuse(format!("JITP: {e}")),
-        };
-        // Apply on a copy, so a failing template leaves nothing half-done.
-        let mut draft = reg.clone();
-        let applied = (|| -> Result<(), AwsError> {
-            draft.register_presented(leaf, ca_id, CertificateStatus::PendingActivation, now)?;
-            let arn = draft.arn("cert", &leaf.id);
-            if let Some((thing, attributes)) = &plan.thing {
-                draft.create_thing(thing, attributes.clone())?;
-                draft.attach_thing_principal(thing, &arn)?;
-            }
-            match &plan.policy {
-                Some(PolicySpec::Existing(name)) => draft.attach_policy(name, &arn)?,
-                Some(PolicySpec::Document(document)) => {
-                    let name = format!("JITP_{}", &leaf.id[..16]);
-                    if draft.policy(&name).is_err() {
-                        draft.create_policy(&name, document, now)?;
-                    }
-                    draft.attach_policy(&name, &arn)?;
-                }
-                None => {}
-            }
-            let status = match &plan.certificate_status {
-                Some(status) => CertificateStatus::parse(status)?,
-                None => CertificateStatus::Active,
-            };
-            draft.update_certificate(&leaf.id, status, now)
-        })();
-        match applied {
-            Ok(()) => {
-                *reg = draft;
-                self.save(reg);
-                Admission::refuse("JITP: certificate provisioned; connect again")
-            }
-            Err(e) => Admission::refuse(format!("JITP: {e}")),
-        }
-    }
 }
 
 impl Hooks for Arc<ControlPlane> {
@@ -399,16 +272,12 @@ impl Hooks for Arc<ControlPlane> {
         let mut reg = self.lock();
         if let Ok(record) = reg.certificate(&identity.certificate_id) {
             return match (record.status, record.ca_id.clone()) {
-                (CertificateStatus::PendingActivation, Some(ca_id)) => {
-                    // AWS publishes the registration event again at every attempt.
-                    let mut refused = Admission::refuse("certificate is PENDING_ACTIVATION");
-                    refused.publish.push(ControlPlane::registration_event(
-                        &reg,
-                        &identity.certificate_id,
-                        &ca_id,
-                    ));
-                    refused
-                }
+                (CertificateStatus::PendingActivation, Some(ca_id)) => self.pending(
+                    &reg,
+                    &identity.certificate_id,
+                    &ca_id,
+                    "certificate is PENDING_ACTIVATION",
+                ),
                 _ => match standing(&reg, &identity.certificate_id) {
                     Ok(()) => Admission::admit(()),
                     Err(reason) => Admission::refuse(reason),
@@ -488,7 +357,8 @@ impl Hooks for Arc<ControlPlane> {
     }
 }
 
-/// Whether a registered certificate may hold a connection: ACTIVE, under an ACTIVE CA.
+/// Whether a registered certificate may hold a connection: ACTIVE, under an ACTIVE CA that
+/// is still registered.
 fn standing(reg: &Registry, certificate_id: &str) -> Result<(), String> {
     let record = reg
         .certificate(certificate_id)
@@ -496,87 +366,16 @@ fn standing(reg: &Registry, certificate_id: &str) -> Result<(), String> {
     if record.status != CertificateStatus::Active {
         return Err(format!("certificate is {}", record.status.as_str()));
     }
-    match &record.ca_id {
-        Some(ca_id) if reg.ca(ca_id).is_ok_and(|ca| ca.status != CaStatus::Active) => {
+    match record.ca_id.as_deref().map(|ca_id| (ca_id, reg.ca(ca_id))) {
+        Some((ca_id, Ok(ca))) if ca.status != CaStatus::Active => {
             Err(format!("the issuing CA {ca_id} is INACTIVE"))
         }
+        Some((ca_id, Err(_))) => Err(format!("the issuing CA {ca_id} is no longer registered")),
         _ => Ok(()),
     }
 }
 
-/// Lets through the handshake what the registries know; see the module documentation.
-#[derive(Debug)]
-struct RegistryVerifier {
-    plane: Arc<ControlPlane>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
+mod jitr;
+mod verifier;
 
-impl ClientCertVerifier for RegistryVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let leaf = CertInfo::from_der(end_entity.clone().into_owned())
-            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        if now > leaf.not_after {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
-        }
-        if now < leaf.not_before {
-            return Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidYet,
-            ));
-        }
-        let known = self.plane.is_operator(&leaf)
-            || self
-                .plane
-                .read(|reg| reg.certificate(&leaf.id).is_ok() || reg.issuing_ca(&leaf).is_some());
-        if known {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
+use verifier::RegistryVerifier;
