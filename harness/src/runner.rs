@@ -219,7 +219,12 @@ impl Runner {
                 status: "started".into(),
             });
             let step_start = std::time::Instant::now();
-            let result = world.run_step(scenario, step.get()).await;
+            // Every string of the step gets the variables' values here, once, so no step
+            // kind has to fill them in itself.
+            let result = match scenario.step_filled(index, &world.variables()) {
+                Ok(filled) => world.run_step(scenario, &filled).await,
+                Err(why) => Err(world::mismatch("the step's variables to have values", why)),
+            };
             let took = step_start.elapsed();
             report.steps.push(StepTiming {
                 kind: kind.to_owned(),
