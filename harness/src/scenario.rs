@@ -52,9 +52,7 @@ mod validate;
 mod variables;
 pub use step_strings::REGEX_FIELDS;
 pub use steps::*;
-pub use variables::{
-    FILTERS, FillError, Piece, Unclosed, Variable, fill, pieces, substitute, variables_in,
-};
+pub use variables::{FILTERS, substitute, variables_in};
 
 /// A scenario file.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
