@@ -53,6 +53,31 @@ impl FileError {
         }
     }
 
+    /// The text of `path` read as `bytes`, or an error naming the line and column (in
+    /// bytes, from 1) of the first byte that is not UTF-8.
+    pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Self> {
+        String::from_utf8(bytes).map_err(|error| {
+            let bad = error.utf8_error().valid_up_to();
+            let bytes = error.as_bytes();
+            let line_start = bytes[..bad]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |newline| newline + 1);
+            let line = bytes[..bad].iter().filter(|b| **b == b'\n').count() + 1;
+            let message = format!(
+                "the file is not UTF-8: line {line}, byte {} of the line (0x{:02X}) starts no UTF-8 character",
+                bad - line_start + 1,
+                bytes[bad],
+            );
+            // The text up to the bad byte is the same in the lossy copy; the bad byte
+            // became U+FFFD there (3 bytes).
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let span = bad..bad + '\u{FFFD}'.len_utf8();
+            let help = "save the file as UTF-8";
+            FileError::new(path, &text, Some(span), message, "here", Some(help))
+        })
+    }
+
     /// The message, without location.
     pub fn message(&self) -> &str {
         &self.message

@@ -7,6 +7,11 @@
 //! expected, what was seen, and the timeline around it. Every run writes its timeline to
 //! `target/hil/<scenario>/`, as JSON (`timeline.json`) and as a picture (`timeline.svg`).
 //!
+//! [`Runner::run_until`] stops early when its token is cancelled (the CLI's Ctrl-C): the step
+//! under way is dropped (as a `parallel` block drops its other steps when one fails), the
+//! boards, clients and broker are torn down as after any run, the timeline is written, and
+//! the outcome is [`Outcome::Interrupted`].
+//!
 //! `expect_message` counts messages since the scenario started (so a message that came
 //! during an earlier step counts), with its deadline measured from the step's start.
 
@@ -34,6 +39,7 @@ pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
 pub use start::{open_pki, start_board, start_broker, start_embedded_broker};
+pub use tokio_util::sync::CancellationToken;
 pub use world::DEFAULT_COMMAND_TIMEOUT;
 
 /// How much timeline a failure report shows before and after the failure.
@@ -76,6 +82,30 @@ pub enum Outcome {
     Failed(Box<Failure>),
     /// The rig lacks what the scenario needs.
     Skipped(String),
+    /// The run was stopped (Ctrl-C) before the scenario finished.
+    Interrupted(Box<Interruption>),
+}
+
+/// Where a run was stopped.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    /// The step under way, or about to start (from 1; 0 during the set-up).
+    pub step: usize,
+    /// Its kind (`set-up` during the set-up).
+    pub kind: String,
+    /// The timeline before the interruption.
+    pub context: Vec<Entry>,
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "interrupted at step {} ({})", self.step, self.kind)?;
+        writeln!(f, "  timeline before the interruption:")?;
+        for entry in &self.context {
+            writeln!(f, "    {entry}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One step's timing.
@@ -110,6 +140,8 @@ pub trait Progress: Send + Sync {
     fn step_started(&self, _index: usize, _kind: &str) {}
     /// A step ended.
     fn step_finished(&self, _index: usize, _kind: &str, _passed: bool, _took: Duration) {}
+    /// The run was stopped during a step (it neither passed nor failed).
+    fn step_interrupted(&self, _index: usize, _kind: &str, _took: Duration) {}
 }
 
 /// Progress that goes nowhere.
@@ -179,6 +211,19 @@ impl Runner {
 
     /// Runs `scenario`.
     pub async fn run(&self, scenario: &Scenario, progress: &dyn Progress) -> Report {
+        self.run_until(scenario, progress, &CancellationToken::new())
+            .await
+    }
+
+    /// Runs `scenario` until it ends or `stop` is cancelled, whichever comes first; either
+    /// way the rig is torn down and the timeline written before this returns. The set-up
+    /// (broker and boards starting) is not cut short; the first step then does not start.
+    pub async fn run_until(
+        &self,
+        scenario: &Scenario,
+        progress: &dyn Progress,
+        stop: &CancellationToken,
+    ) -> Report {
         let started = std::time::Instant::now();
         let output = self.output_root.join(scenario.id());
         let mut report = Report {
@@ -197,6 +242,15 @@ impl Runner {
         let world = self.set_up(scenario, timeline.clone()).await;
         let world = match world {
             Ok(world) => world,
+            Err(_) if stop.is_cancelled() => {
+                report.outcome = Outcome::Interrupted(Box::new(Interruption {
+                    step: 0,
+                    kind: "set-up".into(),
+                    context: timeline.entries(),
+                }));
+                report.duration = started.elapsed();
+                return report;
+            }
             Err(reason) => {
                 report.outcome = Outcome::Failed(Box::new(Failure {
                     step: 0,
@@ -219,12 +273,44 @@ impl Runner {
                 status: "started".into(),
             });
             let step_start = std::time::Instant::now();
-            let result = world.run_step(scenario, step.get()).await;
+            // Every string of the step gets the variables' values here, once, so no step
+            // kind has to fill them in itself.
+            let run = async {
+                match scenario.step_filled(index, &world.variables()) {
+                    Ok(filled) => world.run_step(scenario, &filled).await,
+                    Err(why) => Err(world::mismatch("the step's variables to have values", why)),
+                }
+            };
+            let result = tokio::select! {
+                biased;
+                () = stop.cancelled() => None,
+                result = run => Some(result),
+            };
             let took = step_start.elapsed();
             report.steps.push(StepTiming {
                 kind: kind.to_owned(),
                 duration: took,
             });
+            // A step that failed because the run is being stopped (a terminal's Ctrl-C
+            // reaches the boards too) was interrupted, not failed.
+            let result = match result {
+                Some(Err(_)) if stop.is_cancelled() => None,
+                other => other,
+            };
+            let Some(result) = result else {
+                let at = timeline.record(What::Step {
+                    index: number,
+                    text: kind.to_owned(),
+                    status: "interrupted".into(),
+                });
+                progress.step_interrupted(number, kind, took);
+                report.outcome = Outcome::Interrupted(Box::new(Interruption {
+                    step: number,
+                    kind: kind.to_owned(),
+                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
+                }));
+                break;
+            };
             let passed = result.is_ok();
             let at = timeline.record(What::Step {
                 index: number,

@@ -2,14 +2,19 @@
 //!
 //! A scenario is TOML: a `name`, a `description`, `tags`, the `boards` it uses, and an
 //! ordered list of `[[step]]` tables, each holding exactly one step (`provision = {...}`,
-//! `expect_led = {...}`, ...). Loading is two passes: serde reads the file into the
-//! [`Scenario`] types (unknown keys and steps are errors), then [`Scenario::validate`]
-//! checks what serde cannot: durations, LED names, boards, variables. Every error is a
-//! [`ScenarioError`] with file, line and column (miette), never a panic.
+//! `expect_led = {...}`, ...). Loading is three passes: the bytes are decoded (UTF-8),
+//! serde reads the text into the [`Scenario`] types (unknown keys and steps are errors),
+//! then [`Scenario::validate`] checks everything else that can be known before a board
+//! starts: durations, LEDs, boards, clients, regular expressions (their syntax and size),
+//! topic names and filters (MQTT's wildcard rules), and the variables in every string.
+//! Every error is a [`ScenarioError`] with file, line and column (miette), never a panic.
 //!
-//! Topics and payloads may use variables: `{<board>.thing}`, `{<board>.certificate_id}`
-//! and `{ca.id}`, filled in by the runner once the board is provisioned.
-//! [`json_schema`] generates the JSON Schema of the format from these types.
+//! Any string of a step may use variables (`{<board>.thing}`, `{<board>.certificate_id}`,
+//! `{ca.id}`, `{<client>.thing}`, with `|upper` or `|lower`; syntax in `variables`).
+//! Their values are known only at run time, once a board is provisioned: the runner asks
+//! [`Scenario::step_filled`] for each step just before it runs, which fills in every
+//! string of it (`step_strings`). [`json_schema`] generates the JSON Schema of the format
+//! from these types.
 
 // A ScenarioError carries the file's text for its report; it is returned once per file.
 #![allow(clippy::result_large_err)]
@@ -40,9 +45,14 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
+mod step_strings;
 mod steps;
+mod text_checks;
 mod validate;
+mod variables;
+pub use step_strings::REGEX_FIELDS;
 pub use steps::*;
+pub use variables::{FILTERS, substitute, variables_in};
 
 /// A scenario file.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -85,19 +95,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl Scenario {
-    /// Reads, parses and validates a scenario file.
+    /// Reads, parses and validates a scenario file (UTF-8; a byte that is not is
+    /// reported with its line and column).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| ScenarioError::unreadable(path, "scenario", &e, None))?;
+        let text = ScenarioError::decode(path, bytes)?;
         Self::parse(path, &text)
     }
 
     /// Parses and validates scenario text as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let help = Some("see scenarios/scenario.schema.json for the format");
+        let help = Some("see scenarios/scenario.schema.json for the format");
+        let located = |e: toml::de::Error| {
             ScenarioError::new(path, text, e.span(), e.message(), "here", help)
-        })?;
+        };
+        // The document's values keep their places: errors point at them, and the steps'
+        // strings are walked from them again (`step_strings`).
+        let document = toml::de::DeTable::parse(text).map_err(located)?;
+        let mut scenario =
+            Scenario::deserialize(toml::de::Deserializer::from(document)).map_err(located)?;
         scenario.path = path.to_owned();
         scenario.text = text.to_owned();
         scenario.validate()?;
@@ -120,6 +137,17 @@ impl Scenario {
             label,
             help,
         )
+    }
+
+    /// An error located at bytes `at` of this scenario's file.
+    fn error_at_range(
+        &self,
+        at: std::ops::Range<usize>,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<&str>,
+    ) -> ScenarioError {
+        ScenarioError::new(&self.path, &self.text, Some(at), message, label, help)
     }
 
     /// An error about this scenario's file as a whole.
@@ -193,47 +221,6 @@ impl Scenario {
     }
 }
 
-/// The `{...}` variables in a text.
-pub fn variables_in(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let Some(end) = rest[start..].find('}') else {
-            break;
-        };
-        out.push(rest[start + 1..start + end].to_owned());
-        rest = &rest[start + end + 1..];
-    }
-    out
-}
-
-/// The filters a variable may carry: `{dut.thing|upper}`.
-pub const FILTERS: [&str; 2] = ["upper", "lower"];
-
-/// Replaces variables (with their filters) by their values; unknown ones are left as
-/// they are.
-pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..start]);
-        let inner = &rest[start + 1..start + len];
-        let (name, filter) = inner.split_once('|').unwrap_or((inner, ""));
-        match (values.get(name), filter) {
-            (Some(value), "") => out.push_str(value),
-            (Some(value), "upper") => out.push_str(&value.to_uppercase()),
-            (Some(value), "lower") => out.push_str(&value.to_lowercase()),
-            _ => out.push_str(&rest[start..=start + len]),
-        }
-        rest = &rest[start + len + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The JSON Schema of scenario files, pretty-printed.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(Scenario);
@@ -242,5 +229,7 @@ pub fn json_schema() -> String {
     text
 }
 
+#[cfg(test)]
+mod load_errors;
 #[cfg(test)]
 mod tests;

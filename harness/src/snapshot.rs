@@ -5,9 +5,10 @@
 //! 1. in JSON payloads, the values of timestamp-like keys ([`AUTO_REDACTED_KEYS`], and any
 //!    key with `timestamp` in its name) and of the keys the step names become
 //!    `"[<key>]"`; the payload is pretty-printed with sorted keys;
-//! 2. the values of the scenario's variables (thing names, certificate ids, the CA id)
-//!    become their names in braces, `{dut.thing}`, longest value first;
-//! 3. matches of the step's regular expressions become `[redacted]`.
+//! 2. matches of the step's regular expressions become `[redacted]` (a variable in them
+//!    has been filled in with its value, escaped, so they run on the text as received);
+//! 3. the values of the scenario's variables (thing names, certificate ids, the CA id)
+//!    become their names in braces, `{dut.thing}`, longest value first.
 //!
 //! Snapshots live in `snapshots/` beside the scenario file, named
 //! `<scenario>__<name>.snap`. A missing or different snapshot fails the step; insta

@@ -48,6 +48,7 @@ async fn portable_scenarios_pass_on(rig: Rig) {
                 failures.push(format!("{}: skipped: {reason}", scenario.id()))
             }
             Outcome::Failed(failure) => failures.push(format!("{}: {failure}", scenario.id())),
+            Outcome::Interrupted(stop) => failures.push(format!("{}: {stop}", scenario.id())),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -17,5 +17,6 @@ async fn scenario(#[files("../scenarios/*.toml")] path: PathBuf) {
         Outcome::Passed => {}
         Outcome::Skipped(reason) => eprintln!("skipped {}: {reason}", scenario.name),
         Outcome::Failed(failure) => panic!("{}: {}\n{failure}", scenario.id(), scenario.name),
+        Outcome::Interrupted(stop) => panic!("{}: {}\n{stop}", scenario.id(), scenario.name),
     }
 }

@@ -79,13 +79,13 @@ impl World {
     }
 
     pub(super) async fn subscribe(&self, s: &SubscribeStep) -> Result<(), Mismatch> {
-        let topic = self.substitute(s.topic.get());
+        let topic = s.topic.get().as_str();
         let qos = match s.qos.as_ref().map(|q| *q.get()) {
             Some(1) => rumqttc::QoS::AtLeastOnce,
             _ => rumqttc::QoS::AtMostOnce,
         };
         self.connected_client(&s.client)?
-            .subscribe(&topic, qos, DEFAULT_CLIENT_TIMEOUT)
+            .subscribe(topic, qos, DEFAULT_CLIENT_TIMEOUT)
             .await
             .map_err(|e| {
                 mismatch(

@@ -62,7 +62,7 @@ impl World {
         scenario: &Scenario,
         s: &ExpectMessageStep,
     ) -> Result<(), Mismatch> {
-        let topic = self.substitute(s.topic.get());
+        let topic = s.topic.get().as_str();
         let source = source(s.client.as_ref());
         let within = Scenario::checked_duration(&s.within);
         let wanted = s.count.unwrap_or(1).max(1) as usize;
@@ -156,7 +156,7 @@ impl World {
     }
 
     pub(super) async fn expect_no_message(&self, s: &ExpectNoMessageStep) -> Result<(), Mismatch> {
-        let topic = self.substitute(s.topic.get());
+        let topic = s.topic.get().as_str();
         let source = source(s.client.as_ref());
         let window = Scenario::checked_duration(&s.for_);
         let regex = match &s.regex {

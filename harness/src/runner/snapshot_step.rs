@@ -13,7 +13,7 @@ impl World {
         let entries = self.timeline.entries();
         let text = match (&s.topic, &s.console) {
             (Some(topic), _) => {
-                let topic = self.substitute(topic.get());
+                let topic = topic.get().as_str();
                 let source = match &s.client {
                     Some(client) => Source::Client(client.get().clone()),
                     None => Source::Broker,
@@ -60,7 +60,8 @@ impl World {
             .map(|p| regex::Regex::new(p.get()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| mismatch("valid redaction patterns", e.to_string()))?;
-        let text = mask(&replace_variables(&text, &self.variables()), &patterns);
+        // The patterns are filled in with the variables' values, so they see those first.
+        let text = replace_variables(&mask(&text, &patterns), &self.variables());
         // insta reads a relative snapshot path from its own source file: make it absolute.
         let dir = std::path::absolute(&scenario.path)
             .map_err(|e| mismatch("the scenario's folder", e.to_string()))?

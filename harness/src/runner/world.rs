@@ -10,7 +10,7 @@ use crate::client::TestClient;
 use crate::pki::TestPki;
 use crate::provision::{ProvisionMode, Provisioned, provision};
 use crate::rig::AccessPoint;
-use crate::scenario::{ClientSpec, Mode, PublishVia, Scenario, Span, Step, substitute};
+use crate::scenario::{ClientSpec, Mode, PublishVia, Scenario, Span, Step};
 use crate::timeline::Timeline;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -98,12 +98,6 @@ impl World {
                 "no such board in the rig",
             )),
         }
-    }
-
-    /// `text` with the variables known so far filled in.
-    pub(super) fn substitute(&self, text: &str) -> String {
-        let variables = self.variables.lock().unwrap_or_else(|p| p.into_inner());
-        substitute(text, &variables)
     }
 
     /// The variables known so far.
@@ -330,9 +324,9 @@ impl World {
     }
 
     async fn publish(&self, s: &crate::scenario::PublishStep) -> Result<(), Mismatch> {
-        let topic = self.substitute(s.topic.get());
+        let topic = s.topic.get().as_str();
         let payload = match (&s.payload, &s.json) {
-            (Some(text), _) => self.substitute(text),
+            (Some(text), _) => text.clone(),
             (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
             (None, None) => String::new(),
         };
@@ -345,7 +339,7 @@ impl World {
         match &s.client {
             Some(client) => self
                 .connected_client(client)?
-                .publish(&topic, payload.as_bytes(), qos, s.retain)
+                .publish(topic, payload.as_bytes(), qos, s.retain)
                 .await
                 .map_err(|e| mismatch(expected, e.to_string())),
             None if s.via.as_ref().is_some_and(|v| *v.get() == PublishVia::Http) => {
@@ -357,7 +351,7 @@ impl World {
                     )
                 })?;
                 embedded
-                    .publish_over_http(&topic, payload.as_bytes(), qos, s.retain)
+                    .publish_over_http(topic, payload.as_bytes(), qos, s.retain)
                     .await
                     .map_err(|e| mismatch(expected, e.to_string()))
             }
@@ -365,7 +359,7 @@ impl World {
                 .broker
                 .read()
                 .await
-                .publish(&topic, payload.as_bytes(), qos, s.retain)
+                .publish(topic, payload.as_bytes(), qos, s.retain)
                 .await
                 .map_err(|e| mismatch(expected, e.to_string())),
         }

@@ -1,6 +1,6 @@
-//! Scenario validation: what serde cannot check. Durations, ranges, regular expressions,
-//! LEDs, boards, clients, variables and their filters, and the combinations each step
-//! allows, each error located in the file.
+//! Scenario validation: what serde cannot check. Durations, ranges, LEDs, boards, clients,
+//! and the combinations each step allows, each error located in the file; what is
+//! written inside strings (variables, regular expressions, topics) is `text_checks`'.
 
 use super::*;
 
@@ -48,47 +48,8 @@ impl Scenario {
         ))
     }
 
-    fn variables(&self, span: &Span<String>) -> Result<(), ScenarioError> {
-        for variable in variables_in(span.get()) {
-            let (name, filter) = match variable.split_once('|') {
-                Some((name, filter)) => (name, Some(filter)),
-                None => (variable.as_str(), None),
-            };
-            let is_device = |client: &str| {
-                self.clients
-                    .get(client)
-                    .is_some_and(|c| c.identity == ClientIdentity::Device)
-            };
-            let known = match name.split_once('.') {
-                Some(("ca", "id")) => true,
-                Some((owner, "thing" | "certificate_id")) => {
-                    self.boards.iter().any(|b| b == owner) || is_device(owner)
-                }
-                _ => false,
-            };
-            if !known {
-                return Err(self.error_at(
-                    span,
-                    format!("unknown variable {{{variable}}}"),
-                    "unknown variable",
-                    Some("variables: {<board>.thing}, {<board>.certificate_id}, {ca.id}, and {<client>.thing} of a device client"),
-                ));
-            }
-            if let Some(filter) = filter
-                && !FILTERS.contains(&filter)
-            {
-                return Err(self.error_at(
-                    span,
-                    format!("unknown filter |{filter} in {{{variable}}}"),
-                    "unknown filter",
-                    Some("filters: |upper, |lower"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks durations, ranges, LEDs, boards and variables.
+    /// Checks what serde cannot: variables, durations, ranges, LEDs, boards, clients,
+    /// regular expressions and topics.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if self.steps.is_empty() {
             return Err(self.file_error("the scenario has no steps", Some("add [[step]] tables")));
@@ -101,6 +62,8 @@ impl Scenario {
                 ));
             }
         }
+        // First, so the checks below can fill variables in with stand-ins.
+        self.validate_variables()?;
         for step in &self.steps {
             self.validate_step(step, false)?;
         }
@@ -122,25 +85,19 @@ impl Scenario {
                         self.duration(within)?;
                     }
                     if let Some(reply) = &s.reply {
-                        regex::Regex::new(reply.get()).map_err(|e| {
-                            self.error_at(reply, e.to_string(), "invalid regex", None)
-                        })?;
+                        self.regex(reply, false)?;
                     }
                 }
                 Step::Expect(s) => {
                     self.duration(&s.within)?;
-                    regex::Regex::new(s.regex.get()).map_err(|e| {
-                        self.error_at(&s.regex, e.to_string(), "invalid regex", None)
-                    })?;
+                    self.regex(&s.regex, true)?;
                 }
                 Step::ExpectLed(s) => self.validate_led(s)?,
                 Step::ExpectMessage(s) => {
                     self.duration(&s.within)?;
-                    self.variables(&s.topic)?;
+                    self.topic_name(&s.topic, "expect_message")?;
                     if let Some(regex) = &s.regex {
-                        regex::Regex::new(regex.get()).map_err(|e| {
-                            self.error_at(regex, e.to_string(), "invalid regex", None)
-                        })?;
+                        self.regex(regex, false)?;
                     }
                     if let Some(schema) = &s.schema {
                         self.json_schema(schema)?;
@@ -151,15 +108,13 @@ impl Scenario {
                 }
                 Step::ExpectNoMessage(s) => {
                     self.duration(&s.for_)?;
-                    self.variables(&s.topic)?;
+                    self.topic_name(&s.topic, "expect_no_message")?;
                     if let Some(regex) = &s.regex {
-                        regex::Regex::new(regex.get()).map_err(|e| {
-                            self.error_at(regex, e.to_string(), "invalid regex", None)
-                        })?;
+                        self.regex(regex, false)?;
                     }
                 }
                 Step::Publish(s) => {
-                    self.variables(&s.topic)?;
+                    self.topic_name(&s.topic, "publish")?;
                     if s.payload.is_some() == s.json.is_some() {
                         return Err(self.error_at(
                             &s.topic,
@@ -188,7 +143,7 @@ impl Scenario {
                     }
                 }
                 Step::Subscribe(s) => {
-                    self.variables(&s.topic)?;
+                    self.topic_filter(&s.topic)?;
                     if let Some(qos) = &s.qos {
                         self.qos(qos)?;
                     }
@@ -254,7 +209,7 @@ impl Scenario {
     }
 
     fn validate_snapshot(&self, s: &SnapshotStep) -> Result<(), ScenarioError> {
-        let name = s.name.get();
+        let name = &self.snapshot_name(&s.name);
         let valid_name = !name.is_empty()
             && name
                 .chars()
@@ -262,13 +217,13 @@ impl Scenario {
         if !valid_name {
             return Err(self.error_at(
                 &s.name,
-                format!("{name:?} cannot name a snapshot file"),
+                format!("{:?} cannot name a snapshot file", s.name.get()),
                 "letters, digits, _ and - only",
                 None,
             ));
         }
         match (&s.topic, &s.console) {
-            (Some(topic), None) => self.variables(topic)?,
+            (Some(topic), None) => self.topic_name(topic, "snapshot")?,
             (None, Some(_)) if s.client.is_none() => {}
             _ => {
                 return Err(self.error_at(
@@ -280,8 +235,7 @@ impl Scenario {
             }
         }
         for pattern in &s.redact {
-            regex::Regex::new(pattern.get())
-                .map_err(|e| self.error_at(pattern, e.to_string(), "invalid regex", None))?;
+            self.regex(pattern, false)?;
         }
         Ok(())
     }

@@ -1,11 +1,13 @@
 //! `hil`: runs scenario files on a rig, and the tools around them.
 //!
 //! Exit codes (see [`exit_code`]): 0 when every scenario passed or was skipped, 1 when one
-//! failed, 2 when the input (rig, scenario, arguments) is invalid.
+//! failed, 2 when the input (rig, scenario, arguments) is invalid, 130 when `hil run` was
+//! stopped by SIGINT or SIGTERM (see `interrupt`).
 
 mod bring_up;
 mod broker_cmd;
 mod flash_cmd;
+mod interrupt;
 mod leds_cmd;
 mod provision_cmd;
 
@@ -128,6 +130,8 @@ enum PkiCommand {
 enum Ending {
     Passed,
     Failed,
+    /// Stopped by SIGINT or SIGTERM.
+    Interrupted,
 }
 
 /// The one place where results become exit codes.
@@ -135,6 +139,7 @@ fn exit_code(result: &miette::Result<Ending>) -> ExitCode {
     match result {
         Ok(Ending::Passed) => ExitCode::SUCCESS,
         Ok(Ending::Failed) => ExitCode::from(1),
+        Ok(Ending::Interrupted) => ExitCode::from(interrupt::EXIT_INTERRUPTED),
         Err(_) => ExitCode::from(2),
     }
 }
@@ -262,6 +267,10 @@ impl Progress for LiveProgress {
             took.as_secs_f64()
         );
     }
+
+    fn step_interrupted(&self, _index: usize, _kind: &str, took: Duration) {
+        println!(" interrupted ({:.1}s)", took.as_secs_f64());
+    }
 }
 
 async fn run_scenarios(
@@ -271,6 +280,9 @@ async fn run_scenarios(
     junit: Option<&Path>,
     timings: bool,
 ) -> miette::Result<Ending> {
+    let stop = interrupt::watch()
+        .into_diagnostic()
+        .wrap_err("cannot watch for Ctrl-C")?;
     let rig = load_rig(rig_path)?;
     let mut scenarios = Vec::new();
     for file in scenario_files(&paths)? {
@@ -295,11 +307,14 @@ async fn run_scenarios(
     let suite_start = std::time::Instant::now();
     let mut reports = Vec::new();
     for scenario in &scenarios {
+        if stop.token.is_cancelled() {
+            break;
+        }
         println!("  {} — {}", scenario.id(), scenario.name);
         let progress = LiveProgress {
             total: scenario.steps.len(),
         };
-        let report = runner.run(scenario, &progress).await;
+        let report = runner.run_until(scenario, &progress, &stop.token).await;
         match &report.outcome {
             Outcome::Passed => println!("  passed in {:.1}s", report.duration.as_secs_f64()),
             Outcome::Skipped(reason) => println!("  skipped: {reason}"),
@@ -310,13 +325,30 @@ async fn run_scenarios(
                     report.output.join("timeline.json").display()
                 );
             }
+            Outcome::Interrupted(interruption) => {
+                println!("  INTERRUPTED\n{}", indent(&interruption.to_string()));
+                println!(
+                    "  timeline: {}",
+                    report.output.join("timeline.json").display()
+                );
+            }
         }
         reports.push(report);
     }
     let suite = suite_start.elapsed();
     summary(&reports, suite, timings);
+    if let Some(signal) = stop.signal() {
+        println!(
+            "interrupted by {signal}: {} of {} scenario(s) not run",
+            scenarios.len() - reports.len(),
+            scenarios.len()
+        );
+    }
     if let Some(path) = junit {
         write_junit(path, &reports)?;
+    }
+    if stop.token.is_cancelled() {
+        return Ok(Ending::Interrupted);
     }
     let failed = reports
         .iter()
@@ -338,15 +370,16 @@ fn indent(text: &str) -> String {
 fn summary(reports: &[Report], suite: Duration, timings: bool) {
     let width = reports.iter().map(|r| r.id.len()).max().unwrap_or(8).max(8);
     println!();
-    println!("{:<width$}  {:<8}  {:>8}", "scenario", "result", "time");
+    println!("{:<width$}  {:<11}  {:>8}", "scenario", "result", "time");
     for report in reports {
         let result = match report.outcome {
             Outcome::Passed => "passed",
             Outcome::Failed(_) => "FAILED",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Interrupted(_) => "INTERRUPTED",
         };
         println!(
-            "{:<width$}  {result:<8}  {:>7.1}s",
+            "{:<width$}  {result:<11}  {:>7.1}s",
             report.id,
             report.duration.as_secs_f64()
         );
@@ -362,11 +395,17 @@ fn summary(reports: &[Report], suite: Duration, timings: bool) {
         }
     }
     let count = |f: fn(&Outcome) -> bool| reports.iter().filter(|r| f(&r.outcome)).count();
+    let interrupted = count(|o| matches!(o, Outcome::Interrupted(_)));
     println!(
-        "{} passed, {} failed, {} skipped",
+        "{} passed, {} failed, {} skipped{}",
         count(|o| matches!(o, Outcome::Passed)),
         count(|o| matches!(o, Outcome::Failed(_))),
-        count(|o| matches!(o, Outcome::Skipped(_)))
+        count(|o| matches!(o, Outcome::Skipped(_))),
+        if interrupted > 0 {
+            format!(", {interrupted} interrupted")
+        } else {
+            String::new()
+        }
     );
     if timings {
         println!("suite wall time: {:.1}s", suite.as_secs_f64());
@@ -388,6 +427,17 @@ fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 status.set_message(format!("step {} ({}) failed", failure.step, failure.kind));
                 status.set_description(failure.to_string());
+                status
+            }
+            // An error, not a failure: the scenario did not run to a verdict.
+            Outcome::Interrupted(interruption) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_type("interrupted");
+                status.set_message(format!(
+                    "interrupted at step {} ({})",
+                    interruption.step, interruption.kind
+                ));
+                status.set_description(interruption.to_string());
                 status
             }
         };
