@@ -1,21 +1,28 @@
 //! Provisioning a board for the cloud, the way Microchip's tool does it, over the console.
 //!
-//! 1. On the embedded broker, the signer CA is registered: with auto-registration for
-//!    [`ProvisionMode::Jitr`], with a template for [`ProvisionMode::Jitp`], without either
-//!    for [`ProvisionMode::Preregistered`]. A broker without AWS's registries (Mosquitto)
-//!    trusts the signer by configuration, so only `Preregistered` and `Unregistered` apply.
+//! 1. On the embedded broker, the signer CA is made ready for the mode, in one registry
+//!    change ([`EmbeddedBroker::prepare_signer`](crate::broker::embedded::EmbeddedBroker::prepare_signer)):
+//!    registered if it is not there, auto-registration turned on for
+//!    [`ProvisionMode::Jitr`], auto-registration and a template for [`ProvisionMode::Jitp`].
+//!    Provisioning only ever adds to the CA: it never turns auto-registration or a
+//!    template off and never changes the CA's status, so boards provisioned in different
+//!    modes (at once, in a `parallel` block, or one after the other) share one CA, as the
+//!    devices of a real account do; only a scenario's `ca` step takes things away. A
+//!    template on the CA provisions every unknown certificate it issued, a `jitr` board's
+//!    too (AWS IoT does the same). A broker without AWS's registries (Mosquitto) trusts
+//!    the signer by configuration, so only `Preregistered` and `Unregistered` apply.
 //!    `Unregistered` signs with the PKI's stranger CA, which no broker trusts.
-//! 2. The board's CSR is read (`csr`) and signed by the test PKI; the device certificate,
-//!    the signer, the server's root CA, the endpoint and the Wi-Fi credentials are written
-//!    over the console, each answered `OK`.
-//! 3. The board's `thing` must be the certificate's Subject Key Identifier.
-//! 4. For `Preregistered` on the embedded broker, the certificate, thing and policy are
-//!    registered up front.
-//! 5. The board is reset to use its new credentials.
+//! 2. The board's CSR is read (`csr`) and signed by the test PKI.
+//! 3. For `Preregistered` on the embedded broker, the certificate, thing and policy are
+//!    registered before the board gets its certificate.
+//! 4. The device certificate, the signer, the server's root CA, the endpoint and the Wi-Fi
+//!    credentials are written over the console, each answered `OK`.
+//! 5. The board's `thing` must be the certificate's Subject Key Identifier.
+//! 6. The board is reset to use its new credentials.
 
 use crate::board::Board;
 use crate::broker::Broker;
-use crate::broker::embedded::JITP_TEMPLATE;
+use crate::broker::embedded::SignerNeeds;
 use crate::errors::{BoardError, BrokerError, ProvisionError};
 use crate::pki::TestPki;
 use crate::rig::AccessPoint;
@@ -121,9 +128,13 @@ pub async fn provision(
     let name = board.name().to_owned();
     let registry = broker.embedded();
     let ca_id = match (mode, registry) {
-        (ProvisionMode::Jitr, Some(broker)) => broker.register_signer(true, None)?,
-        (ProvisionMode::Jitp, Some(broker)) => broker.register_signer(true, Some(JITP_TEMPLATE))?,
-        (ProvisionMode::Preregistered, Some(broker)) => broker.register_signer(false, None)?,
+        (ProvisionMode::Jitr, Some(broker)) => {
+            broker.prepare_signer(SignerNeeds::AutoRegistration)?
+        }
+        (ProvisionMode::Jitp, Some(broker)) => broker.prepare_signer(SignerNeeds::Template)?,
+        (ProvisionMode::Preregistered, Some(broker)) => {
+            broker.prepare_signer(SignerNeeds::Registration)?
+        }
         (ProvisionMode::Jitr | ProvisionMode::Jitp, None) => {
             return Err(BrokerError::Unsupported {
                 kind: broker.kind(),
@@ -154,6 +165,9 @@ pub async fn provision(
     } else {
         pki.sign_csr(&csr)?
     };
+    if let (ProvisionMode::Preregistered, Some(registry)) = (mode, registry) {
+        registry.preregister(&device.pem, &device.thing)?;
+    }
     expect_ok(board, "cert", Some(&device.pem)).await?;
     expect_ok(board, "signer", Some(&signer.pem)).await?;
     expect_ok(board, "rootca", Some(&pki.server_ca.pem)).await?;
@@ -176,9 +190,6 @@ pub async fn provision(
             reported,
             expected: device.thing,
         });
-    }
-    if let (ProvisionMode::Preregistered, Some(registry)) = (mode, registry) {
-        registry.preregister(&device.pem, &device.thing)?;
     }
     expect_ok(board, "reset", None).await?;
     Ok(Provisioned {
