@@ -210,8 +210,11 @@ impl Console {
         let drained = async { while self.bytes.recv().await.is_some() {} };
         tokio::time::timeout(RELEASE_TIMEOUT, drained)
             .await
-            .map_err(|_| ConsoleError::Closed {
+            .map_err(|_| ConsoleError::Timeout {
+                what: "the console's reader letting go of the port".into(),
                 port: self.path.clone(),
+                timeout: RELEASE_TIMEOUT,
+                tail: String::new(),
             })?;
         self.pending.clear();
         self.timeline.record(What::Action {
