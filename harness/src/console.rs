@@ -6,6 +6,8 @@
 //! up to the EOT (0x04) that ends every reply, without the board's log lines (`[I] ...`);
 //! [`Console::expect`] waits for a regular expression. A port that disappears (a USB
 //! device re-enumerating around a reset) is reopened for up to [`REOPEN_WINDOW`].
+//! [`Console::release`] lets go of the port for another program (a provisioning hook that
+//! talks to the board itself) until [`Console::reclaim`].
 
 use crate::errors::ConsoleError;
 use crate::timeline::{Timeline, What};
@@ -20,6 +22,8 @@ use tokio::sync::mpsc;
 pub const EOT: u8 = 0x04;
 /// How long a vanished port is retried before the console gives up.
 pub const REOPEN_WINDOW: Duration = Duration::from_secs(10);
+/// How long [`Console::release`] waits for the reader to let go of the port.
+pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type SharedPort = Arc<Mutex<Option<TTYPort>>>;
 
@@ -33,6 +37,7 @@ fn open_port(path: &str, baud: u32) -> Result<TTYPort, serialport::Error> {
 pub struct Console {
     board: String,
     path: String,
+    baud: u32,
     port: SharedPort,
     bytes: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: Vec<u8>,
@@ -131,6 +136,35 @@ fn read_loop(
     }
 }
 
+/// Starts the reader thread of `port`; returns its stop flag and its bytes.
+fn spawn_reader(
+    board: &str,
+    path: &str,
+    baud: u32,
+    port: &SharedPort,
+    timeline: &Arc<Timeline>,
+) -> Result<(Arc<AtomicBool>, mpsc::UnboundedReceiver<Vec<u8>>), ConsoleError> {
+    let (tx, bytes) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (board, path, port, timeline, thread_stop) = (
+        board.to_owned(),
+        path.to_owned(),
+        port.clone(),
+        timeline.clone(),
+        stop.clone(),
+    );
+    let name = format!("console-{board}");
+    let port_name = path.clone();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || read_loop(board, path, baud, port, tx, timeline, thread_stop))
+        .map_err(|source| ConsoleError::Write {
+            port: port_name,
+            source,
+        })?;
+    Ok((stop, bytes))
+}
+
 impl Console {
     /// Opens `path` at `baud` for `board`.
     pub fn open(
@@ -144,35 +178,66 @@ impl Console {
             source,
         })?;
         let port: SharedPort = Arc::new(Mutex::new(Some(port)));
-        let (tx, bytes) = mpsc::unbounded_channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let (board, path, port, timeline, stop) = (
-                board.to_owned(),
-                path.to_owned(),
-                port.clone(),
-                timeline.clone(),
-                stop.clone(),
-            );
-            let name = format!("console-{board}");
-            let port_name = path.clone();
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || read_loop(board, path, baud, port, tx, timeline, stop))
-                .map_err(|source| ConsoleError::Write {
-                    port: port_name,
-                    source,
-                })?;
-        }
+        let (stop, bytes) = spawn_reader(board, path, baud, &port, &timeline)?;
         Ok(Console {
             board: board.to_owned(),
             path: path.to_owned(),
+            baud,
             port,
             bytes,
             pending: Vec::new(),
             timeline,
             stop,
         })
+    }
+
+    /// Lets go of the port, so another program can open it (a provisioning tool that
+    /// talks to the board itself): the reader stops and the port is closed, which also
+    /// lifts the exclusive lock. What the board prints meanwhile is not seen. Until
+    /// [`Console::reclaim`], commands fail with [`ConsoleError::Closed`].
+    pub async fn release(&mut self) -> Result<(), ConsoleError> {
+        self.stop.store(true, Ordering::Relaxed);
+        let port = self
+            .port
+            .lock()
+            .map_err(|_| ConsoleError::Closed {
+                port: self.path.clone(),
+            })?
+            .take();
+        drop(port);
+        // The reader notices within its read timeout; returning, it closes its copy of the
+        // port, then its end of the channel.
+        let drained = async { while self.bytes.recv().await.is_some() {} };
+        tokio::time::timeout(RELEASE_TIMEOUT, drained)
+            .await
+            .map_err(|_| ConsoleError::Timeout {
+                what: "the console's reader letting go of the port".into(),
+                port: self.path.clone(),
+                timeout: RELEASE_TIMEOUT,
+                tail: String::new(),
+            })?;
+        self.pending.clear();
+        self.timeline.record(What::Action {
+            text: format!("{}: console {} released", self.board, self.path),
+        });
+        Ok(())
+    }
+
+    /// Opens the port again after [`Console::release`].
+    pub fn reclaim(&mut self) -> Result<(), ConsoleError> {
+        let port = open_port(&self.path, self.baud).map_err(|source| ConsoleError::Open {
+            port: self.path.clone(),
+            source,
+        })?;
+        let port: SharedPort = Arc::new(Mutex::new(Some(port)));
+        let (stop, bytes) =
+            spawn_reader(&self.board, &self.path, self.baud, &port, &self.timeline)?;
+        (self.port, self.stop, self.bytes) = (port, stop, bytes);
+        self.pending.clear();
+        self.timeline.record(What::Action {
+            text: format!("{}: console {} reclaimed", self.board, self.path),
+        });
+        Ok(())
     }
 
     /// The port's path.
@@ -410,6 +475,52 @@ mod tests {
             console.expect("(", Duration::from_millis(10)).await,
             Err(ConsoleError::Regex { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_released_port_can_be_opened_by_another_program_until_reclaimed() {
+        let (mut board, harness_side) = TTYPort::pair().unwrap();
+        let path = harness_side.name().unwrap();
+        drop(harness_side);
+        let timeline = Timeline::new();
+        let mut console = Console::open("dut", &path, 115_200, timeline.clone()).unwrap();
+        // Held: the port is locked against other openers.
+        assert!(open_port(&path, 115_200).is_err());
+
+        console.release().await.unwrap();
+        assert!(matches!(
+            console.send("thing"),
+            Err(ConsoleError::Closed { .. })
+        ));
+        let mut tool = open_port(&path, 115_200).expect("a released port opens");
+        tool.write_all(b"cert\r\n").unwrap();
+        let mut got = [0u8; 6];
+        board.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"cert\r\n");
+        board.write_all(b"OK\r\n\x04").unwrap();
+        let mut reply = [0u8; 5];
+        tool.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"OK\r\n\x04");
+        drop(tool);
+
+        console.reclaim().unwrap();
+        board.write_all(b"back\r\n\x04").unwrap();
+        assert_eq!(console.reply(Duration::from_secs(5)).await.unwrap(), "back");
+        let actions: Vec<String> = timeline
+            .entries()
+            .into_iter()
+            .filter_map(|e| match e.what {
+                What::Action { text } => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                format!("dut: console {path} released"),
+                format!("dut: console {path} reclaimed")
+            ]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,10 @@
 //! Error types of the harness library.
 //!
 //! One type per area: [`PkiError`] (test PKI), [`RigError`](crate::rig::RigError) (rig
-//! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`] and
-//! [`ProvisionError`]. Messages are lowercase and say what failed on what.
+//! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
+//! [`ProvisionError`], and for provisioning hooks [`CommandLineError`] (a rig's command
+//! line) and [`HookError`] (running it). Messages are lowercase and say what failed on
+//! what.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -196,4 +198,105 @@ pub enum ProvisionError {
     /// Registering with the broker failed.
     #[error("provisioning: broker")]
     Broker(#[from] BrokerError),
+    /// The board's provisioning hook (the rig's `command` or `csr_command`) failed.
+    #[error("board {board}: provisioning hook `{hook}`")]
+    Hook {
+        /// Board name.
+        board: String,
+        /// `command` or `csr_command`.
+        hook: &'static str,
+        /// Why.
+        #[source]
+        source: HookError,
+    },
+}
+
+/// A rig's hook command line does not parse. Placeholders are `{name}`; `{{` and `}}`
+/// stand for braces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandLineError {
+    /// A quote is not closed, or the line ends in a backslash.
+    #[error("unbalanced quotes or a trailing backslash")]
+    Quoting,
+    /// The line names no program.
+    #[error("the command line is empty")]
+    Empty,
+    /// A `{name}` the harness does not know.
+    #[error("unknown placeholder `{{{name}}}`")]
+    UnknownPlaceholder {
+        /// The name between the braces.
+        name: String,
+    },
+    /// A `{` without its `}`.
+    #[error("`{{` without its `}}` in `{word}` (write `{{{{` for a brace)")]
+    Unclosed {
+        /// The argument it is in.
+        word: String,
+    },
+}
+
+/// A provisioning hook could not run, failed, or printed nothing usable. `command` is the
+/// rig's command line with its placeholders, not their values (a Wi-Fi password stays out
+/// of reports).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// The files the placeholders name could not be written.
+    #[error("cannot write {path} for the hook")]
+    Files {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program could not be started (not found, not executable).
+    #[error("cannot start `{program}`")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program exited unsuccessfully.
+    #[error("`{command}` {status}; {}", stderr_report(stderr))]
+    Failed {
+        /// The command line, with its placeholders.
+        command: String,
+        /// How it ended (`exit status: 3`, `signal: 9 (SIGKILL)`).
+        status: String,
+        /// The last lines it wrote on stderr.
+        stderr: String,
+    },
+    /// The program ran longer than the rig's `timeout`; it was killed with its children.
+    #[error(
+        "`{command}` did not finish within {timeout:?} and was killed; {}",
+        stderr_report(stderr)
+    )]
+    TimedOut {
+        /// The command line, with its placeholders.
+        command: String,
+        /// The rig's timeout.
+        timeout: Duration,
+        /// The last lines it wrote on stderr.
+        stderr: String,
+    },
+    /// The CSR hook's output holds no PEM certificate request.
+    #[error("`{command}` printed no PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)")]
+    NoCsr {
+        /// The command line, with its placeholders.
+        command: String,
+    },
+}
+
+/// A hook's stderr for an error message: one line as is, more lines indented below.
+fn stderr_report(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.as_slice() {
+        [] => "it wrote nothing on stderr".to_owned(),
+        [line] => format!("its stderr: {line}"),
+        lines => format!("its stderr:\n    {}", lines.join("\n    ")),
+    }
 }

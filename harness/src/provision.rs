@@ -1,25 +1,57 @@
 //! Provisioning a board for the cloud, the way Microchip's tool does it, over the console.
 //!
-//! 1. On the embedded broker, the signer CA is registered: with auto-registration for
-//!    [`ProvisionMode::Jitr`], with a template for [`ProvisionMode::Jitp`], without either
-//!    for [`ProvisionMode::Preregistered`]. A broker without AWS's registries (Mosquitto)
-//!    trusts the signer by configuration, so only `Preregistered` and `Unregistered` apply.
+//! 1. On the embedded broker, the signer CA is made ready for the mode, in one registry
+//!    change ([`EmbeddedBroker::prepare_signer`](crate::broker::embedded::EmbeddedBroker::prepare_signer)):
+//!    registered if it is not there, auto-registration turned on for
+//!    [`ProvisionMode::Jitr`], auto-registration and a template for [`ProvisionMode::Jitp`].
+//!    Provisioning only ever adds to the CA: it never turns auto-registration or a
+//!    template off and never changes the CA's status, so boards provisioned in different
+//!    modes (at once, in a `parallel` block, or one after the other) share one CA, as the
+//!    devices of a real account do; only a scenario's `ca` step takes things away. A
+//!    template on the CA provisions every unknown certificate it issued, a `jitr` board's
+//!    too (AWS IoT does the same). A broker without AWS's registries (Mosquitto) trusts
+//!    the signer by configuration, so only `Preregistered` and `Unregistered` apply.
 //!    `Unregistered` signs with the PKI's stranger CA, which no broker trusts.
-//! 2. The board's CSR is read (`csr`) and signed by the test PKI; the device certificate,
-//!    the signer, the server's root CA, the endpoint and the Wi-Fi credentials are written
-//!    over the console, each answered `OK`.
-//! 3. The board's `thing` must be the certificate's Subject Key Identifier.
-//! 4. For `Preregistered` on the embedded broker, the certificate, thing and policy are
-//!    registered up front.
-//! 5. The board is reset to use its new credentials.
+//! 2. The board's CSR is read (`csr`) and signed by the test PKI.
+//! 3. For `Preregistered` on the embedded broker, the certificate, thing and policy are
+//!    registered before the board gets its certificate.
+//! 4. The device certificate, the signer, the server's root CA, the endpoint and the Wi-Fi
+//!    credentials are written over the console, each answered `OK`.
+//! 5. The board's `thing` must be the certificate's Subject Key Identifier.
+//! 6. The board is reset to use its new credentials.
+//!
+//! A board whose firmware takes its credentials another way has a [`hook::ProvisionHook`]
+//! in the rig ([`Delivery::Hook`]): its `csr_command`, if any, prints the CSR instead of
+//! step 2's `csr`, and its `command` writes the credentials instead of steps 4 and 5. The
+//! harness lets go of the board's console while either runs (the program may need the
+//! port), and resets the board through its backend (probe or emulator) instead of the
+//! console's `reset`.
 
 use crate::board::Board;
 use crate::broker::Broker;
-use crate::broker::embedded::JITP_TEMPLATE;
-use crate::errors::{BoardError, BrokerError, ProvisionError};
-use crate::pki::TestPki;
+use crate::broker::embedded::SignerNeeds;
+use crate::errors::{BoardError, BrokerError, ConsoleError, ProvisionError};
+use crate::pki::{DeviceCert, TestPki};
 use crate::rig::AccessPoint;
+use crate::timeline::Timeline;
+use hook::{CommandLine, HookValues, ProvisionHook};
 use std::time::Duration;
+
+pub mod hook;
+
+/// How a board gets its credentials.
+#[derive(Debug, Clone, Copy)]
+pub enum Delivery<'a> {
+    /// Typed on its console with this project's commands.
+    Console,
+    /// By the rig's provisioning hook, its output going to `timeline`.
+    Hook {
+        /// The hook.
+        hook: &'a ProvisionHook,
+        /// Where the hook's output goes.
+        timeline: &'a Timeline,
+    },
+}
 
 /// How the board's certificate gets registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,22 +127,93 @@ async fn expect_ok(
     }
 }
 
+fn console_error(board: &str, source: ConsoleError) -> ProvisionError {
+    ProvisionError::Board {
+        board: board.to_owned(),
+        source: BoardError::Console {
+            board: board.to_owned(),
+            source,
+        },
+    }
+}
+
 async fn query(board: &mut dyn Board, command: &str) -> Result<String, ProvisionError> {
     let name = board.name().to_owned();
     board
         .console()
         .command(command, COMMAND_TIMEOUT)
         .await
-        .map_err(|source| ProvisionError::Board {
-            board: name.clone(),
-            source: BoardError::Console {
-                board: name,
-                source,
-            },
-        })
+        .map_err(|source| console_error(&name, source))
 }
 
-/// Provisions `board` for `broker` with the test PKI and `ap`; see the module docs.
+impl<'a> Delivery<'a> {
+    /// By `hook` when the rig gives the board one, else on the console.
+    pub fn of(hook: Option<&'a ProvisionHook>, timeline: &'a Timeline) -> Self {
+        match hook {
+            Some(hook) => Delivery::Hook { hook, timeline },
+            None => Delivery::Console,
+        }
+    }
+}
+
+/// What a hook needs to know besides the board: the values of its placeholders.
+struct HookContext<'a> {
+    hook: &'a ProvisionHook,
+    timeline: &'a Timeline,
+    endpoint: &'a str,
+    port: u16,
+    ap: &'a AccessPoint,
+    signer_pem: &'a str,
+    pki: &'a TestPki,
+}
+
+impl HookContext<'_> {
+    /// Runs `line` (the hook's `which`) with the board's console let go meanwhile;
+    /// returns its stdout.
+    async fn run(
+        &self,
+        board: &mut dyn Board,
+        which: &'static str,
+        line: &CommandLine,
+        device: Option<&DeviceCert>,
+    ) -> Result<String, ProvisionError> {
+        let name = board.name().to_owned();
+        let serial_port = board.console().path().to_owned();
+        let values = HookValues {
+            board: &name,
+            serial_port: &serial_port,
+            endpoint: self.endpoint,
+            port: self.port,
+            ap: self.ap,
+            signer_pem: self.signer_pem,
+            root_ca_pem: &self.pki.root.pem,
+            server_ca_pem: &self.pki.server_ca.pem,
+            device,
+        };
+        let program = match which {
+            "csr_command" => format!("{name} CSR hook"),
+            _ => format!("{name} provisioning hook"),
+        };
+        board
+            .console()
+            .release()
+            .await
+            .map_err(|source| console_error(&name, source))?;
+        let ran = hook::run(line, &values, self.hook, &program, self.timeline).await;
+        // Taken back whatever the hook did, so the board's console stays usable.
+        let reclaimed = board.console().reclaim();
+        let output = ran.map_err(|source| ProvisionError::Hook {
+            board: name.clone(),
+            hook: which,
+            source,
+        })?;
+        reclaimed.map_err(|source| console_error(&name, source))?;
+        Ok(output)
+    }
+}
+
+/// Provisions `board` for `broker` with the test PKI and `ap` over its console; see the
+/// module docs.
 pub async fn provision(
     board: &mut dyn Board,
     broker: &dyn Broker,
@@ -118,12 +221,29 @@ pub async fn provision(
     ap: &AccessPoint,
     mode: ProvisionMode,
 ) -> Result<Provisioned, ProvisionError> {
+    provision_by(board, broker, pki, ap, mode, Delivery::Console).await
+}
+
+/// Provisions `board` for `broker` with the test PKI and `ap`, its credentials delivered
+/// as `delivery` says; see the module docs.
+pub async fn provision_by(
+    board: &mut dyn Board,
+    broker: &dyn Broker,
+    pki: &TestPki,
+    ap: &AccessPoint,
+    mode: ProvisionMode,
+    delivery: Delivery<'_>,
+) -> Result<Provisioned, ProvisionError> {
     let name = board.name().to_owned();
     let registry = broker.embedded();
     let ca_id = match (mode, registry) {
-        (ProvisionMode::Jitr, Some(broker)) => broker.register_signer(true, None)?,
-        (ProvisionMode::Jitp, Some(broker)) => broker.register_signer(true, Some(JITP_TEMPLATE))?,
-        (ProvisionMode::Preregistered, Some(broker)) => broker.register_signer(false, None)?,
+        (ProvisionMode::Jitr, Some(broker)) => {
+            broker.prepare_signer(SignerNeeds::AutoRegistration)?
+        }
+        (ProvisionMode::Jitp, Some(broker)) => broker.prepare_signer(SignerNeeds::Template)?,
+        (ProvisionMode::Preregistered, Some(broker)) => {
+            broker.prepare_signer(SignerNeeds::Registration)?
+        }
         (ProvisionMode::Jitr | ProvisionMode::Jitp, None) => {
             return Err(BrokerError::Unsupported {
                 kind: broker.kind(),
@@ -140,11 +260,37 @@ pub async fn provision(
     } else {
         &pki.signer
     };
-    let csr = query(board, "csr").await?;
+    let hook = match delivery {
+        Delivery::Console => None,
+        Delivery::Hook { hook, timeline } => Some(HookContext {
+            hook,
+            timeline,
+            endpoint: broker.endpoint(),
+            port: broker.port(),
+            ap,
+            signer_pem: &signer.pem,
+            pki,
+        }),
+    };
+    let (csr, csr_source) = match hook
+        .as_ref()
+        .and_then(|h| Some((h, h.hook.csr_command.as_ref()?)))
+    {
+        Some((context, line)) => {
+            let output = context.run(board, "csr_command", line, None).await?;
+            let csr = hook::csr_in(&output, line).map_err(|source| ProvisionError::Hook {
+                board: name.clone(),
+                hook: "csr_command",
+                source,
+            })?;
+            (csr, "csr_command")
+        }
+        None => (query(board, "csr").await?, "csr"),
+    };
     if !csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
         return Err(ProvisionError::Refused {
             board: name,
-            command: "csr".into(),
+            command: csr_source.into(),
             reply: csr,
         });
     }
@@ -154,6 +300,41 @@ pub async fn provision(
     } else {
         pki.sign_csr(&csr)?
     };
+    if let (ProvisionMode::Preregistered, Some(registry)) = (mode, registry) {
+        registry.preregister(&device.pem, &device.thing)?;
+    }
+    match &hook {
+        Some(context) => {
+            let line = &context.hook.command;
+            context.run(board, "command", line, Some(&device)).await?;
+            board
+                .reset()
+                .await
+                .map_err(|source| ProvisionError::Board {
+                    board: name.clone(),
+                    source,
+                })?;
+        }
+        None => write_over_console(board, broker, pki, ap, signer, &device).await?,
+    }
+    Ok(Provisioned {
+        thing: device.thing,
+        certificate_id: device.id,
+        certificate_pem: device.pem,
+        ca_id,
+    })
+}
+
+/// Steps 4 to 6 of the module docs: the credentials typed on the console, the thing name
+/// checked, the board reset.
+async fn write_over_console(
+    board: &mut dyn Board,
+    broker: &dyn Broker,
+    pki: &TestPki,
+    ap: &AccessPoint,
+    signer: &crate::pki::Ca,
+    device: &DeviceCert,
+) -> Result<(), ProvisionError> {
     expect_ok(board, "cert", Some(&device.pem)).await?;
     expect_ok(board, "signer", Some(&signer.pem)).await?;
     expect_ok(board, "rootca", Some(&pki.server_ca.pem)).await?;
@@ -172,19 +353,10 @@ pub async fn provision(
     let reported = query(board, "thing").await?;
     if reported != device.thing {
         return Err(ProvisionError::ThingMismatch {
-            board: name,
+            board: board.name().to_owned(),
             reported,
-            expected: device.thing,
+            expected: device.thing.clone(),
         });
     }
-    if let (ProvisionMode::Preregistered, Some(registry)) = (mode, registry) {
-        registry.preregister(&device.pem, &device.thing)?;
-    }
-    expect_ok(board, "reset", None).await?;
-    Ok(Provisioned {
-        thing: device.thing,
-        certificate_id: device.id,
-        certificate_pem: device.pem,
-        ca_id,
-    })
+    expect_ok(board, "reset", None).await
 }

@@ -351,7 +351,8 @@ impl Runner {
             .iter()
             .filter_map(|b| Some((b.clone(), self.rig.access_point(b)?.clone())))
             .collect();
-        let world = World::new(scenario, timeline, broker, boards, pki, access_points);
+        let world = World::new(scenario, timeline, broker, boards, pki, access_points)
+            .with_provision_hooks(self.rig.provision_hooks.clone());
         let ca_id = world.pki.signer.id().map_err(|e| e.to_string())?;
         world.set_variable("ca.id".into(), ca_id);
         Ok(world)

@@ -1,5 +1,5 @@
 //! One clock for everything a run sees: harness actions, console lines, LED edges, broker
-//! events and scenario steps.
+//! events, scenario steps and the output of programs the harness runs.
 //!
 //! [`Timeline`] stamps each [`Entry`] with the time since the run started, keeps them in
 //! order, lets the runner query a window around a failure, serialises to JSON, and
@@ -57,6 +57,15 @@ pub enum What {
     Broker {
         /// The event.
         event: serde_json::Value,
+    },
+    /// A line printed by a program the harness ran (a board's provisioning hook).
+    Program {
+        /// Which program (`dut provisioning hook`).
+        program: String,
+        /// `stdout` or `stderr`.
+        stream: String,
+        /// The line, without its end.
+        line: String,
     },
     /// An event of a scenario's MQTT client (connected, subscribed, received, closed).
     Client {
@@ -212,6 +221,11 @@ impl std::fmt::Display for Entry {
                 let (kind, detail) = event_summary(event);
                 write!(f, "{t:>9.3}s  {client} (client) {kind} {detail}")
             }
+            What::Program {
+                program,
+                stream,
+                line,
+            } => write!(f, "{t:>9.3}s  {program} [{stream}] {line}"),
         }
     }
 }

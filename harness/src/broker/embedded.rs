@@ -30,6 +30,24 @@ pub const JITP_TEMPLATE: &str = r#"{
   }
 }"#;
 
+/// What a provisioning mode needs of the signer CA beyond being registered; see
+/// [`EmbeddedBroker::prepare_signer`].
+///
+/// One CA serves every board of a rig, as one CA serves a real account's fleet, so these
+/// only ever add: auto-registration once on stays on, and a CA's template stays. With a
+/// template on the CA, every unknown certificate it issued is provisioned by the template
+/// at its first CONNECT (JITP), a `jitr` board's too: that is AWS IoT's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerNeeds {
+    /// Registered, nothing more (pre-registered devices, device clients).
+    Registration,
+    /// Auto-registration on (JITR).
+    AutoRegistration,
+    /// Auto-registration on and a template (JITP): [`JITP_TEMPLATE`], unless the CA has a
+    /// template already, which is kept.
+    Template,
+}
+
 /// The in-process mock broker with its control plane.
 pub struct EmbeddedBroker {
     broker: MockBroker,
@@ -200,40 +218,55 @@ impl EmbeddedBroker {
         &self.broker
     }
 
-    /// Registers the signer CA (with a verification certificate) with auto-registration
-    /// as asked and an optional JITP template: ACTIVE when new; a CA already registered
-    /// gets the new settings and keeps its status (a scenario may have deactivated it).
+    /// Makes the signer CA ready for `needs` in one registry change, so provisioning steps
+    /// running at once never race: registers it (ACTIVE, with a verification
+    /// certificate) if it is not there, then turns on what `needs` asks for (see
+    /// [`SignerNeeds`]). It never turns anything off and never changes the CA's status
+    /// (a scenario may have deactivated it on purpose); only a `ca` step does that.
     /// Returns the CA's certificate id.
-    pub fn register_signer(
-        &self,
-        auto_registration: bool,
-        template: Option<&str>,
-    ) -> Result<String, BrokerError> {
+    pub fn prepare_signer(&self, needs: SignerNeeds) -> Result<String, BrokerError> {
         let id = self.pki.signer.id()?;
-        if self.plane.read(|reg| reg.ca(&id).is_ok()) {
-            let template = template.map(str::to_owned);
-            self.plane.change(|reg, now| {
+        let (auto_registration, template) = match needs {
+            SignerNeeds::Registration => (false, None),
+            SignerNeeds::AutoRegistration => (true, None),
+            SignerNeeds::Template => (true, Some(JITP_TEMPLATE.to_owned())),
+        };
+        // Proof of possession, in case the CA is not registered yet.
+        let code = self.plane.read(|reg| reg.account.registration_code.clone());
+        let verification = self.pki.verification_cert(&code)?;
+        Ok(self.plane.change(|reg, now| {
+            let Ok(ca) = reg.ca(&id) else {
+                return reg
+                    .register_ca(
+                        &self.pki.signer.pem,
+                        Some(&verification),
+                        true,
+                        auto_registration,
+                        CertificateMode::Default,
+                        template,
+                        now,
+                    )
+                    .map(|ca| ca.id.clone());
+            };
+            let turn_on_auto = auto_registration && !ca.auto_registration;
+            let add_template = template.is_some() && ca.template_body.is_none();
+            if turn_on_auto || add_template {
                 reg.update_ca(
                     &id,
                     None,
-                    Some(auto_registration),
-                    Some(template.clone()),
+                    turn_on_auto.then_some(true),
+                    template.filter(|_| add_template).map(Some),
                     now,
-                )
-            })?;
-            return Ok(id);
-        }
-        self.register_signer_as(true, auto_registration, template)
+                )?;
+            }
+            Ok(id.clone())
+        })?)
     }
 
     /// Registers the signer CA, ACTIVE and without auto-registration, unless it is
     /// registered already (then it stays as it is). Returns its certificate id.
     pub fn ensure_signer(&self) -> Result<String, BrokerError> {
-        let id = self.pki.signer.id()?;
-        if self.plane.read(|reg| reg.ca(&id).is_ok()) {
-            return Ok(id);
-        }
-        self.register_signer_as(true, false, None)
+        self.prepare_signer(SignerNeeds::Registration)
     }
 
     /// Registers the signer CA anew (RegisterCACertificate with a verification

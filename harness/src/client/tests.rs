@@ -114,7 +114,7 @@ async fn topics_are_case_sensitive_for_a_cloud_client() {
 async fn a_device_publishing_to_another_things_topic_is_disconnected() {
     let bench = bench().await;
     let (device, identity) = bench.pki.new_device().unwrap();
-    bench.broker.register_signer(false, None).unwrap();
+    bench.broker.ensure_signer().unwrap();
     bench
         .broker
         .preregister(&device.pem, &device.thing)

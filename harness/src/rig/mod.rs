@@ -6,12 +6,15 @@
 //! types). Every error is a [`RigError`] that names the
 //! file, line and column with a caret (miette), never a panic. Relative paths in a rig file
 //! are relative to the rig file's directory. [`Rig::from_env`] loads `$HIL_RIG`, or the
-//! default emulated rig.
+//! default emulated rig. A board's `[boards.<name>.provision]` table gives it a
+//! provisioning hook ([`ProvisionHook`]); its command lines are checked here, placeholders
+//! included.
 
 // A RigError carries the file's text for its report; it is returned once, at start-up,
 // so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+use crate::provision::hook::ProvisionHook;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -174,6 +177,9 @@ pub struct Rig {
     pub wifi: BTreeMap<String, AccessPoint>,
     /// Boards by name.
     pub boards: BTreeMap<String, BoardSpec>,
+    /// Provisioning hooks by board name (`[boards.<name>.provision]`): the rig's own
+    /// programs that give those boards their credentials instead of the console.
+    pub provision_hooks: BTreeMap<String, ProvisionHook>,
 }
 
 mod parse;
@@ -205,6 +211,13 @@ impl Rig {
             Some(name) => self.wifi.get(name),
             None => self.wifi.values().next(),
         }
+    }
+}
+
+impl Rig {
+    /// The provisioning hook of `board`, if the rig gives it one.
+    pub fn provision_hook(&self, board: &str) -> Option<&ProvisionHook> {
+        self.provision_hooks.get(board)
     }
 }
 

@@ -173,3 +173,90 @@ fn the_embedded_broker_takes_a_region_and_an_account_id() {
     assert!(message.contains("only the embedded broker"), "{message}");
     assert_eq!(at, (3, 10));
 }
+
+#[test]
+fn a_board_takes_a_provisioning_hook() {
+    let rig = parse(
+        "[boards.dut]\nkind = \"emulated\"\n[boards.dut.provision]\n\
+         command = \"tools/prov --cert {certificate} --port {serial_port}\"\n\
+         csr_command = \"tools/prov --csr {serial_port}\"\ntimeout = \"90s\"\n\
+         [boards.other]\nkind = \"emulated\"\n",
+    )
+    .unwrap();
+    let hook = rig.provision_hook("dut").expect("dut has a hook");
+    assert_eq!(
+        hook.command.text(),
+        "tools/prov --cert {certificate} --port {serial_port}"
+    );
+    assert_eq!(
+        hook.command.placeholders().collect::<Vec<_>>(),
+        [
+            crate::provision::hook::Placeholder::Certificate,
+            crate::provision::hook::Placeholder::SerialPort
+        ]
+    );
+    assert_eq!(
+        hook.csr_command.as_ref().map(|c| c.text()),
+        Some("tools/prov --csr {serial_port}")
+    );
+    assert_eq!(hook.timeout, Duration::from_secs(90));
+    assert_eq!(hook.dir, Path::new("/rigs"));
+    assert!(rig.provision_hook("other").is_none());
+
+    let shipped = Rig::load(&workspace_root().join("scenarios/rigs/emulated-provision-hook.toml"))
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let hook = shipped
+        .provision_hook("dut")
+        .expect("the example rig has a hook");
+    assert!(hook.dir.ends_with("scenarios/rigs"), "{:?}", hook.dir);
+    assert!(hook.csr_command.is_some());
+
+    let rig =
+        parse("[boards.dut]\nkind = \"emulated\"\nprovision = { command = \"prov\" }\n").unwrap();
+    let hook = rig.provision_hook("dut").unwrap();
+    assert_eq!(
+        (hook.timeout, hook.csr_command.is_none()),
+        (crate::provision::hook::DEFAULT_HOOK_TIMEOUT, true)
+    );
+}
+
+#[test]
+fn hook_errors_point_at_the_placeholder() {
+    let board = "[boards.dut]\nkind = \"emulated\"\n[boards.dut.provision]\n";
+    let error = parse(&format!("{board}command = \"prov --cert {{cert}} x\"\n")).unwrap_err();
+    assert_eq!(
+        error.message(),
+        "/rigs/test.toml: unknown placeholder `{cert}`"
+    );
+    assert_eq!(error.line_column(), Some((4, 24)));
+    let rendered = format!("{:?}", miette::Report::new(error));
+    assert!(
+        rendered.contains("did you mean {certificate}?"),
+        "{rendered}"
+    );
+
+    let (message, at) = error_at(&format!(
+        "{board}command = \"prov\"\ncsr_command = \"prov --csr {{serial_port}} {{thing}}\"\n"
+    ));
+    assert_eq!(
+        message,
+        "/rigs/test.toml: csr_command runs before the certificate exists, so it cannot use {thing}"
+    );
+    assert_eq!(at, (5, 41));
+
+    let (message, at) = error_at(&format!("{board}command = \"prov {{board\"\n"));
+    assert!(message.contains("without its `}`"), "{message}");
+    assert_eq!(at, (4, 17));
+    let (message, at) = error_at(&format!("{board}command = \"prov 'x\"\n"));
+    assert!(message.contains("unbalanced quotes"), "{message}");
+    assert_eq!(at, (4, 11));
+    let (message, at) = error_at(&format!("{board}command = \"prov\"\ntimeout = \"soon\"\n"));
+    assert!(message.contains("not a duration"), "{message}");
+    assert_eq!(at, (5, 11));
+    let (message, at) = error_at(&format!("{board}command = \"prov\"\ntimeout = \"0s\"\n"));
+    assert!(message.contains("must not be zero"), "{message}");
+    assert_eq!(at.0, 5);
+    let (message, at) = error_at(&format!("{board}comand = \"prov\"\n"));
+    assert!(message.contains("comand"), "{message}");
+    assert_eq!(at.0, 4);
+}

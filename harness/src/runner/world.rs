@@ -8,7 +8,8 @@ use crate::broker::Broker;
 use crate::broker::embedded::EmbeddedBroker;
 use crate::client::TestClient;
 use crate::pki::TestPki;
-use crate::provision::{ProvisionMode, Provisioned, provision};
+use crate::provision::hook::ProvisionHook;
+use crate::provision::{Delivery, ProvisionMode, Provisioned, provision_by};
 use crate::rig::AccessPoint;
 use crate::scenario::{ClientSpec, Mode, PublishVia, Scenario, Span, Step};
 use crate::timeline::Timeline;
@@ -49,6 +50,8 @@ pub(super) struct World {
     pub(super) pki: Arc<TestPki>,
     /// The access point each board is provisioned with.
     access_points: BTreeMap<String, AccessPoint>,
+    /// The rig's provisioning hooks, by board.
+    provision_hooks: BTreeMap<String, ProvisionHook>,
 }
 
 impl World {
@@ -83,7 +86,15 @@ impl World {
             variables: Mutex::new(BTreeMap::new()),
             pki,
             access_points,
+            provision_hooks: BTreeMap::new(),
         }
+    }
+
+    /// The world with the rig's provisioning hooks: those boards get their credentials
+    /// from the hook, not the console.
+    pub(super) fn with_provision_hooks(mut self, hooks: BTreeMap<String, ProvisionHook>) -> Self {
+        self.provision_hooks = hooks;
+        self
     }
 
     /// The board `name`, locked for this step.
@@ -277,14 +288,22 @@ impl World {
         let ap = self.ap_for(&name)?;
         let mut board = self.board(board).await?;
         let broker = self.broker.read().await;
-        let done = provision(board.as_mut(), broker.as_ref(), &self.pki, &ap, mode)
-            .await
-            .map_err(|e| {
-                mismatch(
-                    format!("{name} provisioned"),
-                    format!("{e}: {}", source_chain(&e)),
-                )
-            })?;
+        let delivery = Delivery::of(self.provision_hooks.get(&name), &self.timeline);
+        let done = provision_by(
+            board.as_mut(),
+            broker.as_ref(),
+            &self.pki,
+            &ap,
+            mode,
+            delivery,
+        )
+        .await
+        .map_err(|e| {
+            mismatch(
+                format!("{name} provisioned"),
+                format!("{e}: {}", source_chain(&e)),
+            )
+        })?;
         self.set_variable(format!("{name}.thing"), done.thing.clone());
         self.set_variable(
             format!("{name}.certificate_id"),

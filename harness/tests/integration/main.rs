@@ -3,6 +3,7 @@
 mod container_broker;
 mod external_broker;
 mod jitr_end_to_end;
+mod mixed_provisioning;
 mod mosquitto_broker;
 mod provisioning_modes;
 mod support;

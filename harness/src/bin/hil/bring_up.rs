@@ -4,7 +4,7 @@
 use harness::board::Board;
 use harness::broker::Broker;
 use harness::pki::TestPki;
-use harness::provision::{ProvisionMode, Provisioned, provision};
+use harness::provision::{Delivery, ProvisionMode, Provisioned, provision_by};
 use harness::rig::Rig;
 use harness::runner::{start_board, start_broker};
 use harness::timeline::Timeline;
@@ -44,7 +44,8 @@ impl BroughtUp {
         })
     }
 
-    /// Provisions the board against the broker with the rig's access point.
+    /// Provisions the board against the broker with the rig's access point (by the rig's
+    /// provisioning hook for the board, if it has one).
     pub async fn provision(
         &mut self,
         rig: &Rig,
@@ -57,12 +58,14 @@ impl BroughtUp {
                 "the rig gives board {name} no Wi-Fi access point"
             )
         })?;
-        provision(
+        let delivery = Delivery::of(rig.provision_hook(&name), &self.timeline);
+        provision_by(
             self.board.as_mut(),
             self.broker.as_ref(),
             &self.pki,
             ap,
             mode,
+            delivery,
         )
         .await
         .into_diagnostic()

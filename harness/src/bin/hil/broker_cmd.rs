@@ -29,7 +29,7 @@ pub async fn serve(rig: &Rig, listen: Option<SocketAddr>, quiet: bool) -> miette
     };
     let endpoint = broker.endpoint().to_owned();
     let ca_id = broker
-        .register_signer(true, None)
+        .prepare_signer(harness::broker::embedded::SignerNeeds::AutoRegistration)
         .into_diagnostic()
         .wrap_err("cannot register the signer CA")?;
     let dir = std::path::absolute(pki.dir()).unwrap_or_else(|_| pki.dir().to_owned());

@@ -1,0 +1,108 @@
+//! The `hil` command line: exit codes, the failure report, located errors, the schema, the
+//! other commands, provisioning hooks and Ctrl-C. One test binary; the helpers that run
+//! `hil` and watch its output and children are here, the tests by subject in the modules.
+
+mod commands;
+mod hooks;
+mod interrupt;
+mod run;
+
+use std::process::Command;
+
+pub(crate) fn hil(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_hil"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+pub(crate) struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a child's stdout lines on a thread, so tests can wait for one with a timeout.
+pub(crate) fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line containing `needle`.
+pub(crate) fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("no line containing {needle:?} ({e}); other lines: {seen:#?}"),
+        }
+    }
+}
+
+// Multi-threaded: the line waits block their thread while the observer's event loop runs.
+
+pub(crate) fn emulated_rig(dir: &std::path::Path) -> std::path::PathBuf {
+    let default = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/rigs/emulated.toml"
+    ))
+    .unwrap();
+    let rig = default.replace("dir = \"../../target/hil/pki\"", "dir = \"pki\"");
+    assert_ne!(rig, default, "the default rig names its PKI directory");
+    let path = dir.join("rig.toml");
+    std::fs::write(&path, rig).unwrap();
+    path
+}
+
+/// The live children of `parent` whose command name is `name` (from /proc).
+pub(crate) fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        if &stat[open + 1..close] == name && fields.get(1) == Some(&parent.to_string().as_str()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Whether `pid` is a process that has not ended (a zombie has ended).
+pub(crate) fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|close| stat[close + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
