@@ -1,16 +1,10 @@
-//! A board's serial console, for real boards (USB CDC) and emulated ones (a PTY) alike.
-//!
-//! [`Console`] opens the port with `serialport` and reads it on a thread, which splits the
-//! output into lines (CR LF) for the [`Timeline`] and the transcript, and hands the raw
-//! bytes to the async side. There, [`Console::command`] sends a line and returns the reply
-//! up to the EOT (0x04) that ends every reply, without the board's log lines (`[I] ...`);
-//! [`Console::expect`] waits for a regular expression. A port that disappears (a USB
-//! device re-enumerating around a reset) is reopened for up to [`REOPEN_WINDOW`].
+//! [`Console`]: opening a port, sending lines, and waiting for replies and patterns in what
+//! the reader thread hands over.
 
+use super::reader::{SharedPort, open_port, read_loop};
 use crate::errors::ConsoleError;
 use crate::timeline::{Timeline, What};
-use serialport::TTYPort;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,14 +14,6 @@ use tokio::sync::mpsc;
 pub const EOT: u8 = 0x04;
 /// How long a vanished port is retried before the console gives up.
 pub const REOPEN_WINDOW: Duration = Duration::from_secs(10);
-
-type SharedPort = Arc<Mutex<Option<TTYPort>>>;
-
-fn open_port(path: &str, baud: u32) -> Result<TTYPort, serialport::Error> {
-    serialport::new(path, baud)
-        .timeout(Duration::from_millis(100))
-        .open_native()
-}
 
 /// A console; see the module documentation.
 pub struct Console {
@@ -52,82 +38,6 @@ impl std::fmt::Debug for Console {
 impl Drop for Console {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Reader thread: bytes to the async side, lines to the timeline, reopen on loss.
-fn read_loop(
-    board: String,
-    path: String,
-    baud: u32,
-    port: SharedPort,
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    timeline: Arc<Timeline>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut reader = match port
-        .lock()
-        .ok()
-        .and_then(|p| p.as_ref().and_then(|p| p.try_clone_native().ok()))
-    {
-        Some(reader) => reader,
-        None => return,
-    };
-    let mut line = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !stop.load(Ordering::Relaxed) {
-        match reader.read(&mut buf) {
-            Ok(n) if n > 0 => {
-                for &b in &buf[..n] {
-                    match b {
-                        b'\n' => {
-                            let text = String::from_utf8_lossy(&line)
-                                .trim_end_matches('\r')
-                                .to_owned();
-                            timeline.record(What::Console {
-                                board: board.clone(),
-                                line: text,
-                                sent: false,
-                            });
-                            line.clear();
-                        }
-                        EOT => {}
-                        _ => line.push(b),
-                    }
-                }
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            _ => {
-                // The port went away: retry opening it for a while.
-                let deadline = std::time::Instant::now() + REOPEN_WINDOW;
-                let reopened = loop {
-                    if stop.load(Ordering::Relaxed) || std::time::Instant::now() > deadline {
-                        break None;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                    if let Ok(fresh) = open_port(&path, baud)
-                        && let Ok(clone) = fresh.try_clone_native()
-                    {
-                        if let Ok(mut shared) = port.lock() {
-                            *shared = Some(fresh);
-                        }
-                        break Some(clone);
-                    }
-                };
-                match reopened {
-                    Some(fresh) => {
-                        timeline.record(What::Action {
-                            text: format!("{board}: console {path} reopened"),
-                        });
-                        reader = fresh;
-                    }
-                    None => return,
-                }
-            }
-        }
     }
 }
 
@@ -331,118 +241,4 @@ pub fn strip_logs(raw: &str) -> String {
         .join("\r\n")
         .trim_end_matches(['\r', '\n'])
         .to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serialport::SerialPort;
-
-    #[test]
-    fn replies_lose_their_eot_and_log_lines() {
-        assert_eq!(strip_logs("OK\r\n\u{4}"), "OK");
-        assert_eq!(strip_logs("[I] wifi: joined\r\nabc\r\n\u{4}"), "abc");
-        assert_eq!(strip_logs("\u{4}"), "");
-        assert_eq!(strip_logs("a\r\nb\r\n\u{4}"), "a\r\nb");
-        assert_eq!(strip_logs("[not a log line\r\n\u{4}"), "[not a log line");
-    }
-
-    /// A PTY pair stands in for a board: the test writes the board's side.
-    #[tokio::test]
-    async fn commands_get_eot_framed_replies_and_lines_reach_the_timeline() {
-        let (mut board, harness_side) = TTYPort::pair().unwrap();
-        let path = harness_side.name().unwrap();
-        drop(harness_side);
-        let timeline = Timeline::new();
-        let mut console = Console::open("dut", &path, 115_200, timeline.clone()).unwrap();
-        console.send("thing").unwrap();
-        let mut got = [0u8; 7];
-        board.read_exact(&mut got).unwrap();
-        assert_eq!(&got, b"thing\r\n");
-        board
-            .write_all(b"[I] mqtt: connected\r\nabc123\r\n\x04")
-            .unwrap();
-        assert_eq!(
-            console.reply(Duration::from_secs(5)).await.unwrap(),
-            "abc123"
-        );
-        board
-            .write_all(b"HIL reference firmware 0.1.0\r\n\x04")
-            .unwrap();
-        let found = console
-            .expect(r"firmware (\d+\.\d+)", Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert_eq!(found, "firmware 0.1");
-        let lines: Vec<String> = timeline
-            .entries()
-            .into_iter()
-            .filter_map(|e| match e.what {
-                What::Console { line, sent, .. } => {
-                    Some(format!("{}{line}", if sent { ">" } else { "<" }))
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            lines[..3],
-            [
-                ">thing".to_owned(),
-                "<[I] mqtt: connected".into(),
-                "<abc123".into()
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_silent_board_times_out_with_the_tail_of_its_output() {
-        let (mut board, harness_side) = TTYPort::pair().unwrap();
-        let path = harness_side.name().unwrap();
-        drop(harness_side);
-        let mut console = Console::open("dut", &path, 115_200, Timeline::new()).unwrap();
-        board.write_all(b"partial").unwrap();
-        let error = console.reply(Duration::from_millis(300)).await.unwrap_err();
-        assert!(
-            matches!(&error, ConsoleError::Timeout { tail, .. } if tail == "partial"),
-            "{error}"
-        );
-        assert!(matches!(
-            console.expect("(", Duration::from_millis(10)).await,
-            Err(ConsoleError::Regex { .. })
-        ));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_port_that_goes_away_and_comes_back_is_reopened() {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("ttyACM0");
-        let (first, slave) = TTYPort::pair().unwrap();
-        std::os::unix::fs::symlink(slave.name().unwrap(), &link).unwrap();
-        drop(slave);
-        let timeline = Timeline::new();
-        let mut console =
-            Console::open("dut", link.to_str().unwrap(), 115_200, timeline.clone()).unwrap();
-        let mut live = timeline.subscribe();
-        // The "USB device" disappears (its terminal closes) and a new one appears under
-        // the same name, as around a reset.
-        drop(first);
-        let (mut second, slave) = TTYPort::pair().unwrap();
-        std::fs::remove_file(&link).unwrap();
-        std::os::unix::fs::symlink(slave.name().unwrap(), &link).unwrap();
-        drop(slave);
-        let reopened = async {
-            loop {
-                if let Ok(entry) = live.recv().await
-                    && matches!(&entry.what, What::Action { text } if text.contains("reopened"))
-                {
-                    return;
-                }
-            }
-        };
-        tokio::time::timeout(REOPEN_WINDOW, reopened)
-            .await
-            .expect("the console reopens the port");
-        second.write_all(b"back\r\n\x04").unwrap();
-        assert_eq!(console.reply(Duration::from_secs(5)).await.unwrap(), "back");
-    }
 }
