@@ -2,7 +2,8 @@
 //!
 //! One type per area: [`PkiError`] (test PKI), [`RigError`](crate::rig::RigError) (rig
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`] and
-//! [`ProvisionError`]. Messages are lowercase and say what failed on what.
+//! [`ProvisionError`], and [`ProbeSelectError`] (choosing a lab rig's debug probe). Messages
+//! are lowercase and say what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -111,6 +112,15 @@ pub enum BoardError {
         #[source]
         source: ConsoleError,
     },
+    /// The board's debug probe could not be chosen or opened.
+    #[error("cannot start board {board}")]
+    Probe {
+        /// Board name.
+        board: String,
+        /// Why.
+        #[source]
+        source: ProbeSelectError,
+    },
     /// The rig cannot do this with this board (power control, say).
     #[error("board {board} cannot {operation}")]
     Unsupported {
@@ -119,6 +129,51 @@ pub enum BoardError {
         /// What was asked.
         operation: &'static str,
     },
+}
+
+/// No single debug probe matches a rig's `probe = "VID:PID[:serial]"`, or it cannot be
+/// opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProbeSelectError {
+    /// No attached probe matches; check the cable, or the VID:PID and serial number against
+    /// the attached ones listed.
+    #[error("no probe {wanted} is attached; attached: {}", list_or_none(attached))]
+    NotAttached {
+        /// The selector, as written in the rig.
+        wanted: String,
+        /// Every attached probe (`VID:PID[:serial] (product)`), sorted.
+        attached: Vec<String>,
+    },
+    /// Several probes match, so the board could be any of them; `help` says how to name
+    /// one (its serial number), or that they cannot be told apart.
+    #[error("{} probes match {wanted}: {}; {help}", candidates.len(), candidates.join(", "))]
+    Ambiguous {
+        /// The selector, as written in the rig.
+        wanted: String,
+        /// Every matching probe with its serial number, sorted.
+        candidates: Vec<String>,
+        /// What to do.
+        help: String,
+    },
+    /// The probe was found but could not be opened (permissions, or in use by another
+    /// program such as a debugger).
+    #[error("cannot open probe {probe}")]
+    Open {
+        /// The probe.
+        probe: String,
+        /// Why.
+        #[source]
+        source: probe_rs::probe::DebugProbeError,
+    },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The broker could not be started or observed.

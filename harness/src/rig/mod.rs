@@ -123,6 +123,17 @@ pub struct ProbeSelector {
     pub serial: Option<String>,
 }
 
+impl std::fmt::Display for ProbeSelector {
+    /// As written in rig files: `03eb:2175` or `03eb:2175:SERIAL`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vid, self.pid)?;
+        match &self.serial {
+            Some(serial) => write!(f, ":{serial}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// One board of the rig.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -65,7 +65,10 @@ impl ProbeRsBoard {
             board: name.to_owned(),
             reason,
         };
-        let probe = select_probe(&options.probe).map_err(fail)?;
+        let (probe, _info) = select_probe(&options.probe).map_err(|source| BoardError::Probe {
+            board: name.to_owned(),
+            source,
+        })?;
         let session = Arc::new(Mutex::new(attach(probe, &options.chip).map_err(fail)?));
         let console = Console::open(name, &options.serial_port, options.baud, timeline.clone())
             .map_err(|source| BoardError::Console {

@@ -1,7 +1,8 @@
 //! The probe-rs backend: a real board on a debug probe (probe-rs 0.32).
 //!
-//! - The probe is chosen by `VID:PID[:serial]`; when it is not attached, the error lists
-//!   the probes that are (`select`).
+//! - The probe is chosen by `VID:PID[:serial]` ([`choose_probe`], a pure function over the
+//!   probe list): one match or an error that lists the candidates or the attached probes,
+//!   never the first of several (`select`).
 //! - The chip is attached by name; an unknown name gets an error listing close matches
 //!   (`chip`).
 //! - Flashing loads an ELF, writes it with verification, reports progress (an indicatif
@@ -31,4 +32,4 @@ pub use board::{ProbeRsBoard, ProbeRsOptions};
 pub use chip::{attach, check_chip, close_matches};
 pub use flash::{BarProgress, flash_elf, plan_flash, plan_flash_elf};
 pub use registers::{LedPoller, decode_leds, read_led_registers};
-pub use select::select_probe;
+pub use select::{choose_probe, describe_probe, select_probe, usb_serial};
