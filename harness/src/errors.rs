@@ -54,6 +54,26 @@ pub enum ConsoleError {
         #[source]
         source: std::io::Error,
     },
+    /// The port's key names no device now (a USB serial number with no tty, say).
+    #[error("cannot find serial port {key}")]
+    Lookup {
+        /// The key, as the rig gives it.
+        key: String,
+        /// Why.
+        #[source]
+        source: PortLookupError,
+    },
+    /// The port went away (a USB device re-enumerating) and could not be reopened within
+    /// the reopen window; the timeline shows when it went.
+    #[error("serial port {port} went away and did not come back within {window:?}: {reason}")]
+    Gone {
+        /// The port.
+        port: String,
+        /// How long reopening was tried.
+        window: Duration,
+        /// The last attempt's error.
+        reason: String,
+    },
     /// Nothing matching came in time.
     #[error("no {what} on {port} within {timeout:?}; last output: {tail:?}")]
     Timeout {
@@ -80,6 +100,47 @@ pub enum ConsoleError {
         /// Why.
         #[source]
         source: regex::Error,
+    },
+}
+
+/// A console port's key could not be resolved to a device path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortLookupError {
+    /// No tty belongs to a USB device with that serial number: it is not attached (or not
+    /// back yet after a reset), or the number is wrong; the USB ttys there are listed.
+    #[error(
+        "no tty belongs to a USB device with serial number {serial:?}; USB ttys: {}",
+        list_or_none(usb_ttys)
+    )]
+    NoTty {
+        /// The serial number looked for.
+        serial: String,
+        /// Every tty of a USB device, with its ids, serial number and interface.
+        usb_ttys: Vec<String>,
+    },
+    /// The USB device has several ttys (a debugger with two virtual COM ports): name one
+    /// by its `/dev/serial/by-id/` link, which ends in its interface number.
+    #[error(
+        "the USB device with serial number {serial:?} has {} ttys: {}; name one with port = \"/dev/serial/by-id/...-if<NN>\"",
+        ttys.len(),
+        ttys.join(", ")
+    )]
+    SeveralTtys {
+        /// The serial number looked for.
+        serial: String,
+        /// Its ttys.
+        ttys: Vec<String>,
+    },
+    /// sysfs could not be read (not Linux, or `/sys` not mounted): name the port by its
+    /// path instead.
+    #[error("cannot read {}", path.display())]
+    Sysfs {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -1,93 +1,146 @@
-//! [`Console`]: opening a port, sending lines, and waiting for replies and patterns in what
-//! the reader thread hands over.
+//! [`Console`]: opening a port by its key, sending lines, and waiting for replies and
+//! patterns in the text the reader thread hands over.
 
-use super::reader::{SharedPort, open_port, read_loop};
+use super::locate::{DeviceRoots, PortKey};
+use super::reader::{Reader, Shared, open_port};
 use crate::errors::ConsoleError;
 use crate::timeline::{Timeline, What};
+use serialport::SerialPort;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// End of a reply.
 pub const EOT: u8 = 0x04;
-/// How long a vanished port is retried before the console gives up.
+/// How long a vanished port is retried before the console gives up (by default).
 pub const REOPEN_WINDOW: Duration = Duration::from_secs(10);
+
+/// Which port a console opens, and how it is kept open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// What names the port; looked up again on every reopen.
+    pub key: PortKey,
+    /// Baud rate.
+    pub baud: u32,
+    /// How long a port that went away is retried ([`REOPEN_WINDOW`] by default).
+    pub reopen_window: Duration,
+    /// Where sysfs and the device nodes are (`/sys` and `/dev`).
+    pub roots: DeviceRoots,
+}
+
+impl PortConfig {
+    /// `key` at `baud`, retried for [`REOPEN_WINDOW`], looked up under `/sys` and `/dev`.
+    pub fn new(key: PortKey, baud: u32) -> Self {
+        PortConfig {
+            key,
+            baud,
+            reopen_window: REOPEN_WINDOW,
+            roots: DeviceRoots::default(),
+        }
+    }
+}
 
 /// A console; see the module documentation.
 pub struct Console {
     board: String,
-    path: String,
-    port: SharedPort,
+    /// The key, as errors name the port.
+    port_name: String,
+    reopen_window: Duration,
+    shared: Arc<Shared>,
     bytes: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: Vec<u8>,
     timeline: Arc<Timeline>,
-    stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Console {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Console")
             .field("board", &self.board)
-            .field("path", &self.path)
+            .field("port", &self.port_name)
             .finish_non_exhaustive()
     }
 }
 
 impl Drop for Console {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
     }
 }
 
 impl Console {
-    /// Opens `path` at `baud` for `board`.
+    /// Opens the device at `path` at `baud` for `board`.
     pub fn open(
         board: &str,
         path: &str,
         baud: u32,
         timeline: Arc<Timeline>,
     ) -> Result<Console, ConsoleError> {
-        let port = open_port(path, baud).map_err(|source| ConsoleError::Open {
-            port: path.to_owned(),
+        Self::open_with(
+            board,
+            PortConfig::new(PortKey::Path(PathBuf::from(path)), baud),
+            timeline,
+        )
+    }
+
+    /// Looks the port up by its key and opens it for `board`. The first open is tried
+    /// once, so a wrong key fails at once; later losses are retried (see the module
+    /// documentation).
+    pub fn open_with(
+        board: &str,
+        config: PortConfig,
+        timeline: Arc<Timeline>,
+    ) -> Result<Console, ConsoleError> {
+        let port_name = config.key.to_string();
+        let path = config
+            .key
+            .resolve(&config.roots)
+            .map_err(|source| ConsoleError::Lookup {
+                key: port_name.clone(),
+                source,
+            })?;
+        let open_error = |source| ConsoleError::Open {
+            port: path.display().to_string(),
             source,
-        })?;
-        let port: SharedPort = Arc::new(Mutex::new(Some(port)));
-        let (tx, bytes) = mpsc::unbounded_channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let (board, path, port, timeline, stop) = (
-                board.to_owned(),
-                path.to_owned(),
-                port.clone(),
-                timeline.clone(),
-                stop.clone(),
-            );
-            let name = format!("console-{board}");
-            let port_name = path.clone();
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || read_loop(board, path, baud, port, tx, timeline, stop))
-                .map_err(|source| ConsoleError::Write {
-                    port: port_name,
-                    source,
-                })?;
+        };
+        let port = open_port(&path, config.baud).map_err(open_error)?;
+        let reader = port.try_clone_native().map_err(open_error)?;
+        let shared = Arc::new(Shared::default());
+        if let Ok(mut slot) = shared.port.lock() {
+            *slot = Some(port);
         }
+        let (tx, bytes) = mpsc::unbounded_channel();
+        let reopen_window = config.reopen_window;
+        let thread = Reader {
+            board: board.to_owned(),
+            config,
+            shared: shared.clone(),
+            tx,
+            timeline: timeline.clone(),
+        };
+        std::thread::Builder::new()
+            .name(format!("console-{board}"))
+            .spawn(move || thread.run(reader, path))
+            .map_err(|source| ConsoleError::Write {
+                port: port_name.clone(),
+                source,
+            })?;
         Ok(Console {
             board: board.to_owned(),
-            path: path.to_owned(),
-            port,
+            port_name,
+            reopen_window,
+            shared,
             bytes,
             pending: Vec::new(),
             timeline,
-            stop,
         })
     }
 
-    /// The port's path.
-    pub fn path(&self) -> &str {
-        &self.path
+    /// The path of the device open now (`None` while the port is gone).
+    pub fn path(&self) -> Option<String> {
+        self.shared.port.lock().ok()?.as_ref()?.name()
     }
 
     /// Sends `line` followed by CR LF.
@@ -110,15 +163,14 @@ impl Console {
     /// Sends bytes as they are (for bad-input tests).
     pub fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConsoleError> {
         let write_error = |source| ConsoleError::Write {
-            port: self.path.clone(),
+            port: self.port_name.clone(),
             source,
         };
-        let mut guard = self.port.lock().map_err(|_| ConsoleError::Closed {
-            port: self.path.clone(),
-        })?;
-        let port = guard.as_mut().ok_or_else(|| ConsoleError::Closed {
-            port: self.path.clone(),
-        })?;
+        let closed = || ConsoleError::Closed {
+            port: self.port_name.clone(),
+        };
+        let mut guard = self.shared.port.lock().map_err(|_| closed())?;
+        let port = guard.as_mut().ok_or_else(closed)?;
         port.write_all(bytes).map_err(write_error)?;
         port.flush().map_err(write_error)
     }
@@ -211,8 +263,16 @@ impl Console {
             match tokio::time::timeout_at(deadline, self.bytes.recv()).await {
                 Ok(Some(bytes)) => self.pending.extend_from_slice(&bytes),
                 Ok(None) => {
-                    return Err(ConsoleError::Closed {
-                        port: self.path.clone(),
+                    let gone = self.shared.gone.lock().ok().and_then(|g| g.clone());
+                    return Err(match gone {
+                        Some(reason) => ConsoleError::Gone {
+                            port: self.port_name.clone(),
+                            window: self.reopen_window,
+                            reason,
+                        },
+                        None => ConsoleError::Closed {
+                            port: self.port_name.clone(),
+                        },
                     });
                 }
                 Err(_) => {
@@ -222,7 +282,7 @@ impl Console {
                     .into_owned();
                     return Err(ConsoleError::Timeout {
                         what: what.to_owned(),
-                        port: self.path.clone(),
+                        port: self.port_name.clone(),
                         timeout,
                         tail,
                     });
