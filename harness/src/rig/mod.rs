@@ -134,6 +134,24 @@ impl std::fmt::Display for ProbeSelector {
     }
 }
 
+/// Where a probe-rs board's console is: the rig's `serial = { port | usb_serial, baud }`.
+///
+/// A `/dev/ttyACM<N>` name is handed out in enumeration order, so with several boards, or
+/// after a board re-enumerates, it may name another board's port. The stable keys are a
+/// `/dev/serial/by-id/` link, the USB serial number, or (the default) the probe's own USB
+/// device, for a composite debugger such as Microchip's nEDBG whose virtual COM port
+/// shares the probe's serial number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SerialPortSpec {
+    /// `port = "/dev/..."`: a device path, reopened under the same path.
+    Path(PathBuf),
+    /// `usb_serial = "..."`: the tty of the USB device with this serial number (sysfs).
+    UsbSerial(String),
+    /// Neither: the tty of the probe's own USB device, found by the probe's serial number.
+    ProbeUsb,
+}
+
 /// One board of the rig.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -155,8 +173,8 @@ pub enum BoardSpec {
         probe: ProbeSelector,
         /// Firmware ELF.
         firmware: PathBuf,
-        /// Console port.
-        serial_port: String,
+        /// Console port (`serial`).
+        serial_port: SerialPortSpec,
         /// Console baud rate.
         baud: u32,
         /// LED registers.

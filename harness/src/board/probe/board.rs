@@ -1,13 +1,14 @@
 //! [`ProbeRsBoard`]: the [`Board`] implementation that puts the probe, the chip session,
 //! the console, LED polling and RTT capture together.
 
-use super::{LedPoller, attach, flash_elf, select_probe};
+use super::{LedPoller, attach, describe_probe, flash_elf, select_probe, usb_serial};
 use crate::board::{Board, Capabilities, Environment, FlashProgress, LedObserver};
-use crate::console::Console;
+use crate::console::{Console, PortConfig, PortKey};
 use crate::errors::BoardError;
-use crate::rig::{LedBit, ProbeSelector};
+use crate::rig::{LedBit, ProbeSelector, SerialPortSpec};
 use crate::timeline::Timeline;
 use probe_rs::Session;
+use probe_rs::probe::DebugProbeInfo;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ pub struct ProbeRsOptions {
     /// Firmware ELF.
     pub firmware: PathBuf,
     /// Console port.
-    pub serial_port: String,
+    pub serial_port: SerialPortSpec,
     /// Console baud rate.
     pub baud: u32,
     /// LED registers.
@@ -32,6 +33,23 @@ pub struct ProbeRsOptions {
     pub poll: Duration,
     /// Capture RTT up-channels into the timeline.
     pub rtt: bool,
+}
+
+/// The key `spec` finds the console by: the rig's, or (by default) the serial number of
+/// `probe`'s own USB device, since a composite debugger's virtual COM port shares it.
+pub fn console_key(spec: &SerialPortSpec, probe: &DebugProbeInfo) -> Result<PortKey, String> {
+    match spec {
+        SerialPortSpec::Path(path) => Ok(PortKey::Path(path.clone())),
+        SerialPortSpec::UsbSerial(serial) => Ok(PortKey::UsbSerial(serial.clone())),
+        SerialPortSpec::ProbeUsb => match usb_serial(probe) {
+            Some(serial) => Ok(PortKey::UsbSerial(serial.to_owned())),
+            None => Err(format!(
+                "the console is found by the probe's USB serial number unless the rig names it, \
+                 and probe {} has none; name the port: serial = {{ port = \"/dev/serial/by-id/...\" }}",
+                describe_probe(probe)
+            )),
+        },
+    }
 }
 
 /// A board on a debug probe.
@@ -65,16 +83,19 @@ impl ProbeRsBoard {
             board: name.to_owned(),
             reason,
         };
-        let (probe, _info) = select_probe(&options.probe).map_err(|source| BoardError::Probe {
+        let (probe, info) = select_probe(&options.probe).map_err(|source| BoardError::Probe {
             board: name.to_owned(),
             source,
         })?;
+        let key = console_key(&options.serial_port, &info).map_err(fail)?;
         let session = Arc::new(Mutex::new(attach(probe, &options.chip).map_err(fail)?));
-        let console = Console::open(name, &options.serial_port, options.baud, timeline.clone())
-            .map_err(|source| BoardError::Console {
+        let config = PortConfig::new(key, options.baud);
+        let console = Console::open_with(name, config, timeline.clone()).map_err(|source| {
+            BoardError::Console {
                 board: name.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         let names: Vec<&str> = options.leds.keys().map(String::as_str).collect();
         let leds = LedObserver::new(name, timeline.clone(), &names);
         let poller = LedPoller::start(
@@ -188,5 +209,50 @@ impl Board for ProbeRsBoard {
 
     async fn shutdown(self: Box<Self>) -> Result<(), BoardError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probe_rs::probe::cmsisdap::CmsisDapFactory;
+
+    fn nedbg(serial: Option<&str>) -> DebugProbeInfo {
+        DebugProbeInfo::new(
+            "nEDBG CMSIS-DAP",
+            0x03eb,
+            0x2175,
+            serial.map(str::to_owned),
+            &CmsisDapFactory,
+            Some(0),
+            false,
+        )
+    }
+
+    #[test]
+    fn the_console_is_the_probes_own_usb_device_unless_the_rig_names_one() {
+        let probe = nedbg(Some("ATML3203081800001234"));
+        assert_eq!(
+            console_key(&SerialPortSpec::ProbeUsb, &probe),
+            Ok(PortKey::UsbSerial("ATML3203081800001234".into()))
+        );
+        assert_eq!(
+            console_key(&SerialPortSpec::UsbSerial("A10KZP2F".into()), &probe),
+            Ok(PortKey::UsbSerial("A10KZP2F".into()))
+        );
+        let by_id = PathBuf::from("/dev/serial/by-id/usb-FTDI_TTL232R_A10KZP2F-if00-port0");
+        assert_eq!(
+            console_key(&SerialPortSpec::Path(by_id.clone()), &nedbg(None)),
+            Ok(PortKey::Path(by_id))
+        );
+        assert_eq!(
+            console_key(&SerialPortSpec::ProbeUsb, &nedbg(Some(" "))),
+            Err(
+                "the console is found by the probe's USB serial number unless the rig names \
+                 it, and probe 03eb:2175 without a serial number (nEDBG CMSIS-DAP) has none; \
+                 name the port: serial = { port = \"/dev/serial/by-id/...\" }"
+                    .to_owned()
+            )
+        );
     }
 }

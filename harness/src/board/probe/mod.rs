@@ -12,7 +12,8 @@
 //!   period (5 ms by default) and decoded ([`decode_leds`]) into levels; changes become
 //!   edges on the timeline (`registers`).
 //! - The console is the board's USB serial port ([`crate::console::Console`], which
-//!   reopens it when the port re-enumerates around a reset).
+//!   reopens it by its key when the port re-enumerates around a reset); unless the rig
+//!   names it, it is the tty of the probe's own USB device ([`console_key`]).
 //! - With `rtt = true`, RTT up-channels are captured into the timeline ([`super::rtt`]).
 //!
 //! [`ProbeRsBoard`] (in `board`) puts these together behind the [`super::Board`] trait.
@@ -28,7 +29,7 @@ mod select;
 #[cfg(test)]
 mod test_helpers;
 
-pub use board::{ProbeRsBoard, ProbeRsOptions};
+pub use board::{ProbeRsBoard, ProbeRsOptions, console_key};
 pub use chip::{attach, check_chip, close_matches};
 pub use flash::{BarProgress, flash_elf, plan_flash, plan_flash_elf};
 pub use registers::{LedPoller, decode_leds, read_led_registers};
