@@ -113,6 +113,10 @@ impl Reader {
             let lost = Instant::now();
             match self.reopen(*deadline.get_or_insert(lost + window)) {
                 Ok(back) => {
+                    // The port is usable before the timeline says it is back.
+                    if let Ok(mut port) = self.shared.port.lock() {
+                        *port = Some(back.port);
+                    }
                     self.timeline.record(What::ConsoleReopened {
                         board: self.board.clone(),
                         path: back.path.display().to_string(),
@@ -120,9 +124,6 @@ impl Reader {
                         gone: lost.elapsed(),
                         attempts: back.attempts,
                     });
-                    if let Ok(mut port) = self.shared.port.lock() {
-                        *port = Some(back.port);
-                    }
                     reader = back.reader;
                     path = back.path;
                 }
