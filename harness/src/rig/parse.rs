@@ -121,6 +121,16 @@ fn program_path(base: &Path, program: &str) -> PathBuf {
     }
 }
 
+/// The device a probe-rs board's console is, when the rig tells: its path, or the USB
+/// serial number of its device (the probe's own, by default).
+fn console_identity(port: &SerialPortSpec, probe: &ProbeSelector) -> Option<String> {
+    match port {
+        SerialPortSpec::Path(path) => Some(path.display().to_string()),
+        SerialPortSpec::UsbSerial(serial) => Some(format!("USB serial {serial}")),
+        SerialPortSpec::ProbeUsb => probe.serial.as_ref().map(|s| format!("USB serial {s}")),
+    }
+}
+
 fn parse_probe(text: &str) -> Option<ProbeSelector> {
     let mut parts = text.splitn(3, ':');
     let vid = u16::from_str_radix(parts.next()?, 16).ok()?;
@@ -540,15 +550,8 @@ impl Rig {
                         Some("with two probes of one kind, give each board its probe's serial number: probe = \"VID:PID:SERIAL\""),
                     ));
                 }
-                let console = |port: &SerialPortSpec, probe: &ProbeSelector| match port {
-                    SerialPortSpec::Path(path) => Some(path.display().to_string()),
-                    SerialPortSpec::UsbSerial(serial) => Some(format!("USB serial {serial}")),
-                    SerialPortSpec::ProbeUsb => {
-                        probe.serial.as_ref().map(|s| format!("USB serial {s}"))
-                    }
-                };
-                if let Some(shared) = console(port, probe)
-                    && console(other_port, other_probe).as_ref() == Some(&shared)
+                if let Some(shared) = console_identity(port, probe)
+                    && console_identity(other_port, other_probe).as_ref() == Some(&shared)
                 {
                     let at = board
                         .serial
