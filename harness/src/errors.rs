@@ -2,9 +2,9 @@
 //!
 //! One type per area: [`PkiError`] (test PKI), [`RigError`](crate::rig::RigError) (rig
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
-//! [`ProvisionError`], and for provisioning hooks [`CommandLineError`] (a rig's command
-//! line) and [`HookError`] (running it). Messages are lowercase and say what failed on
-//! what.
+//! [`ProvisionError`], [`ProbeSelectError`] (choosing a lab rig's debug probe), and for
+//! provisioning hooks [`CommandLineError`] (a rig's command line) and [`HookError`]
+//! (running it). Messages are lowercase and say what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +55,26 @@ pub enum ConsoleError {
         #[source]
         source: std::io::Error,
     },
+    /// The port's key names no device now (a USB serial number with no tty, say).
+    #[error("cannot find serial port {key}")]
+    Lookup {
+        /// The key, as the rig gives it.
+        key: String,
+        /// Why.
+        #[source]
+        source: PortLookupError,
+    },
+    /// The port went away (a USB device re-enumerating) and could not be reopened within
+    /// the reopen window; the timeline shows when it went.
+    #[error("serial port {port} went away and did not come back within {window:?}: {reason}")]
+    Gone {
+        /// The port.
+        port: String,
+        /// How long reopening was tried.
+        window: Duration,
+        /// The last attempt's error.
+        reason: String,
+    },
     /// Nothing matching came in time.
     #[error("no {what} on {port} within {timeout:?}; last output: {tail:?}")]
     Timeout {
@@ -81,6 +101,47 @@ pub enum ConsoleError {
         /// Why.
         #[source]
         source: regex::Error,
+    },
+}
+
+/// A console port's key could not be resolved to a device path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortLookupError {
+    /// No tty belongs to a USB device with that serial number: it is not attached (or not
+    /// back yet after a reset), or the number is wrong; the USB ttys there are listed.
+    #[error(
+        "no tty belongs to a USB device with serial number {serial:?}; USB ttys: {}",
+        list_or_none(usb_ttys)
+    )]
+    NoTty {
+        /// The serial number looked for.
+        serial: String,
+        /// Every tty of a USB device, with its ids, serial number and interface.
+        usb_ttys: Vec<String>,
+    },
+    /// The USB device has several ttys (a debugger with two virtual COM ports): name one
+    /// by its `/dev/serial/by-id/` link, which ends in its interface number.
+    #[error(
+        "the USB device with serial number {serial:?} has {} ttys: {}; name one with port = \"/dev/serial/by-id/...-if<NN>\"",
+        ttys.len(),
+        ttys.join(", ")
+    )]
+    SeveralTtys {
+        /// The serial number looked for.
+        serial: String,
+        /// Its ttys.
+        ttys: Vec<String>,
+    },
+    /// sysfs could not be read (not Linux, or `/sys` not mounted): name the port by its
+    /// path instead.
+    #[error("cannot read {}", path.display())]
+    Sysfs {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -113,6 +174,15 @@ pub enum BoardError {
         #[source]
         source: ConsoleError,
     },
+    /// The board's debug probe could not be chosen or opened.
+    #[error("cannot start board {board}")]
+    Probe {
+        /// Board name.
+        board: String,
+        /// Why.
+        #[source]
+        source: ProbeSelectError,
+    },
     /// The rig cannot do this with this board (power control, say).
     #[error("board {board} cannot {operation}")]
     Unsupported {
@@ -121,6 +191,51 @@ pub enum BoardError {
         /// What was asked.
         operation: &'static str,
     },
+}
+
+/// No single debug probe matches a rig's `probe = "VID:PID[:serial]"`, or it cannot be
+/// opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProbeSelectError {
+    /// No attached probe matches; check the cable, or the VID:PID and serial number against
+    /// the attached ones listed.
+    #[error("no probe {wanted} is attached; attached: {}", list_or_none(attached))]
+    NotAttached {
+        /// The selector, as written in the rig.
+        wanted: String,
+        /// Every attached probe (`VID:PID[:serial] (product)`), sorted.
+        attached: Vec<String>,
+    },
+    /// Several probes match, so the board could be any of them; `help` says how to name
+    /// one (its serial number), or that they cannot be told apart.
+    #[error("{} probes match {wanted}: {}; {help}", candidates.len(), candidates.join(", "))]
+    Ambiguous {
+        /// The selector, as written in the rig.
+        wanted: String,
+        /// Every matching probe with its serial number, sorted.
+        candidates: Vec<String>,
+        /// What to do.
+        help: String,
+    },
+    /// The probe was found but could not be opened (permissions, or in use by another
+    /// program such as a debugger).
+    #[error("cannot open probe {probe}")]
+    Open {
+        /// The probe.
+        probe: String,
+        /// Why.
+        #[source]
+        source: probe_rs::probe::DebugProbeError,
+    },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The broker could not be started or observed.

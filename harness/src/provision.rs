@@ -178,7 +178,8 @@ impl HookContext<'_> {
         device: Option<&DeviceCert>,
     ) -> Result<String, ProvisionError> {
         let name = board.name().to_owned();
-        let serial_port = board.console().path().to_owned();
+        // The device open now; a hook is never given a console port that is gone.
+        let serial_port = board.console().path().unwrap_or_default();
         let values = HookValues {
             board: &name,
             serial_port: &serial_port,

@@ -44,6 +44,21 @@ pub enum What {
         /// Sent by the harness (else received from the board).
         sent: bool,
     },
+    /// A board's console port went away (a USB device re-enumerating around a reset) and
+    /// was opened again; the entry's time is when it came back.
+    ConsoleReopened {
+        /// Board name.
+        board: String,
+        /// The path it was opened under (a device node, or a `/dev/serial/by-id/` link).
+        path: String,
+        /// The device node behind `path` (`path` itself when it is not a link).
+        device: String,
+        /// How long it was gone.
+        #[serde(serialize_with = "as_millis")]
+        gone: Duration,
+        /// How many times it was tried.
+        attempts: u32,
+    },
     /// An LED changed.
     Led {
         /// Board name.
@@ -205,6 +220,24 @@ impl std::fmt::Display for Entry {
             What::Console { board, line, sent } => {
                 let arrow = if *sent { ">>" } else { "<<" };
                 write!(f, "{t:>9.3}s  {board} {arrow} {line}")
+            }
+            What::ConsoleReopened {
+                board,
+                path,
+                device,
+                gone,
+                attempts,
+            } => {
+                let device = if device == path {
+                    String::new()
+                } else {
+                    format!(" ({device})")
+                };
+                write!(
+                    f,
+                    "{t:>9.3}s  {board} console back on {path}{device} after {:.3}s gone ({attempts} attempts)",
+                    gone.as_secs_f64()
+                )
             }
             What::Led { board, led, on } => {
                 write!(

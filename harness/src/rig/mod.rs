@@ -126,6 +126,35 @@ pub struct ProbeSelector {
     pub serial: Option<String>,
 }
 
+impl std::fmt::Display for ProbeSelector {
+    /// As written in rig files: `03eb:2175` or `03eb:2175:SERIAL`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vid, self.pid)?;
+        match &self.serial {
+            Some(serial) => write!(f, ":{serial}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a probe-rs board's console is: the rig's `serial = { port | usb_serial, baud }`.
+///
+/// A `/dev/ttyACM<N>` name is handed out in enumeration order, so with several boards, or
+/// after a board re-enumerates, it may name another board's port. The stable keys are a
+/// `/dev/serial/by-id/` link, the USB serial number, or (the default) the probe's own USB
+/// device, for a composite debugger such as Microchip's nEDBG whose virtual COM port
+/// shares the probe's serial number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SerialPortSpec {
+    /// `port = "/dev/..."`: a device path, reopened under the same path.
+    Path(PathBuf),
+    /// `usb_serial = "..."`: the tty of the USB device with this serial number (sysfs).
+    UsbSerial(String),
+    /// Neither: the tty of the probe's own USB device, found by the probe's serial number.
+    ProbeUsb,
+}
+
 /// One board of the rig.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -147,8 +176,8 @@ pub enum BoardSpec {
         probe: ProbeSelector,
         /// Firmware ELF.
         firmware: PathBuf,
-        /// Console port.
-        serial_port: String,
+        /// Console port (`serial`).
+        serial_port: SerialPortSpec,
         /// Console baud rate.
         baud: u32,
         /// LED registers.

@@ -77,14 +77,13 @@ struct RawProvisionHook {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSerial {
-    port: String,
-    #[serde(default = "default_baud")]
-    baud: u32,
+    port: Option<Spanned<String>>,
+    usb_serial: Option<Spanned<String>>,
+    baud: Option<Spanned<u32>>,
 }
 
-fn default_baud() -> u32 {
-    115_200
-}
+/// The console's baud rate when the rig names none.
+const DEFAULT_BAUD: u32 = 115_200;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +129,16 @@ fn program_path(base: &Path, program: &str) -> PathBuf {
         base.join(program)
     } else {
         PathBuf::from(program)
+    }
+}
+
+/// The device a probe-rs board's console is, when the rig tells: its path, or the USB
+/// serial number of its device (the probe's own, by default).
+fn console_identity(port: &SerialPortSpec, probe: &ProbeSelector) -> Option<String> {
+    match port {
+        SerialPortSpec::Path(path) => Some(path.display().to_string()),
+        SerialPortSpec::UsbSerial(serial) => Some(format!("USB serial {serial}")),
+        SerialPortSpec::ProbeUsb => probe.serial.as_ref().map(|s| format!("USB serial {s}")),
     }
 }
 
@@ -212,6 +221,7 @@ impl Rig {
                 provision_hooks.insert(name.get_ref().clone(), hook);
             }
         }
+        Self::check_shared_hardware(&src, boards_table.get_ref(), &boards)?;
         let pki_dir = raw
             .pki
             .as_ref()
@@ -365,6 +375,14 @@ impl Rig {
         };
         match raw.kind.get_ref().as_str() {
             "emulated" => {
+                if let Some(serial) = &raw.serial {
+                    return Err(src.at(
+                        serial,
+                        "an emulated board's console is its own pseudo-terminal",
+                        "not for an emulated board",
+                        Some("`serial` names a probe-rs board's port"),
+                    ));
+                }
                 let speed = match &raw.speed {
                     Some(speed) if !(*speed.get_ref() > 0.0 && speed.get_ref().is_finite()) => {
                         return Err(src.at(
@@ -409,14 +427,7 @@ impl Rig {
                         None,
                     )
                 })?;
-                let serial = raw.serial.as_ref().ok_or_else(|| {
-                    src.at(
-                        spanned,
-                        "a probe-rs board needs `serial`",
-                        "in this board",
-                        Some("serial = { port = \"/dev/ttyACM0\", baud = 115200 }"),
-                    )
-                })?;
+                let (serial_port, baud) = Self::serial(src, raw.serial.as_ref())?;
                 let mut leds = BTreeMap::new();
                 for (name, led) in raw.leds.iter().flatten() {
                     if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
@@ -451,8 +462,8 @@ impl Rig {
                     chip,
                     probe,
                     firmware: base.join(firmware),
-                    serial_port: serial.get_ref().port.clone(),
-                    baud: serial.get_ref().baud,
+                    serial_port,
+                    baud,
                     leds,
                     poll,
                     rtt: raw.rtt,
@@ -466,6 +477,117 @@ impl Rig {
                 Some("kind is \"emulated\" or \"probe-rs\""),
             )),
         }
+    }
+
+    /// A probe-rs board's `serial` table: one of `port` and `usb_serial`, or neither (the
+    /// probe's own USB device), and the baud rate.
+    fn serial(
+        src: &Source<'_>,
+        raw: Option<&Spanned<RawSerial>>,
+    ) -> Result<(SerialPortSpec, u32), RigError> {
+        let Some(spanned) = raw else {
+            return Ok((SerialPortSpec::ProbeUsb, DEFAULT_BAUD));
+        };
+        let serial = spanned.get_ref();
+        let baud = match &serial.baud {
+            Some(baud) if *baud.get_ref() == 0 => {
+                return Err(src.at(baud, "the baud rate must be positive", "zero", None));
+            }
+            Some(baud) => *baud.get_ref(),
+            None => DEFAULT_BAUD,
+        };
+        let port = match (&serial.port, &serial.usb_serial) {
+            (Some(_), Some(usb)) => {
+                return Err(src.at(
+                    usb,
+                    "`port` and `usb_serial` both name the console",
+                    "keep one of the two",
+                    Some("port is a device path; usb_serial finds the tty of that USB device"),
+                ));
+            }
+            (Some(port), None) => {
+                let path = PathBuf::from(port.get_ref());
+                if !path.is_absolute() {
+                    return Err(src.at(
+                        port,
+                        "the console port is a device path",
+                        "not an absolute path",
+                        Some(
+                            "e.g. \"/dev/serial/by-id/usb-...-if01\" (stable) or \"/dev/ttyACM0\"",
+                        ),
+                    ));
+                }
+                SerialPortSpec::Path(path)
+            }
+            (None, Some(usb)) if usb.get_ref().trim().is_empty() => {
+                return Err(src.at(usb, "the USB serial number is empty", "empty", None));
+            }
+            (None, Some(usb)) => SerialPortSpec::UsbSerial(usb.get_ref().trim().to_owned()),
+            (None, None) => SerialPortSpec::ProbeUsb,
+        };
+        Ok((port, baud))
+    }
+
+    /// Two probe-rs boards must not reach the same probe or the same console: with two
+    /// probes of one kind, each needs its serial number.
+    fn check_shared_hardware(
+        src: &Source<'_>,
+        raw: &BTreeMap<Spanned<String>, Spanned<RawBoard>>,
+        boards: &BTreeMap<String, BoardSpec>,
+    ) -> Result<(), RigError> {
+        let probe_rs: Vec<(&Spanned<String>, &RawBoard, &ProbeSelector, &SerialPortSpec)> = raw
+            .iter()
+            .filter_map(|(name, board)| match boards.get(name.get_ref()) {
+                Some(BoardSpec::ProbeRs {
+                    probe, serial_port, ..
+                }) => Some((name, board.get_ref(), probe, serial_port)),
+                _ => None,
+            })
+            .collect();
+        for (i, (name, board, probe, port)) in probe_rs.iter().enumerate() {
+            for (earlier, _, other_probe, other_port) in &probe_rs[..i] {
+                let same_kind = (probe.vid, probe.pid) == (other_probe.vid, other_probe.pid);
+                if same_kind
+                    && (probe.serial.is_none()
+                        || other_probe.serial.is_none()
+                        || probe.serial == other_probe.serial)
+                {
+                    let at = board
+                        .probe
+                        .as_ref()
+                        .map_or_else(|| name.span(), |p| p.span());
+                    return Err(src.error(
+                        Some(at),
+                        format!(
+                            "boards {} and {} could open the same probe ({probe})",
+                            earlier.get_ref(),
+                            name.get_ref()
+                        ),
+                        "same probe",
+                        Some("with two probes of one kind, give each board its probe's serial number: probe = \"VID:PID:SERIAL\""),
+                    ));
+                }
+                if let Some(shared) = console_identity(port, probe)
+                    && console_identity(other_port, other_probe).as_ref() == Some(&shared)
+                {
+                    let at = board
+                        .serial
+                        .as_ref()
+                        .map_or_else(|| name.span(), |s| s.span());
+                    return Err(src.error(
+                        Some(at),
+                        format!(
+                            "boards {} and {} have the same console ({shared})",
+                            earlier.get_ref(),
+                            name.get_ref()
+                        ),
+                        "same console",
+                        None,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

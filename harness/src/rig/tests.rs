@@ -1,6 +1,7 @@
 //! Rig parsing: the shipped rigs, and every validation error with its location.
 
 use super::*;
+use std::path::PathBuf;
 
 fn parse(text: &str) -> Result<Rig, RigError> {
     Rig::parse(Path::new("/rigs/test.toml"), text)
@@ -37,7 +38,7 @@ fn the_shipped_rigs_load() {
     };
     assert_eq!(chip, "ATSAMD21G18A");
     assert_eq!((probe.vid, probe.pid), (0x03eb, 0x2175));
-    assert_eq!(serial_port, "/dev/ttyACM0");
+    assert_eq!(*serial_port, SerialPortSpec::ProbeUsb);
     assert_eq!(*poll, Duration::from_millis(5));
     assert_eq!(
         leds["blue"],
@@ -50,6 +51,174 @@ fn the_shipped_rigs_load() {
     assert_eq!(leds["green"].bit, 20);
     assert_eq!(leds["yellow"].bit, 11);
     assert_eq!(leds["red"].bit, 25);
+
+    let bench = Rig::load(&root.join("scenarios/rigs/sam-iot-wg-bench.toml")).unwrap();
+    let probes: Vec<String> = bench
+        .boards
+        .iter()
+        .map(|(name, board)| match board {
+            BoardSpec::ProbeRs {
+                probe, serial_port, ..
+            } => {
+                assert_eq!(*serial_port, SerialPortSpec::ProbeUsb);
+                format!("{name} {probe}")
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        probes,
+        [
+            "dut 03eb:2175:ATML3203081800001111",
+            "dut2 03eb:2175:ATML3203081800002222",
+            "dut3 03eb:2175:ATML3203081800003333"
+        ]
+    );
+}
+
+/// A probe-rs board `name` on `probe`, with `serial` as its console line.
+fn probe_board(name: &str, probe: &str, serial: &str) -> String {
+    format!(
+        "[boards.{name}]\nkind = \"probe-rs\"\nchip = \"X\"\nprobe = \"{probe}\"\nfirmware = \"f.elf\"\n{serial}\n"
+    )
+}
+
+fn console_of(text: &str) -> (SerialPortSpec, u32) {
+    match parse(text).unwrap().boards.remove("dut") {
+        Some(BoardSpec::ProbeRs {
+            serial_port, baud, ..
+        }) => (serial_port, baud),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_console_is_a_path_a_usb_serial_number_or_the_probes_own_port() {
+    let by_id =
+        "/dev/serial/by-id/usb-Microchip_Technology_Inc._nEDBG_CMSIS-DAP_ATML3203081800001234-if01";
+    assert_eq!(
+        console_of(&probe_board(
+            "dut",
+            "03eb:2175",
+            &format!("serial = {{ port = \"{by_id}\", baud = 9600 }}")
+        )),
+        (SerialPortSpec::Path(PathBuf::from(by_id)), 9600)
+    );
+    assert_eq!(
+        console_of(&probe_board(
+            "dut",
+            "03eb:2175",
+            "serial = { usb_serial = \" A10KZP2F \" }"
+        )),
+        (SerialPortSpec::UsbSerial("A10KZP2F".into()), 115_200)
+    );
+    assert_eq!(
+        console_of(&probe_board(
+            "dut",
+            "03eb:2175",
+            "serial = { baud = 57600 }"
+        )),
+        (SerialPortSpec::ProbeUsb, 57_600)
+    );
+    assert_eq!(
+        console_of(&probe_board("dut", "03eb:2175", "")),
+        (SerialPortSpec::ProbeUsb, 115_200)
+    );
+}
+
+/// The error's message without the file name in front, and its line and column.
+fn located(text: &str) -> (String, (usize, usize)) {
+    let (message, at) = error_at(text);
+    let message = message
+        .strip_prefix("/rigs/test.toml: ")
+        .map(str::to_owned)
+        .unwrap_or(message);
+    (message, at)
+}
+
+#[test]
+fn bad_console_settings_point_at_the_value() {
+    let board = |serial: &str| probe_board("dut", "03eb:2175", serial);
+    let (message, at) = located(&board(
+        "serial = { port = \"/dev/ttyACM0\", usb_serial = \"ATML1\" }",
+    ));
+    assert_eq!(message, "`port` and `usb_serial` both name the console");
+    assert_eq!(at, (6, 48));
+    let (message, at) = located(&board("serial = { port = \"ttyACM0\" }"));
+    assert_eq!(message, "the console port is a device path");
+    assert_eq!(at, (6, 19));
+    let (message, at) = located(&board("serial = { usb_serial = \"  \" }"));
+    assert_eq!(message, "the USB serial number is empty");
+    assert_eq!(at, (6, 25));
+    let (message, at) = located(&board("serial = { baud = 0 }"));
+    assert_eq!(message, "the baud rate must be positive");
+    assert_eq!(at, (6, 19));
+    let (message, at) = located(&board("serial = { by_path = \"/dev/x\" }"));
+    assert!(message.contains("unknown field `by_path`"), "{message}");
+    assert_eq!(at.0, 6);
+    let (message, at) =
+        located("[boards.dut]\nkind = \"emulated\"\nserial = { port = \"/dev/ttyACM0\" }\n");
+    assert_eq!(
+        message,
+        "an emulated board's console is its own pseudo-terminal"
+    );
+    assert_eq!(at, (3, 10));
+}
+
+#[test]
+fn two_boards_cannot_share_a_probe_or_a_console() {
+    let rig = |a: (&str, &str), b: (&str, &str)| {
+        format!(
+            "{}{}",
+            probe_board("a", a.0, a.1),
+            probe_board("b", b.0, b.1)
+        )
+    };
+    // Line 10 is board b's probe, line 12 its serial.
+    for (a, b) in [
+        ("03eb:2175", "03eb:2175"),
+        ("03eb:2175:ATML1", "03eb:2175"),
+        ("03eb:2175", "03eb:2175:ATML2"),
+        ("03eb:2175:ATML1", "03eb:2175:ATML1"),
+    ] {
+        let (message, at) = located(&rig((a, ""), (b, "")));
+        assert_eq!(
+            message,
+            format!("boards a and b could open the same probe ({b})"),
+            "{a} / {b}"
+        );
+        assert_eq!(at, (10, 9), "{a} / {b}");
+    }
+    // Each probe named by its serial number: fine, each board's console is its probe's.
+    let pair = parse(&rig(("03eb:2175:ATML1", ""), ("03eb:2175:ATML2", ""))).unwrap();
+    assert_eq!(pair.boards.len(), 2);
+    assert!(parse(&rig(("03eb:2175", ""), ("0d28:0204", ""))).is_ok());
+
+    for (a, b, shared) in [
+        (
+            "serial = { port = \"/dev/ttyUSB0\" }",
+            "serial = { port = \"/dev/ttyUSB0\" }",
+            "/dev/ttyUSB0",
+        ),
+        (
+            "serial = { usb_serial = \"A10KZP2F\" }",
+            "serial = { usb_serial = \"A10KZP2F\" }",
+            "USB serial A10KZP2F",
+        ),
+        // Board a's console is its probe's own port; board b names that same device.
+        (
+            "",
+            "serial = { usb_serial = \"ATML1\" }",
+            "USB serial ATML1",
+        ),
+    ] {
+        let (message, at) = located(&rig(("03eb:2175:ATML1", a), ("0d28:0204", b)));
+        assert_eq!(
+            message,
+            format!("boards a and b have the same console ({shared})")
+        );
+        assert_eq!(at, (12, 10));
+    }
 }
 
 #[test]
@@ -65,45 +234,45 @@ fn relative_paths_are_relative_to_the_rig_file() {
 
 #[test]
 fn syntax_errors_and_unknown_keys_have_locations() {
-    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nsped = 2.0\n");
+    let (message, at) = located("[boards.dut]\nkind = \"emulated\"\nsped = 2.0\n");
     assert!(message.contains("sped"), "{message}");
     assert_eq!(at.0, 3);
-    let (_, at) = error_at("[boards.dut\nkind = 1\n");
+    let (_, at) = located("[boards.dut\nkind = 1\n");
     assert_eq!(at.0, 1);
 }
 
 #[test]
 fn validation_errors_point_at_the_value() {
-    let (message, at) = error_at("[boards.dut]\nkind = \"teleport\"\n");
+    let (message, at) = located("[boards.dut]\nkind = \"teleport\"\n");
     assert!(
         message.contains("unknown board kind \"teleport\""),
         "{message}"
     );
     assert_eq!(at, (2, 8));
 
-    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nspeed = -1.0\n");
+    let (message, at) = located("[boards.dut]\nkind = \"emulated\"\nspeed = -1.0\n");
     assert!(message.contains("speed"), "{message}");
     assert_eq!(at.0, 3);
 
-    let (message, at) = error_at("[boards.dut]\nkind = \"emulated\"\nwifi = \"nowhere\"\n");
+    let (message, at) = located("[boards.dut]\nkind = \"emulated\"\nwifi = \"nowhere\"\n");
     assert!(message.contains("no access point \"nowhere\""), "{message}");
     assert_eq!(at.0, 3);
 
-    let (message, at) = error_at(
+    let (message, at) = located(
         "[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\nprobe = \"zz:2175\"\nfirmware = \"f.elf\"\nserial = { port = \"/dev/ttyACM0\" }\n",
     );
     assert!(message.contains("invalid probe selector"), "{message}");
     assert_eq!(at.0, 4);
 
-    let (message, at) = error_at(
+    let (message, at) = located(
         "[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\nprobe = \"03eb:2175\"\nfirmware = \"f.elf\"\nserial = { port = \"/dev/ttyACM0\" }\n[boards.dut.leds]\npurple = { register = 1, bit = 1 }\n",
     );
     assert!(message.contains("unknown LED \"purple\""), "{message}");
     assert_eq!(at.0, 8);
 
-    let (message, _) = error_at("[broker]\nkind = \"cloud\"\n[boards.dut]\nkind = \"emulated\"\n");
+    let (message, _) = located("[broker]\nkind = \"cloud\"\n[boards.dut]\nkind = \"emulated\"\n");
     assert!(message.contains("unknown broker kind"), "{message}");
-    let (message, _) = error_at(
+    let (message, _) = located(
         "[broker]\nkind = \"external\"\nurl = \"http://x\"\n[boards.dut]\nkind = \"emulated\"\n",
     );
     assert!(message.contains("mqtts://"), "{message}");
@@ -113,7 +282,7 @@ fn validation_errors_point_at_the_value() {
 fn missing_parts_are_named() {
     let error = parse("[broker]\nkind = \"embedded\"\n").unwrap_err();
     assert!(error.message().contains("no [boards]"));
-    let (message, _) = error_at("[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\n");
+    let (message, _) = located("[boards.dut]\nkind = \"probe-rs\"\nchip = \"X\"\n");
     assert!(message.contains("needs `probe`"), "{message}");
 }
 
@@ -157,17 +326,17 @@ fn the_embedded_broker_takes_a_region_and_an_account_id() {
         if region == "us-east-1" && account_id == "123456789012")
     );
 
-    let (message, at) = error_at(&format!(
+    let (message, at) = located(&format!(
         "[broker]\nkind = \"embedded\"\nregion = \"US East 2\"\n{board}"
     ));
     assert!(message.contains("not a region name"), "{message}");
     assert_eq!(at, (3, 10));
-    let (message, at) = error_at(&format!(
+    let (message, at) = located(&format!(
         "[broker]\nkind = \"embedded\"\naccount_id = \"1234\"\n{board}"
     ));
     assert!(message.contains("not 12 digits"), "{message}");
     assert_eq!(at, (3, 14));
-    let (message, at) = error_at(&format!(
+    let (message, at) = located(&format!(
         "[broker]\nkind = \"mosquitto\"\nregion = \"us-east-2\"\n{board}"
     ));
     assert!(message.contains("only the embedded broker"), "{message}");

@@ -149,7 +149,10 @@ pub async fn start_board(
                 tokio::task::spawn_blocking(move || ProbeRsBoard::attach(&name, options, timeline))
                     .await
                     .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| match super::world::source_chain(&e) {
+                        causes if causes.is_empty() => e.to_string(),
+                        causes => format!("{e}: {causes}"),
+                    })?;
             Ok(Box::new(board))
         }
         _ => {

@@ -411,7 +411,8 @@ impl World {
     }
 }
 
-fn source_chain(error: &dyn std::error::Error) -> String {
+/// The texts of `error`'s causes, joined by `: ` (empty when it has none).
+pub(super) fn source_chain(error: &dyn std::error::Error) -> String {
     let mut out = Vec::new();
     let mut source = error.source();
     while let Some(s) = source {

@@ -187,4 +187,3 @@ fn what_a_scenario_file_already_says_wrong_exits_2_before_anything_starts() {
     assert!(stderr.contains("latin1.toml:1:12"), "{stderr}");
     assert_eq!(stdout, "", "no rig was started");
 }
-
