@@ -4,10 +4,22 @@
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
 //! [`ProvisionError`], [`ProbeSelectError`] (choosing a lab rig's debug probe), and for
 //! provisioning hooks [`CommandLineError`] (a rig's command line) and [`HookError`]
-//! (running it). Messages are lowercase and say what failed on what.
+//! (running it), and [`SpeedError`] (a rig clock's speed). Messages are lowercase and say
+//! what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// A rig clock's speed that is not a positive number in
+/// [`SPEED_RANGE`](crate::clock::SPEED_RANGE) (see
+/// [`RigClock::new`](crate::clock::RigClock::new)). Give a speed such as 1 (real time)
+/// or 20.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("speed must be a positive number from 0.000001 to 1000000, not {speed}")]
+pub struct SpeedError {
+    /// The speed given.
+    pub speed: f64,
+}
 
 /// The test PKI could not be read, written or used.
 #[derive(Debug, thiserror::Error)]

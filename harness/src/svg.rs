@@ -196,6 +196,7 @@ mod tests {
         Entry {
             seq: 0,
             at: Duration::from_millis(ms),
+            wall: Duration::from_millis(ms),
             what,
         }
     }
