@@ -238,7 +238,7 @@ impl Runner {
             report.outcome = Outcome::Skipped(reason);
             return report;
         }
-        let timeline = Timeline::new();
+        let timeline = Timeline::with_clock(self.rig.clock);
         let world = self.set_up(scenario, timeline.clone()).await;
         let world = match world {
             Ok(world) => world,

@@ -34,8 +34,6 @@ pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct EmulatedOptions {
     /// The binary; found or built when `None`.
     pub binary: Option<PathBuf>,
-    /// Time scale.
-    pub speed: f64,
     /// Access points in range.
     pub access_points: Vec<AccessPoint>,
     /// Endpoint names and the addresses they resolve to.
@@ -46,7 +44,6 @@ impl Default for EmulatedOptions {
     fn default() -> Self {
         EmulatedOptions {
             binary: None,
-            speed: 1.0,
             access_points: Vec::new(),
             hosts: Vec::new(),
         }
@@ -195,7 +192,8 @@ impl std::fmt::Debug for EmulatedBoard {
 }
 
 impl EmulatedBoard {
-    /// Starts the board process and connects to its console and control socket.
+    /// Starts the board process and connects to its console and control socket. The
+    /// board's firmware clock runs at the speed of the timeline's clock (the rig's).
     pub async fn start(
         name: &str,
         options: &EmulatedOptions,
@@ -218,7 +216,7 @@ impl EmulatedBoard {
             .arg("--control")
             .arg(&control_path)
             .arg("--speed")
-            .arg(options.speed.to_string());
+            .arg(timeline.clock().speed().to_string());
         for ap in &options.access_points {
             let spec = if ap.auth == "open" {
                 ap.ssid.clone()

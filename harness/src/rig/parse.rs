@@ -10,6 +10,7 @@ use mock_broker::aws::registry::Account;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRig {
+    speed: Option<Spanned<f64>>,
     broker: Option<Spanned<RawBroker>>,
     pki: Option<RawPki>,
     #[serde(default)]
@@ -179,6 +180,18 @@ impl Rig {
             Some(spanned) => Self::broker(&src, base, spanned)?,
         };
 
+        let clock = match &raw.speed {
+            Some(speed) => RigClock::new(*speed.get_ref()).map_err(|e| {
+                src.at(
+                    speed,
+                    e.to_string(),
+                    "not a speed",
+                    Some("speed = 20 runs the rig's emulated boards and embedded broker 20 times faster than real time"),
+                )
+            })?,
+            None => RigClock::REAL_TIME,
+        };
+
         let boards_table = raw.boards.as_ref().ok_or_else(|| {
             src.error(
                 None,
@@ -201,6 +214,7 @@ impl Rig {
             }
         }
         Self::check_shared_hardware(&src, boards_table.get_ref(), &boards)?;
+        Self::check_one_clock(&src, raw.speed.as_ref(), clock, boards_table.get_ref())?;
         let pki_dir = raw
             .pki
             .as_ref()
@@ -208,6 +222,7 @@ impl Rig {
             .map_or_else(|| base.join("../../target/hil/pki"), |d| base.join(d));
         Ok(Rig {
             path: path.to_owned(),
+            clock,
             broker,
             pki_dir,
             fresh_pki: raw.pki.as_ref().is_some_and(|p| p.fresh),

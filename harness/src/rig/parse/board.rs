@@ -65,21 +65,8 @@ impl Rig {
                         Some("`serial` names a probe-rs board's port"),
                     ));
                 }
-                let speed = match &raw.speed {
-                    Some(speed) if !(*speed.get_ref() > 0.0 && speed.get_ref().is_finite()) => {
-                        return Err(src.at(
-                            speed,
-                            "speed must be a positive number",
-                            "not positive",
-                            None,
-                        ));
-                    }
-                    Some(speed) => *speed.get_ref(),
-                    None => 1.0,
-                };
                 Ok(BoardSpec::Emulated {
                     binary: raw.binary.as_ref().map(|b| base.join(b)),
-                    speed,
                     wifi: ap,
                 })
             }
@@ -159,6 +146,72 @@ impl Rig {
                 Some("kind is \"emulated\" or \"probe-rs\""),
             )),
         }
+    }
+
+    /// One clock for the whole rig: a board's own `speed` must be the rig's (emulated
+    /// boards take the rig's speed anyway; the key is allowed so older rig files that set
+    /// it per board still say the same), and real hardware runs in real time, so a rig
+    /// with a probe-rs board has speed 1.
+    pub(super) fn check_one_clock(
+        src: &Source<'_>,
+        rig_speed: Option<&Spanned<f64>>,
+        clock: RigClock,
+        boards: &BTreeMap<Spanned<String>, Spanned<RawBoard>>,
+    ) -> Result<(), RigError> {
+        for (name, board) in boards {
+            let board = board.get_ref();
+            let probe_rs = board.kind.get_ref() == "probe-rs";
+            if let Some(speed) = &board.speed {
+                let own = RigClock::new(*speed.get_ref())
+                    .map_err(|e| src.at(speed, e.to_string(), "not a speed", None))?;
+                if probe_rs && !own.is_real_time() {
+                    return Err(src.at(
+                        speed,
+                        format!(
+                            "board {} is real hardware: it runs in real time",
+                            name.get_ref()
+                        ),
+                        "not 1",
+                        Some("only emulated boards run faster than real time; remove `speed`"),
+                    ));
+                }
+                if own != clock {
+                    let help = match rig_speed {
+                        None => format!(
+                            "a rig has one clock: write `speed = {}` at the top of the rig file, before any table, and remove it here",
+                            speed.get_ref()
+                        ),
+                        Some(_) => "a rig has one clock: remove the board's `speed`".to_owned(),
+                    };
+                    return Err(src.at(
+                        speed,
+                        format!(
+                            "board {}'s speed {} differs from the rig's ({})",
+                            name.get_ref(),
+                            speed.get_ref(),
+                            clock.speed()
+                        ),
+                        "not the rig's speed",
+                        Some(&help),
+                    ));
+                }
+            }
+            if probe_rs
+                && !clock.is_real_time()
+                && let Some(rig_speed) = rig_speed
+            {
+                return Err(src.at(
+                    rig_speed,
+                    format!(
+                        "the rig has a probe-rs board ({}), which runs in real time, so its speed must be 1",
+                        name.get_ref()
+                    ),
+                    "not 1 with real hardware",
+                    Some("a rig with real hardware runs at speed 1; scenario durations are board time, so the same files run on it unchanged"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A probe-rs board's `serial` table: one of `port` and `usb_serial`, or neither (the
