@@ -8,6 +8,12 @@
 //! killed when the [`EmulatedBoard`] is dropped, panics included, and it exits by itself if
 //! the harness process dies (it watches its parent). Its stderr and its LED edges go on
 //! the timeline.
+//!
+//! The board's firmware clock runs at the timeline's speed, and each LED edge carries the
+//! firmware time it happened at (`t_ms`). The edges go on the timeline at that time, mapped
+//! by [`FirmwareClock`] (measured once at start-up with a `state` request), not at the time
+//! the harness read them: at speed 20 a 250 ms blink lasts 12.5 ms of wall time, and
+//! the delivery delay would otherwise skew the measured rate.
 
 use super::{Board, Capabilities, Environment, FlashProgress, LedObserver};
 use crate::console::Console;
@@ -104,11 +110,54 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
         .clone()
 }
 
+/// Maps an emulated board's firmware time (its edges' `t_ms`, its `state`'s
+/// `firmware_ms`, milliseconds since the process started) onto the timeline's board time.
+/// Both clocks run at the rig's speed from the host's monotonic clock, so one offset
+/// holds for the process's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirmwareClock {
+    /// Timeline board time at firmware time 0, in nanoseconds (negative when the board
+    /// started before the timeline).
+    offset_ns: i128,
+    /// How far off the offset may be: half the exchange it was measured with.
+    uncertainty: Duration,
+}
+
+impl FirmwareClock {
+    /// The mapping from one `state` exchange: sent at board time `sent`, answered at
+    /// `answered`, reporting `firmware_ms` (truncated to the millisecond) somewhere in
+    /// between.
+    pub fn from_exchange(sent: Duration, answered: Duration, firmware_ms: u64) -> Self {
+        let answered = answered.max(sent);
+        let middle = (sent.as_nanos() + answered.as_nanos()) / 2;
+        let firmware = u128::from(firmware_ms) * 1_000_000 + 500_000;
+        FirmwareClock {
+            offset_ns: middle as i128 - firmware as i128,
+            uncertainty: (answered - sent) / 2,
+        }
+    }
+
+    /// The timeline's board time of firmware time `t_ms` (zero if before the run).
+    pub fn to_timeline(self, t_ms: u64) -> Duration {
+        let at = i128::from(t_ms) * 1_000_000 + self.offset_ns;
+        u64::try_from(at.max(0)).map_or(Duration::MAX, Duration::from_nanos)
+    }
+
+    /// How far off a mapped time may be (half the exchange it was measured with).
+    pub fn uncertainty(self) -> Duration {
+        self.uncertainty
+    }
+}
+
+/// How many `state` exchanges measure the firmware clock; the shortest wins.
+const CLOCK_EXCHANGES: usize = 3;
+
 /// The control socket: requests answered in order, edge events to the LED observer.
 struct Control {
     write: tokio::net::unix::OwnedWriteHalf,
     waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
     reader: tokio::task::JoinHandle<()>,
+    firmware_clock: Arc<OnceLock<FirmwareClock>>,
 }
 
 impl Drop for Control {
@@ -123,6 +172,8 @@ impl Control {
         let (read, write) = stream.into_split();
         let waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>> = Arc::default();
         let queue = waiting.clone();
+        let firmware_clock: Arc<OnceLock<FirmwareClock>> = Arc::default();
+        let mapping = firmware_clock.clone();
         let reader = tokio::spawn(async move {
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -131,7 +182,12 @@ impl Control {
                 };
                 if value.get("event").and_then(Value::as_str) == Some("edge") {
                     if let (Some(led), Some(on)) = (value["led"].as_str(), value["on"].as_bool()) {
-                        leds.record(led, on);
+                        match (mapping.get(), value["t_ms"].as_u64()) {
+                            (Some(clock), Some(t_ms)) => {
+                                leds.record_at(led, on, clock.to_timeline(t_ms));
+                            }
+                            _ => leds.record(led, on),
+                        }
                     }
                     continue;
                 }
@@ -145,7 +201,31 @@ impl Control {
             write,
             waiting,
             reader,
+            firmware_clock,
         })
+    }
+
+    /// Measures the board's firmware clock against the timeline with `state` requests;
+    /// LED edges are stamped with it from then on. A board whose `state` says no
+    /// `firmware_ms` keeps the harness's receipt times.
+    async fn measure_firmware_clock(&mut self, timeline: &Timeline) -> Result<(), String> {
+        let mut best: Option<FirmwareClock> = None;
+        for _ in 0..CLOCK_EXCHANGES {
+            let sent = timeline.now();
+            let state = self.request(json!({"cmd": "state"})).await?;
+            let answered = timeline.now();
+            let Some(firmware_ms) = state["firmware_ms"].as_u64() else {
+                return Ok(());
+            };
+            let measured = FirmwareClock::from_exchange(sent, answered, firmware_ms);
+            if best.is_none_or(|b| measured.uncertainty() < b.uncertainty()) {
+                best = Some(measured);
+            }
+        }
+        if let Some(clock) = best {
+            let _ = self.firmware_clock.set(clock);
+        }
+        Ok(())
     }
 
     async fn request(&mut self, request: Value) -> Result<Value, String> {
@@ -271,6 +351,10 @@ impl EmulatedBoard {
         let mut control = Control::connect(&control_path, leds.clone())
             .await
             .map_err(|e| fail(format!("cannot connect to {}: {e}", control_path.display())))?;
+        control
+            .measure_firmware_clock(&timeline)
+            .await
+            .map_err(fail)?;
         let subscribed = control
             .request(json!({"cmd": "subscribe_gpio"}))
             .await
@@ -422,5 +506,32 @@ impl Board for EmulatedBoard {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn firmware_time_maps_onto_the_timeline_from_the_middle_of_the_exchange() {
+        // Asked at 10 ms, answered at 12 ms: the board said 5 ms (so 5.0 to 5.999 ms) at
+        // about 11 ms of timeline time.
+        let clock = FirmwareClock::from_exchange(ms(10), ms(12), 5);
+        assert_eq!(clock.uncertainty(), ms(1));
+        assert_eq!(clock.to_timeline(5), Duration::from_micros(10_500));
+        assert_eq!(clock.to_timeline(1005), Duration::from_micros(1_010_500));
+    }
+
+    #[test]
+    fn a_board_older_than_the_timeline_maps_its_early_times_to_zero() {
+        let clock = FirmwareClock::from_exchange(ms(1), ms(1), 100);
+        assert_eq!(clock.uncertainty(), Duration::ZERO);
+        assert_eq!(clock.to_timeline(50), Duration::ZERO);
+        assert_eq!(clock.to_timeline(200), Duration::from_micros(100_500));
     }
 }

@@ -1,10 +1,16 @@
 //! The LED observer: live tracks of a board's LEDs, fed by its backend, and the waiting
 //! queries scenarios use.
 //!
-//! A backend calls [`LedObserver::record`] for every level it sees (an emulator's edge
-//! event, a probe's register poll); the observer stamps it on the [`Timeline`], keeps the
+//! A backend calls [`LedObserver::record`] for every level it sees (a probe's register
+//! poll), or [`LedObserver::record_at`] with the board's own time of the edge (an
+//! emulator's edge event); the observer stamps it on the [`Timeline`], keeps the
 //! [`LedTrack`] and wakes waiters. The queries wait for edges or for the end of a window,
 //! with a timeout, and decide with [`LedTrack`]'s pure functions.
+//!
+//! Every time here is board time (the timeline's): a rate or a hold is judged on the
+//! board's clock whatever the rig's speed. An edge stamped by the board arrives a moment
+//! after it happened, so a query about a window decides once [`EDGE_DELIVERY`] (wall
+//! time) has passed after the window's end.
 
 use crate::led::{Edge, LedTrack, Pattern};
 use crate::timeline::{Timeline, What};
@@ -13,8 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long a level must last to count as solid when none is given.
+/// How long a level must last to count as solid when none is given (board time).
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+
+/// How long after a window ends its edges are waited for (wall time): an edge the board
+/// stamped inside the window may still be on its way.
+pub const EDGE_DELIVERY: Duration = Duration::from_millis(2);
 
 #[derive(Debug)]
 struct Shared {
@@ -67,16 +77,30 @@ impl LedObserver {
 
     /// Records a level seen now; an edge goes on the timeline.
     pub fn record(&self, led: &str, on: bool) {
+        self.record_edge(led, on, None);
+    }
+
+    /// Records a level the board had from board time `at` (its own stamp, mapped onto
+    /// the timeline; never later than now); an edge goes on the timeline.
+    pub fn record_at(&self, led: &str, on: bool, at: Duration) {
+        self.record_edge(led, on, Some(at));
+    }
+
+    fn record_edge(&self, led: &str, on: bool, at: Option<Duration>) {
         let mut tracks = self.tracks();
         let track = tracks.entry(led.to_owned()).or_default();
         if track.level_at(Duration::MAX) == on {
             return;
         }
-        let at = self.timeline.record(What::Led {
+        let what = What::Led {
             board: self.board.clone(),
             led: led.to_owned(),
             on,
-        });
+        };
+        let at = match at {
+            Some(at) => self.timeline.record_at(at, what),
+            None => self.timeline.record(what),
+        };
         track.record(at, on);
         drop(tracks);
         self.shared.changed.notify_waiters();
@@ -101,6 +125,11 @@ impl LedObserver {
         self.timeline.now()
     }
 
+    /// Board time at which a window ending at `end` is decided: its edges are in.
+    fn decided(&self, end: Duration) -> Duration {
+        end.saturating_add(self.timeline.clock().to_board(EDGE_DELIVERY))
+    }
+
     fn mismatch(&self, led: &str, expected: String, since: Duration) -> LedMismatch {
         let now = self.now();
         let seen = self.track(led).map_or_else(
@@ -116,7 +145,8 @@ impl LedObserver {
     }
 
     /// Waits until `led` has been solidly `on` (or off) for `settle`, for at most
-    /// `within`; a blinking LED does not count. Returns when it became solid.
+    /// `within` (both board time); a blinking LED does not count. Returns when it became
+    /// solid.
     pub async fn wait_solid(
         &self,
         led: &str,
@@ -151,15 +181,16 @@ impl LedObserver {
             .clamp(now, deadline);
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(wake.saturating_sub(now) + Duration::from_millis(1)) => {}
+                _ = self.timeline.sleep_until(wake) => {}
             }
         }
     }
 
-    /// Checks that `led` stays `on` (or off) for `hold`, from now.
+    /// Checks that `led` stays `on` (or off) for `hold` (board time), from now.
     pub async fn wait_held(&self, led: &str, on: bool, hold: Duration) -> Result<(), LedMismatch> {
         let from = self.now();
         let to = from + hold;
+        let decided = self.decided(to);
         let expected = format!("{} for {hold:?}", if on { "on" } else { "off" });
         loop {
             let notified = self.shared.changed.notified();
@@ -179,28 +210,30 @@ impl LedObserver {
                     at: now,
                 });
             }
-            if now >= to {
+            if now >= decided {
                 return Ok(());
             }
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(to - now) => {}
+                _ = self.timeline.sleep_until(decided) => {}
             }
         }
     }
 
-    /// Watches `led` for `window` and says what it showed.
+    /// Watches `led` for `window` (board time) and says what it showed.
     pub async fn observe(&self, led: &str, window: Duration) -> Pattern {
         let from = self.now();
-        tokio::time::sleep(window).await;
+        let to = from + window;
+        self.timeline.sleep_until(self.decided(to)).await;
         self.track(led)
-            .map_or(Pattern::Irregular, |t| t.classify(from, from + window))
+            .map_or(Pattern::Irregular, |t| t.classify(from, to))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::RigClock;
 
     #[tokio::test(start_paused = true)]
     async fn waits_follow_recorded_edges() {
@@ -238,5 +271,43 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_speed_20_rates_and_holds_are_judged_in_board_time() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline.clone(), &["green", "red"]);
+        let feeder = leds.clone();
+        // 2 Hz on the board's clock: an edge every 250 ms of board time (12.5 ms of wall
+        // time), each stamped by the board and delivered 0 to 2 ms of wall time late (up to
+        // 40 ms of board time, a sixth of a half period).
+        let clock = timeline.clone();
+        tokio::spawn(async move {
+            for i in 0..40u64 {
+                let at = Duration::from_millis(250 * i);
+                let late = Duration::from_millis((i * 7) % 3);
+                tokio::time::sleep_until(clock.instant(at) + late).await;
+                feeder.record_at("green", i % 2 == 0, at);
+            }
+        });
+        let start = tokio::time::Instant::now();
+        let pattern = leds.observe("green", Duration::from_secs(4)).await;
+        assert_eq!(pattern, Pattern::Blinking { hz: 2.0, duty: 0.5 });
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(202),
+            "4 s of board time, and the delivery allowance"
+        );
+
+        let start = tokio::time::Instant::now();
+        leds.wait_held("red", false, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(52));
+        let err = leds
+            .wait_held("green", true, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(err.seen.starts_with("off at "), "{}", err.seen);
     }
 }
