@@ -150,6 +150,21 @@ pub struct TestClient {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl ClientError {
+    /// The error with a [`ClientError::Timeout`]'s wait given as `timeout`: the client
+    /// waits in wall time, and a caller that converted a scenario's board-time duration
+    /// reports that duration instead.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let ClientError::Timeout {
+            timeout: waited, ..
+        } = &mut self
+        {
+            *waited = timeout;
+        }
+        self
+    }
+}
+
 impl std::fmt::Debug for TestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestClient")

@@ -116,6 +116,21 @@ pub enum ConsoleError {
     },
 }
 
+impl ConsoleError {
+    /// The error with a [`ConsoleError::Timeout`]'s wait given as `timeout`: the console
+    /// waits in wall time, and a caller that converted a scenario's board-time duration
+    /// reports that duration instead.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let ConsoleError::Timeout {
+            timeout: waited, ..
+        } = &mut self
+        {
+            *waited = timeout;
+        }
+        self
+    }
+}
+
 /// A console port's key could not be resolved to a device path.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

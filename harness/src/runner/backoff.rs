@@ -125,7 +125,8 @@ impl World {
         // (before this step) is not one of them, nor is anything before it.
         let since = self.last_connected(&thing, self.timeline.now());
         let wanted = s.attempts as usize;
-        let deadline = tokio::time::Instant::now() + Scenario::checked_duration(&s.within);
+        let within = Scenario::checked_duration(&s.within);
+        let deadline = self.timeline.instant(self.timeline.now() + within);
         let mut live = self.timeline.subscribe();
         loop {
             let attempts = self.attempts_of(&id, since);
