@@ -13,9 +13,11 @@
 //! firmware time it happened at (`t_ms`). The edges go on the timeline at that time, mapped
 //! by [`FirmwareClock`] (measured once at start-up with a `state` request), not at the time
 //! the harness read them: at speed 20 a 250 ms blink lasts 12.5 ms of wall time, and
-//! the delivery delay would otherwise skew the measured rate.
+//! the delivery delay would otherwise skew the measured rate. The board answers a control
+//! request only after the edges it made before it, so the LED observer's queries use a
+//! `state` request as their barrier ([`EdgeSync`]) before they decide.
 
-use super::{Board, Capabilities, Environment, FlashProgress, LedObserver};
+use super::{Board, Capabilities, EdgeSync, Environment, FlashProgress, LedObserver};
 use crate::console::Console;
 use crate::errors::BoardError;
 use crate::led::LED_NAMES;
@@ -152,10 +154,55 @@ impl FirmwareClock {
 /// How many `state` exchanges measure the firmware clock; the shortest wins.
 const CLOCK_EXCHANGES: usize = 3;
 
+/// The request side of the control socket, shared by the board and its LED observer:
+/// a request takes its place among the awaited answers and writes its line under one
+/// lock, so answers, which come in order, match their requests.
+#[derive(Debug, Clone)]
+struct ControlLink {
+    write: Arc<tokio::sync::Mutex<tokio::net::unix::OwnedWriteHalf>>,
+    waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
+}
+
+impl ControlLink {
+    async fn request(&self, request: Value) -> Result<Value, String> {
+        let (tx, rx) = oneshot::channel();
+        let mut line = request.to_string();
+        line.push('\n');
+        {
+            let mut write = self.write.lock().await;
+            self.waiting
+                .lock()
+                .map_err(|_| "control state poisoned".to_owned())?
+                .push_back(tx);
+            write
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+        }
+        let reply = tokio::time::timeout(CONTROL_TIMEOUT, rx)
+            .await
+            .map_err(|_| format!("no answer to {request} within {CONTROL_TIMEOUT:?}"))?
+            .map_err(|_| "the control socket closed".to_owned())?;
+        if reply["ok"] == true {
+            Ok(reply)
+        } else {
+            Err(reply["error"].as_str().unwrap_or("refused").to_owned())
+        }
+    }
+}
+
+/// The board answers a request only after the edges it made before it (its contract),
+/// so any answer is a barrier on the edge stream.
+#[async_trait::async_trait]
+impl EdgeSync for ControlLink {
+    async fn sync(&self) -> Result<(), String> {
+        self.request(json!({"cmd": "state"})).await.map(drop)
+    }
+}
+
 /// The control socket: requests answered in order, edge events to the LED observer.
 struct Control {
-    write: tokio::net::unix::OwnedWriteHalf,
-    waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
+    link: ControlLink,
     reader: tokio::task::JoinHandle<()>,
     firmware_clock: Arc<OnceLock<FirmwareClock>>,
 }
@@ -198,8 +245,10 @@ impl Control {
             }
         });
         Ok(Control {
-            write,
-            waiting,
+            link: ControlLink {
+                write: Arc::new(tokio::sync::Mutex::new(write)),
+                waiting,
+            },
             reader,
             firmware_clock,
         })
@@ -229,26 +278,7 @@ impl Control {
     }
 
     async fn request(&mut self, request: Value) -> Result<Value, String> {
-        let (tx, rx) = oneshot::channel();
-        self.waiting
-            .lock()
-            .map_err(|_| "control state poisoned".to_owned())?
-            .push_back(tx);
-        let mut line = request.to_string();
-        line.push('\n');
-        self.write
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let reply = tokio::time::timeout(CONTROL_TIMEOUT, rx)
-            .await
-            .map_err(|_| format!("no answer to {request} within {CONTROL_TIMEOUT:?}"))?
-            .map_err(|_| "the control socket closed".to_owned())?;
-        if reply["ok"] == true {
-            Ok(reply)
-        } else {
-            Err(reply["error"].as_str().unwrap_or("refused").to_owned())
-        }
+        self.link.request(request).await
     }
 }
 
@@ -355,6 +385,7 @@ impl EmulatedBoard {
             .measure_firmware_clock(&timeline)
             .await
             .map_err(fail)?;
+        leds.set_sync(Arc::new(control.link.clone()));
         let subscribed = control
             .request(json!({"cmd": "subscribe_gpio"}))
             .await

@@ -9,27 +9,35 @@
 //!
 //! Every time here is board time (the timeline's): a rate or a hold is judged on the
 //! board's clock whatever the rig's speed. An edge stamped by the board arrives a moment
-//! after it happened, so a query about a window decides once [`EDGE_DELIVERY`] (wall
-//! time) has passed after the window's end.
+//! after it happened (at speed 20, a delivery delay of 5 ms is 100 ms of board time), so
+//! a backend that can tell when every edge so far has arrived gives the observer an
+//! [`EdgeSync`], and each query waits for it before it decides.
 
 use crate::led::{Edge, LedTrack, Pattern};
 use crate::timeline::{Timeline, What};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How long a level must last to count as solid when none is given (board time).
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
 
-/// How long after a window ends its edges are waited for (wall time): an edge the board
-/// stamped inside the window may still be on its way.
-pub const EDGE_DELIVERY: Duration = Duration::from_millis(2);
+/// A barrier on a board's edge stream: when [`EdgeSync::sync`] returns, every edge the
+/// board made before the call has been recorded (an emulated board answers a control
+/// request only after the edges it made before it).
+#[async_trait::async_trait]
+pub trait EdgeSync: Send + Sync + std::fmt::Debug {
+    /// Returns once every edge made before the call is recorded; an error when the board
+    /// cannot say (the queries then decide on what they have).
+    async fn sync(&self) -> Result<(), String>;
+}
 
 #[derive(Debug)]
 struct Shared {
     tracks: Mutex<BTreeMap<String, LedTrack>>,
     changed: Notify,
+    sync: OnceLock<Arc<dyn EdgeSync>>,
 }
 
 /// A board's LEDs as observed; cheap to clone.
@@ -67,7 +75,20 @@ impl LedObserver {
             shared: Arc::new(Shared {
                 tracks: Mutex::new(tracks),
                 changed: Notify::new(),
+                sync: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Makes every query wait for `sync` before it decides (the first one given stays).
+    pub fn set_sync(&self, sync: Arc<dyn EdgeSync>) {
+        let _ = self.shared.sync.set(sync);
+    }
+
+    /// Waits until every edge the board made so far is recorded, if the backend can tell.
+    async fn edges_in(&self) {
+        if let Some(sync) = self.shared.sync.get() {
+            let _ = sync.sync().await;
         }
     }
 
@@ -125,11 +146,6 @@ impl LedObserver {
         self.timeline.now()
     }
 
-    /// Board time at which a window ending at `end` is decided: its edges are in.
-    fn decided(&self, end: Duration) -> Duration {
-        end.saturating_add(self.timeline.clock().to_board(EDGE_DELIVERY))
-    }
-
     fn mismatch(&self, led: &str, expected: String, since: Duration) -> LedMismatch {
         let now = self.now();
         let seen = self.track(led).map_or_else(
@@ -160,14 +176,23 @@ impl LedObserver {
         loop {
             let notified = self.shared.changed.notified();
             let now = self.now();
+            let until = now.min(deadline);
             let track = self
                 .track(led)
                 .ok_or_else(|| self.mismatch(led, expected.clone(), since))?;
-            if let Some(at) = track.solid_since(on, since, settle, now) {
-                return Ok(at);
-            }
-            if now >= deadline {
-                return Err(self.mismatch(led, expected, since));
+            if track.solid_since(on, since, settle, until).is_some() || now >= deadline {
+                // Decide on every edge made until now: one may still be on its way.
+                self.edges_in().await;
+                let track = self
+                    .track(led)
+                    .ok_or_else(|| self.mismatch(led, expected.clone(), since))?;
+                if let Some(at) = track.solid_since(on, since, settle, until) {
+                    return Ok(at);
+                }
+                if now >= deadline {
+                    return Err(self.mismatch(led, expected, since));
+                }
+                continue;
             }
             // Next moment the answer can change without an edge: the current level's
             // settle time, or the deadline.
@@ -190,11 +215,14 @@ impl LedObserver {
     pub async fn wait_held(&self, led: &str, on: bool, hold: Duration) -> Result<(), LedMismatch> {
         let from = self.now();
         let to = from + hold;
-        let decided = self.decided(to);
         let expected = format!("{} for {hold:?}", if on { "on" } else { "off" });
         loop {
             let notified = self.shared.changed.notified();
             let now = self.now();
+            if now >= to {
+                // Every edge of the window, the last ones included.
+                self.edges_in().await;
+            }
             let track = self
                 .track(led)
                 .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
@@ -210,12 +238,12 @@ impl LedObserver {
                     at: now,
                 });
             }
-            if now >= decided {
+            if now >= to {
                 return Ok(());
             }
             tokio::select! {
                 _ = notified => {}
-                _ = self.timeline.sleep_until(decided) => {}
+                _ = self.timeline.sleep_until(to) => {}
             }
         }
     }
@@ -224,7 +252,8 @@ impl LedObserver {
     pub async fn observe(&self, led: &str, window: Duration) -> Pattern {
         let from = self.now();
         let to = from + window;
-        self.timeline.sleep_until(self.decided(to)).await;
+        self.timeline.sleep_until(to).await;
+        self.edges_in().await;
         self.track(led)
             .map_or(Pattern::Irregular, |t| t.classify(from, to))
     }
@@ -295,19 +324,71 @@ mod tests {
         assert_eq!(pattern, Pattern::Blinking { hz: 2.0, duty: 0.5 });
         assert_eq!(
             start.elapsed(),
-            Duration::from_millis(202),
-            "4 s of board time, and the delivery allowance"
+            Duration::from_millis(200),
+            "4 s of board time"
         );
 
         let start = tokio::time::Instant::now();
         leds.wait_held("red", false, Duration::from_secs(1))
             .await
             .unwrap();
-        assert_eq!(start.elapsed(), Duration::from_millis(52));
+        assert_eq!(start.elapsed(), Duration::from_millis(50));
         let err = leds
             .wait_held("green", true, Duration::from_secs(1))
             .await
             .unwrap_err();
         assert!(err.seen.starts_with("off at "), "{}", err.seen);
+    }
+
+    /// An edge on its way: recorded only when the board is asked for its edges.
+    #[derive(Debug)]
+    struct InFlight {
+        edge: Mutex<Option<(LedObserver, &'static str, bool, Duration)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl EdgeSync for InFlight {
+        async fn sync(&self) -> Result<(), String> {
+            let edge = self.edge.lock().unwrap().take();
+            if let Some((leds, led, on, at)) = edge {
+                leds.record_at(led, on, at);
+            }
+            Ok(())
+        }
+    }
+
+    fn in_flight(leds: &LedObserver, led: &'static str, on: bool, at: Duration) {
+        let edge = Mutex::new(Some((leds.clone(), led, on, at)));
+        leds.set_sync(Arc::new(InFlight { edge }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_is_decided_with_the_edges_still_on_their_way() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["red"]);
+        leds.record("red", true);
+        // Went dark at 0.5 s of board time; the harness hears of it only when it asks.
+        in_flight(&leds, "red", false, Duration::from_millis(500));
+        let err = leds
+            .wait_held("red", true, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.seen, "off at 0.500s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_level_that_ended_on_the_way_is_not_solid() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["red"]);
+        leds.record("red", true);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Lit for 2 s of board time as far as the harness knows, but dark since 1.9 s.
+        in_flight(&leds, "red", false, Duration::from_millis(1900));
+        let err = leds
+            .wait_solid("red", true, DEFAULT_SETTLE, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.expected, "solid on within 1s");
+        assert_eq!(err.seen, "off");
     }
 }
