@@ -408,7 +408,13 @@ fn summary(reports: &[Report], suite: Duration, timings: bool) {
         }
     );
     if timings {
-        println!("suite wall time: {:.1}s", suite.as_secs_f64());
+        let board: Duration = reports.iter().map(|r| r.board_time).sum();
+        let ratio = board.as_secs_f64() / suite.as_secs_f64().max(f64::MIN_POSITIVE);
+        println!(
+            "suite wall time: {:.1}s; board time {:.1}s, {ratio:.1}x the wall time",
+            suite.as_secs_f64(),
+            board.as_secs_f64()
+        );
     }
 }
 
