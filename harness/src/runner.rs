@@ -39,7 +39,9 @@ mod needs;
 mod snapshot_step;
 mod start;
 mod world;
-pub use backoff::{Attempt, BackoffVerdict, FINAL_RATIO, MAX_DELAYS, PASS_RATIO, backoff_verdict};
+pub use backoff::{
+    Attempt, BackoffVerdict, FINAL_RATIO, MAX_DELAYS, PASS_RATIO, attempts_in, backoff_verdict,
+};
 pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};

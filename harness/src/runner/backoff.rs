@@ -4,6 +4,7 @@
 //! up to [`MAX_DELAYS`] delays). Times are board time.
 
 use super::world::{Mismatch, World, mismatch};
+use crate::clock::RigClock;
 use crate::scenario::{ExpectBackoffStep, Scenario};
 use crate::timeline::{Entry, What};
 use std::time::Duration;
@@ -17,10 +18,10 @@ fn is_handshake(entry: &Entry) -> bool {
 /// One connection attempt on the timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
-    /// When the TLS handshake finished (accepted or refused).
+    /// When it began: its TCP connection was accepted.
     pub start: Duration,
     /// When the connection closed; `None` while it is open. A refused handshake ends
-    /// when it starts.
+    /// when it is refused.
     pub end: Option<Duration>,
 }
 
@@ -47,8 +48,8 @@ pub enum BackoffVerdict {
 /// Judges connection attempts, in order, as capped exponential backoff with jitter.
 ///
 /// The delays are the times between one attempt's end and the next one's start (the
-/// backoff, without the time an attempt took, e.g. a CONNACK timeout; the real time of
-/// the next TLS handshake is in it, at the rig's speed). They must carry jitter (not all
+/// backoff, without the time an attempt took, e.g. a CONNACK timeout, nor the next TLS
+/// handshake's real time: see [`attempts_in`]). They must carry jitter (not all
 /// equal, not a fixed ratio from one to the next: that fails at once) and grow: the later
 /// half's mean over the earlier half's (the middle delay left out when their number is
 /// odd) must reach [`PASS_RATIO`] once there are `minimum - 1` delays (the step's
@@ -61,7 +62,8 @@ pub enum BackoffVerdict {
 /// is a test with error rates. For the reference firmware's backoff (the first judged
 /// delay uniform in `[0, 2 s]`, each ceiling doubling to a 32 s cap) and `minimum` = 5
 /// attempts, by simulation (200 000 outages): it fails a correct device 0.085% of the
-/// time (0.09% with 70 ms of handshake in every delay, what speed 20 adds), deciding
+/// time (0.14% with 0.25 s more in every delay, 0.46% with 1 s more: what a 5 ms
+/// handshake would add at speeds 50 and 200 if it were not taken off), deciding
 /// after 4 delays 67% of the time, 5 delays 26%, 10 delays 0.4%, in 23 s of board time
 /// on average (99.9% within 85 s; at most 223 s). A device whose delays carry jitter but
 /// do not grow passes 12.6% of the time (uniform in a fixed range) to 34.5%
@@ -128,42 +130,58 @@ pub fn backoff_verdict(attempts: &[Attempt], minimum: usize) -> BackoffVerdict {
     }
 }
 
+/// Connection attempts (TLS handshakes, accepted or refused, as the embedded broker taps
+/// them) with the certificate `certificate_id` recorded after `since`, each with when its
+/// connection closed. An attempt starts when its TCP connection was accepted: the
+/// handshake's real time (the tap's `handshake_ms`, converted to board time with `clock`)
+/// is taken off the time the handshake ended, so it does not count as backoff at any
+/// speed.
+pub fn attempts_in(
+    entries: &[Entry],
+    certificate_id: &str,
+    since: Duration,
+    clock: RigClock,
+) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let What::Broker { event } = &entry.what else {
+            continue;
+        };
+        if entry.at <= since || event["certificate_id"].as_str() != Some(certificate_id) {
+            continue;
+        }
+        let handshake = event["handshake_ms"]
+            .as_f64()
+            .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+            .unwrap_or_default();
+        let start = entry.at.saturating_sub(clock.to_board(handshake));
+        match event["event"].as_str() {
+            Some("tls_rejected") => attempts.push(Attempt {
+                start,
+                end: Some(entry.at),
+            }),
+            Some("tls_accepted") => {
+                let conn = &event["conn"];
+                let end = entries[index + 1..]
+                    .iter()
+                    .find(|later| {
+                        matches!(&later.what, What::Broker { event }
+                            if event["event"] == "closed" && &event["conn"] == conn)
+                    })
+                    .map(|later| later.at);
+                attempts.push(Attempt { start, end });
+            }
+            _ => {}
+        }
+    }
+    attempts
+}
+
 impl World {
-    /// Connection attempts (TLS handshakes, accepted or refused) with the board's
-    /// certificate after `since`, each with when its connection closed.
+    /// The board's connection attempts after `since` ([`attempts_in`] on the timeline).
     pub(super) fn attempts_of(&self, certificate_id: &str, since: Duration) -> Vec<Attempt> {
         let entries = self.timeline.entries();
-        let mut attempts = Vec::new();
-        for (index, entry) in entries.iter().enumerate() {
-            let What::Broker { event } = &entry.what else {
-                continue;
-            };
-            if entry.at <= since || event["certificate_id"].as_str() != Some(certificate_id) {
-                continue;
-            }
-            match event["event"].as_str() {
-                Some("tls_rejected") => attempts.push(Attempt {
-                    start: entry.at,
-                    end: Some(entry.at),
-                }),
-                Some("tls_accepted") => {
-                    let conn = &event["conn"];
-                    let end = entries[index + 1..]
-                        .iter()
-                        .find(|later| {
-                            matches!(&later.what, What::Broker { event }
-                                if event["event"] == "closed" && &event["conn"] == conn)
-                        })
-                        .map(|later| later.at);
-                    attempts.push(Attempt {
-                        start: entry.at,
-                        end,
-                    });
-                }
-                _ => {}
-            }
-        }
-        attempts
+        attempts_in(&entries, certificate_id, since, self.timeline.clock())
     }
 
     /// When the board's last accepted connection before `before` was accepted (zero if
@@ -408,6 +426,61 @@ mod tests {
         assert!(
             (6300..7500).contains(&exponential),
             "{exponential} of 20000 passed"
+        );
+    }
+
+    #[test]
+    fn an_attempt_starts_when_its_handshake_began_at_any_speed() {
+        use serde_json::json;
+        // Recorded at speed 100: a handshake of 5 ms is 0.5 s of board time.
+        let entry = |at_ms: u64, event: serde_json::Value| Entry {
+            seq: 0,
+            at: Duration::from_millis(at_ms),
+            wall: Duration::from_millis(at_ms / 100),
+            what: What::Broker { event },
+        };
+        let entries = [
+            entry(
+                1000,
+                json!({"event": "tls_rejected", "certificate_id": "other", "handshake_ms": 5.0}),
+            ),
+            entry(
+                2000,
+                json!({"event": "tls_accepted", "conn": 1, "certificate_id": "dev", "handshake_ms": 5.0}),
+            ),
+            entry(2100, json!({"event": "closed", "conn": 1})),
+            entry(
+                5000,
+                json!({"event": "tls_rejected", "certificate_id": "dev", "handshake_ms": 4.0}),
+            ),
+            entry(
+                9000,
+                json!({"event": "tls_accepted", "conn": 2, "certificate_id": "dev"}),
+            ),
+        ];
+        let clock = RigClock::new(100.0).unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            attempts_in(&entries, "dev", Duration::ZERO, clock),
+            vec![
+                Attempt {
+                    start: ms(1500),
+                    end: Some(ms(2100))
+                },
+                Attempt {
+                    start: ms(4600),
+                    end: Some(ms(5000))
+                },
+                Attempt {
+                    start: ms(9000),
+                    end: None
+                },
+            ]
+        );
+        assert_eq!(
+            attempts_in(&entries, "dev", ms(2000), clock).len(),
+            2,
+            "after `since`"
         );
     }
 }
