@@ -198,8 +198,9 @@ impl EmbeddedBroker {
         self.timeline.record(What::Action {
             text: "broker restarting".into(),
         });
+        // The tap goes on across the restart, so a board that reconnects at once is on the
+        // timeline too (at a high speed it does, before this returns).
         self.broker.restart().await.map_err(start_error)?;
-        self._pump = pump(&self.broker, self.timeline.clone());
         self.api = start_api(&self.plane, &self.broker).await?;
         Ok(())
     }
