@@ -1,6 +1,7 @@
 //! The emulated board's clock at high speed: a timer's LED edges carry the timer's own
-//! firmware time whatever the host's delays, and an answer on the control socket comes
-//! after every edge made before it.
+//! firmware time whatever the host's delays, an answer on the control socket comes after
+//! every edge made before it, and the board says where its firmware time 0 is on the
+//! host's monotonic clock.
 
 use crate::support::{Board, Pki, provision};
 use serde_json::{Value, json};
@@ -12,6 +13,33 @@ fn times(edges: &[Value], led: &str) -> Vec<u64> {
         .filter(|e| e["led"] == led)
         .filter_map(|e| e["t_ms"].as_u64())
         .collect()
+}
+
+/// The host's monotonic clock, in nanoseconds.
+fn monotonic_ns() -> u64 {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+    now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_origin_places_firmware_time_on_the_host_clock() {
+    let board = Board::start(50.0, &[]).await;
+    let mut control = board.control().await;
+    for _ in 0..5 {
+        let before = monotonic_ns();
+        let state = control.request(json!({"cmd": "state"})).await;
+        let after = monotonic_ns();
+        let origin = state["clock_origin_ns"].as_u64().unwrap();
+        let firmware_ms = state["firmware_ms"].as_u64().unwrap();
+        // Firmware time is host time since the origin, times the speed, in whole ms.
+        let at = |host: u64| (host - origin) as f64 * 50.0 / 1e6;
+        assert!(
+            at(before).floor() as u64 <= firmware_ms && firmware_ms <= at(after) as u64,
+            "{firmware_ms} ms is not between {:.3} and {:.3}",
+            at(before),
+            at(after)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,7 +361,9 @@ impl Emulator {
                     eprintln!("emulated-board: cannot save credentials: {e}");
                 }
             }
-            Action::Reset => self.boot(),
+            // The reset happens when the command is handled, not when the host gets to it
+            // (the reply is written first).
+            Action::Reset => self.pinned(now, Self::boot),
         }
     }
 
@@ -448,6 +450,13 @@ impl Emulator {
                 _ => {}
             },
         }
+    }
+
+    /// Runs `f` with firmware time held at `at`.
+    fn pinned(&mut self, at: Instant, f: impl FnOnce(&mut Self)) {
+        let saved = self.due.replace(at);
+        f(self);
+        self.due = saved;
     }
 
     /// Power-on or reset: a fresh core from what is in flash.
@@ -546,6 +555,7 @@ impl Emulator {
                 "ok": true,
                 "powered": self.board.is_some(),
                 "firmware_ms": now.millis(),
+                "clock_origin_ns": self.clock.origin_ns(),
                 "register": self.gpio.register(),
                 "leds": self.leds(),
                 "wifi": self.wifi_ssid,
