@@ -139,6 +139,23 @@ impl FirmwareClock {
         }
     }
 
+    /// The exact mapping, for a board on this host that says where its firmware time 0
+    /// is on the host's monotonic clock (`origin_ns`): `host_now_ns` on that clock and the
+    /// timeline's `board_now` were read together, and board time runs at `clock`'s speed.
+    pub fn from_origin(
+        origin_ns: u64,
+        host_now_ns: u64,
+        board_now: Duration,
+        clock: crate::clock::RigClock,
+    ) -> Self {
+        let since_origin =
+            clock.to_board(Duration::from_nanos(host_now_ns.saturating_sub(origin_ns)));
+        FirmwareClock {
+            offset_ns: board_now.as_nanos() as i128 - since_origin.as_nanos() as i128,
+            uncertainty: Duration::ZERO,
+        }
+    }
+
     /// The timeline's board time of firmware time `t_ms` (zero if before the run).
     pub fn to_timeline(self, t_ms: u64) -> Duration {
         let at = i128::from(t_ms) * 1_000_000 + self.offset_ns;
@@ -149,6 +166,15 @@ impl FirmwareClock {
     pub fn uncertainty(self) -> Duration {
         self.uncertainty
     }
+}
+
+/// The host's monotonic clock (CLOCK_MONOTONIC, what tokio's and std's instants read), in
+/// nanoseconds.
+fn monotonic_ns() -> Option<u64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+    let secs = u64::try_from(now.tv_sec()).ok()?;
+    let nanos = u64::try_from(now.tv_nsec()).ok()?;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 /// How many `state` exchanges measure the firmware clock; the shortest wins.
@@ -255,14 +281,24 @@ impl Control {
     }
 
     /// Measures the board's firmware clock against the timeline with `state` requests;
-    /// LED edges are stamped with it from then on. A board whose `state` says no
-    /// `firmware_ms` keeps the harness's receipt times.
+    /// LED edges are stamped with it from then on: exactly with the `clock_origin_ns` the
+    /// board gives, else from `firmware_ms` and the shortest of a few round trips. A board
+    /// whose `state` says neither keeps the harness's receipt times.
     async fn measure_firmware_clock(&mut self, timeline: &Timeline) -> Result<(), String> {
         let mut best: Option<FirmwareClock> = None;
         for _ in 0..CLOCK_EXCHANGES {
             let sent = timeline.now();
             let state = self.request(json!({"cmd": "state"})).await?;
             let answered = timeline.now();
+            if let (Some(origin), Some(host_now)) =
+                (state["clock_origin_ns"].as_u64(), monotonic_ns())
+            {
+                let board_now = timeline.now();
+                let clock =
+                    FirmwareClock::from_origin(origin, host_now, board_now, timeline.clock());
+                let _ = self.firmware_clock.set(clock);
+                return Ok(());
+            }
             let Some(firmware_ms) = state["firmware_ms"].as_u64() else {
                 return Ok(());
             };
@@ -556,6 +592,22 @@ mod tests {
         assert_eq!(clock.uncertainty(), ms(1));
         assert_eq!(clock.to_timeline(5), Duration::from_micros(10_500));
         assert_eq!(clock.to_timeline(1005), Duration::from_micros(1_010_500));
+    }
+
+    #[test]
+    fn a_board_that_gives_its_clock_origin_maps_exactly() {
+        // At speed 20: the board's firmware time 0 was 3 ms of host time before the moment
+        // the timeline said 1 s of board time (60 ms of board time before it).
+        let clock = crate::clock::RigClock::new(20.0).unwrap();
+        let exact = FirmwareClock::from_origin(5_000_000, 8_000_000, ms(1000), clock);
+        assert_eq!(exact.uncertainty(), Duration::ZERO);
+        assert_eq!(exact.to_timeline(0), ms(940));
+        assert_eq!(exact.to_timeline(250), ms(1190));
+        assert_eq!(
+            monotonic_ns().map(|ns| ns > 0),
+            Some(true),
+            "the host's monotonic clock reads"
+        );
     }
 
     #[test]
