@@ -219,27 +219,32 @@ impl LedObserver {
         loop {
             let notified = self.shared.changed.notified();
             let now = self.now();
-            if now >= to {
-                // Every edge of the window, the last ones included.
-                self.edges_in().await;
-            }
             let track = self
                 .track(led)
                 .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
-            if let Err(Edge { at, on: level }) = track.held(on, from, to.min(now)) {
-                return Err(LedMismatch {
-                    led: led.to_owned(),
-                    expected,
-                    seen: format!(
-                        "{} at {:.3}s",
-                        if level { "on" } else { "off" },
-                        at.as_secs_f64()
-                    ),
-                    at: now,
-                });
-            }
-            if now >= to {
-                return Ok(());
+            if now >= to || track.held(on, from, to.min(now)).is_err() {
+                // Decide on every edge made until now: one still on its way may end the
+                // hold, or show the LED was right at the start after all.
+                self.edges_in().await;
+                let track = self
+                    .track(led)
+                    .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
+                match track.held(on, from, to.min(now)) {
+                    Err(Edge { at, on: level }) => {
+                        return Err(LedMismatch {
+                            led: led.to_owned(),
+                            expected,
+                            seen: format!(
+                                "{} at {:.3}s",
+                                if level { "on" } else { "off" },
+                                at.as_secs_f64()
+                            ),
+                            at: now,
+                        });
+                    }
+                    Ok(()) if now >= to => return Ok(()),
+                    Ok(()) => {}
+                }
             }
             tokio::select! {
                 _ = notified => {}
@@ -390,5 +395,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.expected, "solid on within 1s");
         assert_eq!(err.seen, "off");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_that_began_on_the_way_is_not_a_failure() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["yellow"]);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Lit at 1.9 s of board time (a shadow toggle), the harness not told yet at 2 s.
+        in_flight(&leds, "yellow", true, Duration::from_millis(1900));
+        leds.wait_held("yellow", true, Duration::from_secs(1))
+            .await
+            .unwrap();
     }
 }
