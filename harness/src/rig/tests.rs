@@ -23,6 +23,7 @@ fn the_shipped_rigs_load() {
         Some("hil-lab")
     );
     assert!(matches!(emulated.broker, BrokerSpec::Embedded { .. }));
+    assert!(emulated.clock.speed() >= 10.0, "the default rig runs fast");
 
     let lab = Rig::load(&root.join("scenarios/rigs/sam-iot-wg.toml")).unwrap();
     let BoardSpec::ProbeRs {
