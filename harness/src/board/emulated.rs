@@ -37,8 +37,8 @@ use tokio::sync::oneshot;
 /// How long start-up and control requests may take.
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How to start an emulated board.
-#[derive(Debug, Clone)]
+/// How to start an emulated board (its speed is the timeline's).
+#[derive(Debug, Clone, Default)]
 pub struct EmulatedOptions {
     /// The binary; found or built when `None`.
     pub binary: Option<PathBuf>,
@@ -46,16 +46,6 @@ pub struct EmulatedOptions {
     pub access_points: Vec<AccessPoint>,
     /// Endpoint names and the addresses they resolve to.
     pub hosts: Vec<(String, IpAddr)>,
-}
-
-impl Default for EmulatedOptions {
-    fn default() -> Self {
-        EmulatedOptions {
-            binary: None,
-            access_points: Vec::new(),
-            hosts: Vec::new(),
-        }
-    }
 }
 
 /// Finds `emulated-board`: the rig's path, `$HIL_EMULATED_BOARD`, or the workspace's
