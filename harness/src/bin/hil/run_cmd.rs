@@ -273,4 +273,3 @@ fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", path.display()))
 }
-
