@@ -3,11 +3,11 @@
 
 use super::live::Live;
 use super::report::{summary, write_junit};
-use super::select::select;
+use super::select::{Selection, select};
 use crate::{Ending, interrupt, load_rig};
 use futures::StreamExt;
-use harness::rig::{BrokerSpec, workspace_root};
-use harness::runner::{Failure, Outcome, Report, Runner};
+use harness::rig::{BrokerSpec, Rig, workspace_root};
+use harness::runner::{CancellationToken, Failure, Outcome, Report, Runner};
 use harness::scenario::Scenario;
 use harness::schedule::{Partition, one_at_a_time};
 use miette::{Context, IntoDiagnostic};
@@ -77,66 +77,15 @@ pub async fn run(args: RunArgs) -> miette::Result<Ending> {
         .clone()
         .unwrap_or_else(|| workspace_root().join("target").join("hil"));
     let selection = select(&args.paths, &args.tag, args.partition, &output)?;
-    let scenarios = selection.scenarios;
     let jobs = args.jobs.unwrap_or_else(default_jobs).get();
-    let alone = one_at_a_time(&rig);
-    let at_once = match alone {
-        Some(_) => 1,
-        None => jobs,
-    }
-    .min(scenarios.len())
-    .max(1);
-
-    let broker = match &rig.broker {
-        BrokerSpec::Embedded { .. } => "embedded mock broker".to_owned(),
-        other => format!("{} broker", other.kind()),
-    };
-    let slice = match args.partition {
-        Some(partition) => format!(" (slice {partition} of {})", selection.selected),
-        None => String::new(),
-    };
-    println!(
-        "rig {} ({broker}), {} scenario(s){slice}, {at_once} at a time",
-        rig.path.display(),
-        scenarios.len(),
-    );
-    if let (Some(why), true) = (&alone, jobs > 1 && scenarios.len() > 1) {
-        println!("note: {why}: one scenario at a time (--jobs {jobs} does not apply)");
-    }
-    if scenarios.is_empty() {
-        // A CI matrix may have more machines than scenarios: an empty slice passes.
-        println!("nothing to run in this slice");
-    }
+    let at_once = announce(&rig, &selection, args.partition, jobs);
+    let scenarios = selection.scenarios;
 
     let runner = Arc::new(Runner::new(rig).with_output_root(output.clone()));
-    let live = Live::new(&scenarios, at_once);
     let suite_start = std::time::Instant::now();
-    let mut reports: Vec<Option<Report>> = vec![None; scenarios.len()];
-    let runs = futures::stream::iter(scenarios.iter().enumerate())
-        // Once stopped, no scenario starts; those under way end as interrupted.
-        .take_while(|_| std::future::ready(!stop.token.is_cancelled()))
-        .map(|(index, scenario)| {
-            let progress = live.start(scenario);
-            let (runner, scenario, token) = (runner.clone(), scenario.clone(), stop.token.clone());
-            let task_progress = progress.clone();
-            let task = tokio::spawn(async move {
-                runner
-                    .run_until(&scenario, task_progress.as_ref(), &token)
-                    .await
-            });
-            async move { (index, progress, task.await) }
-        })
-        .buffer_unordered(at_once);
-    futures::pin_mut!(runs);
-    while let Some((index, progress, ended)) = runs.next().await {
-        let report = ended.unwrap_or_else(|e| panicked(&scenarios[index], &output, &e));
-        live.finish(&progress, &report);
-        reports[index] = Some(report);
-    }
-    live.close();
+    let reports = run_all(&runner, &scenarios, at_once, &stop.token, &output).await;
     let suite = suite_start.elapsed();
 
-    let reports: Vec<Report> = reports.into_iter().flatten().collect();
     summary(&reports, suite, args.timings, at_once);
     if let Some(signal) = stop.signal() {
         println!(
@@ -159,6 +108,70 @@ pub async fn run(args: RunArgs) -> miette::Result<Ending> {
     } else {
         Ending::Passed
     })
+}
+
+/// Says what the run will do (rig, how many scenarios, which slice, how many at once, and
+/// why one at a time on a rig that allows no more) and returns how many run at once.
+fn announce(rig: &Rig, selection: &Selection, partition: Option<Partition>, jobs: usize) -> usize {
+    let count = selection.scenarios.len();
+    let alone = one_at_a_time(rig);
+    let at_once = if alone.is_some() { 1 } else { jobs }.clamp(1, count.max(1));
+    let broker = match &rig.broker {
+        BrokerSpec::Embedded { .. } => "embedded mock broker".to_owned(),
+        other => format!("{} broker", other.kind()),
+    };
+    let slice = match partition {
+        Some(partition) => format!(" (slice {partition} of {})", selection.selected),
+        None => String::new(),
+    };
+    println!(
+        "rig {} ({broker}), {count} scenario(s){slice}, {at_once} at a time",
+        rig.path.display(),
+    );
+    if let Some(why) = alone.filter(|_| jobs > 1 && count > 1) {
+        println!("note: {why}: one scenario at a time (--jobs {jobs} does not apply)");
+    }
+    if count == 0 {
+        // A CI matrix may have more machines than scenarios: an empty slice passes.
+        println!("nothing to run in this slice");
+    }
+    at_once
+}
+
+/// Runs `scenarios`, `at_once` at a time, each on its own task, showing them as they go;
+/// once `stop` is cancelled, those under way end interrupted and no other starts. Returns
+/// the reports of those that ran, in the order of `scenarios`.
+async fn run_all(
+    runner: &Arc<Runner>,
+    scenarios: &[Scenario],
+    at_once: usize,
+    stop: &CancellationToken,
+    output: &Path,
+) -> Vec<Report> {
+    let live = Live::new(scenarios, at_once);
+    let mut reports: Vec<Option<Report>> = vec![None; scenarios.len()];
+    let runs = futures::stream::iter(scenarios.iter().enumerate())
+        .take_while(|_| std::future::ready(!stop.is_cancelled()))
+        .map(|(index, scenario)| {
+            let progress = live.start(scenario);
+            let (runner, scenario, stop) = (runner.clone(), scenario.clone(), stop.clone());
+            let task_progress = progress.clone();
+            let task = tokio::spawn(async move {
+                runner
+                    .run_until(&scenario, task_progress.as_ref(), &stop)
+                    .await
+            });
+            async move { (index, progress, task.await) }
+        })
+        .buffer_unordered(at_once);
+    futures::pin_mut!(runs);
+    while let Some((index, progress, ended)) = runs.next().await {
+        let report = ended.unwrap_or_else(|e| panicked(&scenarios[index], output, &e));
+        live.finish(&progress, &report);
+        reports[index] = Some(report);
+    }
+    live.close();
+    reports.into_iter().flatten().collect()
 }
 
 /// The report of a scenario whose task panicked (a bug in the harness): failed, with the
