@@ -4,8 +4,8 @@
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
 //! [`ProvisionError`], [`ProbeSelectError`] (choosing a lab rig's debug probe), and for
 //! provisioning hooks [`CommandLineError`] (a rig's command line) and [`HookError`]
-//! (running it), and [`SpeedError`] (a rig clock's speed). Messages are lowercase and say
-//! what failed on what.
+//! (running it), [`SpeedError`] (a rig clock's speed), and [`PartitionError`] (a `M/N`
+//! slice of a suite). Messages are lowercase and say what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -441,4 +441,39 @@ fn stderr_report(stderr: &str) -> String {
         [line] => format!("its stderr: {line}"),
         lines => format!("its stderr:\n    {}", lines.join("\n    ")),
     }
+}
+
+/// A partition (`hil run --partition M/N`) that names no slice of a suite: the text as given,
+/// and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid partition {given:?}")]
+pub struct PartitionError {
+    /// The text as given (`M/N` when built from numbers).
+    pub given: String,
+    /// What is wrong with it.
+    #[source]
+    pub kind: PartitionErrorKind,
+}
+
+/// What is wrong with a [`PartitionError`]'s text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartitionErrorKind {
+    /// The text is not two numbers around a `/`: write `M/N`, e.g. `1/3`.
+    #[error("expected M/N, slice M of N slices (e.g. 1/3)")]
+    Form,
+    /// `M` or `N` is not a whole number (digits only).
+    #[error("{0:?} is not a whole number")]
+    Number(String),
+    /// `N` is 0: a suite is cut into one slice or more.
+    #[error("there must be at least one slice (N ≥ 1)")]
+    NoSlices,
+    /// `M` is 0 or greater than `N`: slices count from 1 to `N`.
+    #[error("there is no slice {slice}; slices are 1 to {count}")]
+    NoSuchSlice {
+        /// `M`.
+        slice: usize,
+        /// `N`.
+        count: usize,
+    },
 }

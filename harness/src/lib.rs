@@ -6,7 +6,8 @@
 //! - [`clock`]: the rig's one clock (its speed), and board time to and from wall time;
 //! - [`timeline`]: one clock for actions, console lines, LED edges and broker events;
 //! - [`pki`]: the test PKI, shaped like Microchip's (root, signer, device certificates from
-//!   CSRs, server and operator certificates).
+//!   CSRs, server and operator certificates);
+//! - [`schedule`]: which scenarios a run takes (a `M/N` partition) and how many at once.
 #![deny(missing_docs)]
 
 pub mod board;
@@ -22,6 +23,7 @@ pub mod provision;
 pub mod rig;
 pub mod runner;
 pub mod scenario;
+pub mod schedule;
 pub mod snapshot;
 pub mod svg;
 pub mod timeline;

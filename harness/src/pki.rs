@@ -173,6 +173,10 @@ fn read(path: &Path) -> Result<String, PkiError> {
 impl TestPki {
     /// Opens the PKI in `dir` for a broker reachable as `names` (DNS names or IPs),
     /// creating what is missing. With `fresh`, everything is created anew.
+    ///
+    /// Opening a complete PKI for the same names reads it and writes nothing; the returned
+    /// value holds its own copy of every certificate and key, and nothing reads the files
+    /// again, so runs that each opened the PKI (scenarios in parallel) share nothing.
     pub fn open(dir: &Path, names: &[&str], fresh: bool) -> Result<Self, PkiError> {
         std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
             path: dir.to_owned(),
@@ -195,7 +199,9 @@ impl TestPki {
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
             Ok((params, &server_ca))
         })?;
-        write_public(&names_file, &wanted)?;
+        if !same_names {
+            write_public(&names_file, &wanted)?;
+        }
         let operator = Self::leaf(dir, "operator", fresh, || {
             let mut params = CertificateParams::new(Vec::<String>::new())?;
             params
@@ -447,6 +453,29 @@ mod tests {
         assert_eq!(info.ski.as_deref(), Some(first.thing.as_str()));
         let key = KeyPair::from_pem(&keyed.key_pem).unwrap();
         assert_eq!(first.thing, hex::encode(Sha1::digest(key.public_key_raw())));
+    }
+
+    #[test]
+    fn opening_an_existing_pki_for_the_same_names_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = TestPki::open(dir.path(), &["broker.hil.test", "localhost"], false).unwrap();
+        // Every file's modification time set far in the past: any write sets it to now.
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 15, "{files:?}");
+        for path in &files {
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(old).unwrap();
+        }
+        let again = TestPki::open(dir.path(), &["broker.hil.test", "localhost"], false).unwrap();
+        assert_eq!(first.server.cert_pem, again.server.cert_pem);
+        for path in &files {
+            let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+            assert_eq!(modified, old, "{} was written", path.display());
+        }
     }
 
     #[test]

@@ -370,6 +370,15 @@ impl Runner {
 
     async fn set_up(&self, scenario: &Scenario, timeline: Arc<Timeline>) -> Result<World, String> {
         let (pki, broker) = start_broker(&self.rig, timeline.clone()).await?;
+        // Where this run's broker is: runs in parallel each have their own.
+        timeline.record(What::Action {
+            text: format!(
+                "{} broker for {} at {}",
+                broker.kind(),
+                broker.endpoint(),
+                std::net::SocketAddr::new(broker.address(), broker.port())
+            ),
+        });
         let mut boards: BTreeMap<String, Box<dyn Board>> = BTreeMap::new();
         for name in &scenario.boards {
             let board = start_board(&self.rig, name, broker.as_ref(), timeline.clone()).await?;

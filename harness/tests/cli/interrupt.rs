@@ -79,3 +79,86 @@ fn sigint_stops_hil_run_with_its_rig_torn_down_a_summary_a_junit_file_and_exit_1
         "{xml}"
     );
 }
+
+#[test]
+fn sigint_stops_every_scenario_under_way_starts_no_other_and_reports_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let scenarios: Vec<String> = ["first", "second", "third"]
+        .iter()
+        .map(|id| {
+            let path = dir.path().join(format!("{id}.toml"));
+            std::fs::write(
+                &path,
+                format!("name = \"{id} waits long\"\n[[step]]\nwait = {{ for = \"120s\" }}\n"),
+            )
+            .unwrap();
+            path.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let junit = dir.path().join("junit.xml");
+    let started = std::time::Instant::now();
+    let mut args = vec![
+        "run".to_owned(),
+        "--rig".into(),
+        rig.to_str().unwrap().into(),
+        "--jobs".into(),
+        "2".into(),
+        "--output".into(),
+        dir.path().join("out").to_str().unwrap().into(),
+        "--junit".into(),
+        junit.to_str().unwrap().into(),
+    ];
+    args.extend(scenarios);
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_hil"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = lines_of(child.0.stdout.take().unwrap());
+    let hil = child.0.id();
+    // Two scenarios at once: each has its board up (nothing is printed until one ends).
+    wait_until("two emulated boards running", || {
+        children_named(hil, "emulated-board").len() == 2
+    });
+    let boards = children_named(hil, "emulated-board");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(hil as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let counts = wait_for_line(&lines, " passed, ");
+    assert!(
+        !boards.iter().any(|pid| alive(*pid)),
+        "a board outlived its interrupted scenario"
+    );
+    assert_eq!(counts, "0 passed, 0 failed, 0 skipped, 2 interrupted");
+    assert_eq!(
+        wait_for_line(&lines, "interrupted by"),
+        "interrupted by SIGINT: 1 of 3 scenario(s) not run"
+    );
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the 120 s waits were cut short: {:?}",
+        started.elapsed()
+    );
+    assert!(children_named(hil, "emulated-board").is_empty());
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\""), "{xml}");
+    assert_eq!(
+        xml.matches("<error message=\"interrupted at step 1 (wait)\" type=\"interrupted\">")
+            .count(),
+        2,
+        "{xml}"
+    );
+    assert!(
+        xml.contains("testcase name=\"first\"") && xml.contains("testcase name=\"second\""),
+        "{xml}"
+    );
+}

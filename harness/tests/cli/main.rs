@@ -1,10 +1,12 @@
 //! The `hil` command line: exit codes, the failure report, located errors, the schema, the
-//! other commands, provisioning hooks and Ctrl-C. One test binary; the helpers that run
-//! `hil` and watch its output and children are here, the tests by subject in the modules.
+//! other commands, provisioning hooks, Ctrl-C, and scenarios in parallel and in slices. One
+//! test binary; the helpers that run `hil` and watch its output and children are here, the
+//! tests by subject in the modules.
 
 mod commands;
 mod hooks;
 mod interrupt;
+mod parallel;
 mod run;
 
 use std::process::Command;
@@ -96,6 +98,19 @@ pub(crate) fn children_named(parent: u32, name: &str) -> Vec<u32> {
         }
     }
     found
+}
+
+/// Waits until `done()` holds, for what no event announces (a child process appearing in
+/// /proc): checks every 20 ms, fails after 30 s, the safety net.
+pub(crate) fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Whether `pid` is a process that has not ended (a zombie has ended).

@@ -1,7 +1,7 @@
-//! Ctrl-C for `hil run`: the first SIGINT or SIGTERM cancels a token, which stops the
+//! Ctrl-C for `hil run`: the first SIGINT or SIGTERM cancels a token, which stops every
 //! scenario under way cleanly (the runner drops the step, tears its rig down and reports
-//! it interrupted), so the summary and the JUnit file are still written; a second signal
-//! exits at once. Both exit with [`EXIT_INTERRUPTED`].
+//! it interrupted) and starts no other, so the summary and the JUnit file are still
+//! written; a second signal exits at once. Both exit with [`EXIT_INTERRUPTED`].
 //!
 //! SIGTERM exits with 130 too, not the shell's 143: for `hil` both mean "stopped from
 //! outside before the end", and one code is simpler for CI scripts to test for.
@@ -41,7 +41,7 @@ pub fn watch() -> std::io::Result<Interrupt> {
         };
         let _ = name.set(first);
         eprintln!(
-            "\n{first}: stopping the scenario and tearing its rig down (again to exit at once)"
+            "\n{first}: stopping the running scenario(s) and tearing their rigs down (again to exit at once)"
         );
         cancel.cancel();
         tokio::select! {

@@ -104,13 +104,7 @@ impl Registry {
         ca.modified_ms = now_ms;
         if deactivated {
             // AWS closes the connections of the certificates an INACTIVE CA issued.
-            let issued: Vec<String> = self
-                .certificates
-                .values()
-                .filter(|c| c.ca_id.as_deref() == Some(id))
-                .map(|c| c.id.clone())
-                .collect();
-            self.revoked.extend(issued);
+            self.revoke_issued_by(id);
         }
         Ok(())
     }

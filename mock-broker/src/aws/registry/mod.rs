@@ -90,6 +90,18 @@ impl Registry {
         }
     }
 
+    /// Queues every certificate registered under the CA `ca_id` for [`Registry::take_revoked`]
+    /// (its CA was set INACTIVE or deleted).
+    fn revoke_issued_by(&mut self, ca_id: &str) {
+        let issued: Vec<String> = self
+            .certificates
+            .values()
+            .filter(|c| c.ca_id.as_deref() == Some(ca_id))
+            .map(|c| c.id.clone())
+            .collect();
+        self.revoked.extend(issued);
+    }
+
     /// The certificates that stopped being ACTIVE (set INACTIVE or REVOKED, or their CA
     /// set INACTIVE) since the last call, oldest first: their live connections must close.
     pub fn take_revoked(&mut self) -> Vec<String> {

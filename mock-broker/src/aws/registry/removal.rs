@@ -19,13 +19,7 @@ impl Registry {
         }
         self.cas.remove(id);
         // Certificates registered under it lose their CA: their live connections close.
-        let issued: Vec<String> = self
-            .certificates
-            .values()
-            .filter(|c| c.ca_id.as_deref() == Some(id))
-            .map(|c| c.id.clone())
-            .collect();
-        self.revoked.extend(issued);
+        self.revoke_issued_by(id);
         Ok(())
     }
 
