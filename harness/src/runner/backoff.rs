@@ -33,6 +33,9 @@ pub const MAX_DELAYS: usize = 10;
 pub const PASS_RATIO: f64 = 3.0;
 /// The ratio the verdict needs once it has [`MAX_DELAYS`] delays.
 pub const FINAL_RATIO: f64 = 2.0;
+/// Delays that must keep one ratio from each to the next (within 5%) for the verdict to
+/// say they carry no jitter.
+pub const NO_JITTER_DELAYS: usize = 5;
 
 /// What a board's connection attempts say about its backoff.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,29 +52,29 @@ pub enum BackoffVerdict {
 ///
 /// The delays are the times between one attempt's end and the next one's start (the
 /// backoff, without the time an attempt took, e.g. a CONNACK timeout, nor the next TLS
-/// handshake's real time: see [`attempts_in`]). They must carry jitter (not all
-/// equal, not a fixed ratio from one to the next: that fails at once) and grow: the later
-/// half's mean over the earlier half's (the middle delay left out when their number is
-/// odd) must reach [`PASS_RATIO`] once there are `minimum - 1` delays (the step's
-/// attempts); while it does not, the verdict is undecided and waits for more attempts, up
-/// to [`MAX_DELAYS`] delays (or `minimum - 1` if more), where a ratio over
-/// [`FINAL_RATIO`] passes and anything else fails. Only the first delays up to that many
-/// are judged.
+/// handshake's real time: see [`attempts_in`]). They must carry jitter: all equal (within
+/// 5%) fails at once, and one ratio from each delay to the next (within 5%) fails once
+/// [`NO_JITTER_DELAYS`] delays show it. And they must grow: the later half's mean over the
+/// earlier half's (the middle delay left out when their number is odd) passes at
+/// [`PASS_RATIO`] once there are `minimum - 1` delays (the step's attempts); below it the
+/// verdict is undecided and waits for more attempts, up to [`MAX_DELAYS`] delays (or
+/// `minimum - 1` if more), where a ratio over [`FINAL_RATIO`] passes and anything else
+/// fails. Only the first delays up to that many are judged.
 ///
 /// Full jitter is noisy (a delay drawn from `[0, ceiling]` may be near 0), so the verdict
 /// is a test with error rates. For the reference firmware's backoff (the first judged
 /// delay uniform in `[0, 2 s]`, each ceiling doubling to a 32 s cap) and `minimum` = 5
-/// attempts, by simulation (200 000 outages): it fails a correct device 0.085% of the
-/// time (0.14% with 0.25 s more in every delay, 0.46% with 1 s more: what a 5 ms
-/// handshake would add at speeds 50 and 200 if it were not taken off), deciding
-/// after 4 delays 67% of the time, 5 delays 26%, 10 delays 0.4%, in 23 s of board time
-/// on average (99.9% within 85 s; at most 223 s). A device whose delays carry jitter but
-/// do not grow passes 12.6% of the time (uniform in a fixed range) to 34.5%
-/// (exponentially distributed), almost always after 10 delays; one without jitter (a
-/// fixed delay, or an exact doubling) always fails. A device growing 1.5 times per
-/// attempt with full jitter passes 99.9%. Fewer delays cannot do much better: a test
+/// attempts, by simulation (a million outages): it fails a correct device 0.076% of the
+/// time (0.12% when 0.25 s of real time is in every delay, 0.47% with 1 s: what a
+/// millisecond of the host's own reaction adds at speeds 250 and 1000), deciding after 4
+/// delays 67% of the time, 5 delays 26%, 10 delays 0.4%, in 23.5 s of board time on
+/// average (99.9% within 85 s; at most 223 s). A device whose delays carry jitter but do
+/// not grow passes 12.6% of the time (uniform in a fixed range) to 34.3% (exponentially
+/// distributed), almost always after 10 delays; one without jitter always fails (a fixed
+/// delay after 4 delays, an exact doubling after 5). A device growing 1.5 times per
+/// attempt with full jitter passes 99.86%. Fewer delays cannot do much better: a test
 /// that knows the firmware's exact ceilings still passes a jittered device without growth
-/// 12% of the time with 7 delays at the same 0.1% false-fail rate.
+/// 12% of the time with 7 delays at a 0.1% false-fail rate.
 pub fn backoff_verdict(attempts: &[Attempt], minimum: usize) -> BackoffVerdict {
     let most = MAX_DELAYS.max(minimum.saturating_sub(1));
     let delays: Vec<f64> = attempts
@@ -107,7 +110,15 @@ pub fn backoff_verdict(attempts: &[Attempt], minimum: usize) -> BackoffVerdict {
         return BackoffVerdict::Fail(format!("delays do not grow: {shown}"));
     }
     if fixed_ratio {
-        return BackoffVerdict::Fail(format!("delays grow without jitter: {shown}"));
+        // Three ratios this close happen by chance to 0.08% of jittered devices; four,
+        // to 0.004%.
+        return if delays.len() < NO_JITTER_DELAYS {
+            BackoffVerdict::Undecided(format!(
+                "the same ratio from one delay to the next so far: {shown}"
+            ))
+        } else {
+            BackoffVerdict::Fail(format!("delays grow without jitter: {shown}"))
+        };
     }
     let half = delays.len() / 2;
     let mean = |d: &[f64]| d.iter().sum::<f64>() / d.len() as f64;
@@ -292,8 +303,8 @@ mod tests {
     #[test]
     fn the_time_an_attempt_takes_is_not_backoff() {
         // Each attempt waits 10 s for a CONNACK that never comes. Start to start, the
-        // attempts are an exact doubling (10.5, 21, 42, 84 s: "without jitter"); the
-        // backoff between them (0.5, 11, 32, 74 s) grows with jitter.
+        // attempts are an exact doubling (10.5, 21, 42, 84, 168 s: "without jitter"); the
+        // backoff between them (0.5, 11, 32, 74, 158 s) grows with jitter.
         let attempt = |start: f64, end: Option<f64>| Attempt {
             start: Duration::from_secs_f64(start),
             end: end.map(Duration::from_secs_f64),
@@ -303,7 +314,8 @@ mod tests {
             attempt(10.5, Some(20.5)),
             attempt(31.5, Some(41.5)),
             attempt(73.5, Some(83.5)),
-            attempt(157.5, None),
+            attempt(157.5, Some(167.5)),
+            attempt(325.5, None),
         ];
         assert_eq!(backoff_verdict(&attempts, 5), BackoffVerdict::Pass);
         let start_to_start: Vec<Attempt> = attempts
@@ -332,11 +344,26 @@ mod tests {
     }
 
     #[test]
-    fn a_device_without_jitter_fails_at_once() {
-        fails_with(
+    fn a_device_without_jitter_fails() {
+        // One ratio over four delays can be chance; over five it is not.
+        assert!(matches!(
             backoff_verdict(&secs(&[1.0, 2.0, 4.0, 8.0]), 5),
+            BackoffVerdict::Undecided(_)
+        ));
+        fails_with(
+            backoff_verdict(&secs(&[1.0, 2.0, 4.0, 8.0, 16.0]), 5),
             "without jitter",
         );
+        // Jittered delays that once failed the seed suite as "without jitter".
+        assert!(matches!(
+            backoff_verdict(&secs(&[1.43, 3.20, 7.05, 14.98]), 5),
+            BackoffVerdict::Undecided(_)
+        ));
+        assert_eq!(
+            backoff_verdict(&secs(&[1.43, 3.20, 7.05, 14.98, 4.1]), 5),
+            BackoffVerdict::Pass
+        );
+        // Equal delays fail at once.
         fails_with(
             backoff_verdict(&secs(&[2.0, 2.05, 1.95, 2.0]), 5),
             "do not grow",
@@ -418,7 +445,7 @@ mod tests {
         // The reference firmware: full jitter under a ceiling from 2 s doubling to 32 s.
         let firmware = |k: usize, u: f64| u * 32f64.min(2f64.powi(k as i32 + 1));
         let failed = 20_000 - passes(20_000, 7, firmware);
-        assert!(failed <= 40, "{failed} of 20000 correct devices failed");
+        assert!(failed <= 30, "{failed} of 20000 correct devices failed");
         // Jitter without growth: uniform in [0, 8 s], and exponential with a 4 s mean.
         let uniform = passes(20_000, 11, |_, u| 8.0 * u);
         assert!((2000..3000).contains(&uniform), "{uniform} of 20000 passed");
