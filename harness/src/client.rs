@@ -113,6 +113,15 @@ pub(crate) fn mqtt_options(
     options
 }
 
+/// The socket options of the harness's clients: TCP_NODELAY, so a publish right after
+/// another is sent at once, not held (Nagle's algorithm) until the first one's delayed
+/// acknowledgement, up to 40 ms later: 8 s of board time at speed 200.
+pub(crate) fn network_options() -> rumqttc::NetworkOptions {
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network
+}
+
 /// A PUBLISH a client received, as a timeline event of kind `event` (the fields
 /// [`crate::runner::Message`] is read from).
 pub(crate) fn publish_event(event: &str, publish: &rumqttc::Publish) -> Value {
@@ -148,6 +157,21 @@ pub struct TestClient {
     subacks: broadcast::Sender<Vec<SubscribeReasonCode>>,
     timeline: Arc<Timeline>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl ClientError {
+    /// The error with a [`ClientError::Timeout`]'s wait given as `timeout`: the client
+    /// waits in wall time, and a caller that converted a scenario's board-time duration
+    /// reports that duration instead.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let ClientError::Timeout {
+            timeout: waited, ..
+        } = &mut self
+        {
+            *waited = timeout;
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for TestClient {
@@ -190,6 +214,7 @@ impl TestClient {
         let tls = tls_config(&options.server_ca_pem, &options.identity)?;
         let mqtt = mqtt_options(&options.client_id, &options.host, options.port, tls);
         let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
+        eventloop.set_network_options(network_options());
         let (state_tx, state) = watch::channel(ClientState::Connecting);
         let (subacks, _) = broadcast::channel(16);
         let task = {

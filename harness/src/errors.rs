@@ -4,11 +4,22 @@
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
 //! [`ProvisionError`], [`ProbeSelectError`] (choosing a lab rig's debug probe), and for
 //! provisioning hooks [`CommandLineError`] (a rig's command line) and [`HookError`]
-//! (running it), and [`PartitionError`] (a `M/N` slice of a suite). Messages are lowercase
-//! and say what failed on what.
+//! (running it), [`SpeedError`] (a rig clock's speed), and [`PartitionError`] (a `M/N`
+//! slice of a suite). Messages are lowercase and say what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// A rig clock's speed that is not a positive number in
+/// [`SPEED_RANGE`](crate::clock::SPEED_RANGE) (see
+/// [`RigClock::new`](crate::clock::RigClock::new)). Give a speed such as 1 (real time)
+/// or 20.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("speed must be a positive number from 0.000001 to 1000000, not {speed}")]
+pub struct SpeedError {
+    /// The speed given.
+    pub speed: f64,
+}
 
 /// The test PKI could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +114,21 @@ pub enum ConsoleError {
         #[source]
         source: regex::Error,
     },
+}
+
+impl ConsoleError {
+    /// The error with a [`ConsoleError::Timeout`]'s wait given as `timeout`: the console
+    /// waits in wall time, and a caller that converted a scenario's board-time duration
+    /// reports that duration instead.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let ConsoleError::Timeout {
+            timeout: waited, ..
+        } = &mut self
+        {
+            *waited = timeout;
+        }
+        self
+    }
 }
 
 /// A console port's key could not be resolved to a device path.

@@ -3,6 +3,7 @@
 //!
 //! Parts, each in its module:
 //! - [`led`]: LED edge tracks and the classifier (off, on, blinking at a rate, irregular);
+//! - [`clock`]: the rig's one clock (its speed), and board time to and from wall time;
 //! - [`timeline`]: one clock for actions, console lines, LED edges and broker events;
 //! - [`pki`]: the test PKI, shaped like Microchip's (root, signer, device certificates from
 //!   CSRs, server and operator certificates);
@@ -12,6 +13,7 @@
 pub mod board;
 pub mod broker;
 pub mod client;
+pub mod clock;
 pub mod console;
 pub mod errors;
 pub mod file_error;

@@ -14,8 +14,13 @@
 //!
 //! `expect_message` counts messages since the scenario started (so a message that came
 //! during an earlier step counts), with its deadline measured from the step's start.
+//!
+//! The run's timeline runs on the rig's clock ([`Rig::clock`]): every duration in the
+//! scenario is board time, and so are the timeline's times in a failure report and the
+//! SVG. A [`Report`] has both the wall time a run took and its board time.
 
 use crate::board::Board;
+use crate::clock::RigClock;
 use crate::rig::{BoardSpec, BrokerSpec, Rig};
 use crate::scenario::{Scenario, Step};
 use crate::timeline::{Entry, Timeline, What};
@@ -34,7 +39,9 @@ mod needs;
 mod snapshot_step;
 mod start;
 mod world;
-pub use backoff::{Attempt, backoff_verdict};
+pub use backoff::{
+    Attempt, BackoffVerdict, FINAL_RATIO, MAX_DELAYS, PASS_RATIO, attempts_in, backoff_verdict,
+};
 pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
@@ -113,8 +120,10 @@ impl std::fmt::Display for Interruption {
 pub struct StepTiming {
     /// Step kind.
     pub kind: String,
-    /// How long it took.
+    /// How long it took (wall time).
     pub duration: Duration,
+    /// How long it took on the rig's clock (board time).
+    pub board: Duration,
 }
 
 /// The result of a run.
@@ -128,17 +137,32 @@ pub struct Report {
     pub outcome: Outcome,
     /// Wall time of the whole run.
     pub duration: Duration,
+    /// Board time the steps took, on the rig's clock (set-up and tear-down are not in it;
+    /// zero when no step ran).
+    pub board_time: Duration,
+    /// The rig's clock the run had.
+    pub clock: RigClock,
     /// Steps that ran.
     pub steps: Vec<StepTiming>,
     /// Where the timeline was written.
     pub output: PathBuf,
 }
 
+impl Report {
+    /// The steps' board time per wall time of the whole run (`None` for a run that took
+    /// no time): the rig's speed, less what set-up and tear-down (starting processes, the
+    /// broker, the PKI) cost in wall time.
+    pub fn board_ratio(&self) -> Option<f64> {
+        let wall = self.duration.as_secs_f64();
+        (wall > 0.0).then(|| self.board_time.as_secs_f64() / wall)
+    }
+}
+
 /// Receives progress while a scenario runs.
 pub trait Progress: Send + Sync {
     /// A step starts.
     fn step_started(&self, _index: usize, _kind: &str) {}
-    /// A step ended.
+    /// A step ended, after `_took` of wall time.
     fn step_finished(&self, _index: usize, _kind: &str, _passed: bool, _took: Duration) {}
     /// The run was stopped during a step (it neither passed nor failed).
     fn step_interrupted(&self, _index: usize, _kind: &str, _took: Duration) {}
@@ -231,6 +255,8 @@ impl Runner {
             name: scenario.name.clone(),
             outcome: Outcome::Passed,
             duration: Duration::ZERO,
+            board_time: Duration::ZERO,
+            clock: self.rig.clock,
             steps: Vec::new(),
             output: output.clone(),
         };
@@ -238,7 +264,7 @@ impl Runner {
             report.outcome = Outcome::Skipped(reason);
             return report;
         }
-        let timeline = Timeline::new();
+        let timeline = Timeline::with_clock(self.rig.clock);
         let world = self.set_up(scenario, timeline.clone()).await;
         let world = match world {
             Ok(world) => world,
@@ -273,6 +299,7 @@ impl Runner {
                 status: "started".into(),
             });
             let step_start = std::time::Instant::now();
+            let step_board_start = timeline.now();
             // Every string of the step gets the variables' values here, once, so no step
             // kind has to fill them in itself.
             let run = async {
@@ -290,6 +317,7 @@ impl Runner {
             report.steps.push(StepTiming {
                 kind: kind.to_owned(),
                 duration: took,
+                board: timeline.now().saturating_sub(step_board_start),
             });
             // A step that failed because the run is being stopped (a terminal's Ctrl-C
             // reaches the boards too) was interrupted, not failed.
@@ -336,6 +364,7 @@ impl Runner {
             let _ = std::fs::write(output.join("timeline.svg"), picture);
         }
         report.duration = started.elapsed();
+        report.board_time = report.steps.iter().map(|step| step.board).sum();
         report
     }
 

@@ -1,6 +1,7 @@
 //! The timeline as an SVG picture, like a logic analyser: one track per board LED (lit
 //! periods drawn in the LED's colour), a row of step markers, and a row of message markers
-//! (publishes in and out, broker events), on one time axis.
+//! (publishes in and out, broker events), on one time axis: board time, the rig's clock
+//! (entries' `at`), so a blink looks the same at any speed.
 //!
 //! [`render`] is a pure function of the timeline entries; the runner writes its output to
 //! `target/hil/<scenario>/timeline.svg`.
@@ -31,11 +32,15 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Renders `entries` (in time order) as an SVG document.
+/// Renders `entries` (in the order they were recorded) as an SVG document.
 pub fn render(title: &str, entries: &[Entry]) -> String {
+    // The latest time, not the last entry's: an LED edge stamped by its board can be a
+    // little earlier than the entry before it.
     let end = entries
-        .last()
-        .map_or(Duration::from_secs(1), |e| e.at)
+        .iter()
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(Duration::from_secs(1))
         .max(Duration::from_millis(100));
     let x = |t: Duration| LEFT + WIDTH * t.as_secs_f64() / end.as_secs_f64();
 
@@ -177,7 +182,7 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
     y += TRACK;
     let _ = writeln!(
         svg,
-        r#"<text x="{LEFT}" y="{}">0 s</text><text x="{}" y="{}" text-anchor="end">{:.1} s</text>"#,
+        r#"<text x="{LEFT}" y="{}">0 s</text><text x="{}" y="{}" text-anchor="end">{:.1} s board time</text>"#,
         y + 12.0,
         LEFT + WIDTH,
         y + 12.0,
@@ -196,6 +201,7 @@ mod tests {
         Entry {
             seq: 0,
             at: Duration::from_millis(ms),
+            wall: Duration::from_millis(ms),
             what,
         }
     }
@@ -259,6 +265,21 @@ mod tests {
             "failed steps stand out"
         );
         assert!(svg.contains("publish_in: t/sensors"));
+        assert!(
+            svg.contains(">1.0 s board time</text>"),
+            "the axis ends at the latest time"
+        );
+    }
+
+    #[test]
+    fn the_axis_is_board_time_up_to_the_latest_entry() {
+        // Recorded at 2 s of wall time on a rig at speed 20: 40 s of board time. The LED
+        // edge recorded last was stamped by the board a little earlier.
+        let mut late = entry(40_000, What::Action { text: "x".into() });
+        late.wall = Duration::from_secs(2);
+        let entries = vec![late, led(39_990, "blue", true)];
+        let svg = render("fast", &entries);
+        assert!(svg.contains(">40.0 s board time</text>"), "{svg}");
     }
 
     #[test]

@@ -1,16 +1,28 @@
 //! One clock for everything a run sees: harness actions, console lines, LED edges, broker
 //! events, scenario steps and the output of programs the harness runs.
 //!
-//! [`Timeline`] stamps each [`Entry`] with the time since the run started, keeps them in
-//! order, lets the runner query a window around a failure, serialises to JSON, and
-//! broadcasts new entries to whoever waits for one. Producers (console readers, LED
-//! observers, the broker tap pump) call [`Timeline::record`] from any thread.
+//! [`Timeline`] owns the run's [`RigClock`]. It stamps each [`Entry`] with the board time
+//! since the run started (`at`: wall time × the rig's speed, what queries, reports and the
+//! SVG use) and the wall time (`wall`: what the host spent), keeps the entries in the
+//! order they were recorded, lets the runner query a window around a failure, serialises
+//! to JSON, and broadcasts new entries to whoever waits for one. Producers (console
+//! readers, LED observers, the broker tap pump) call [`Timeline::record`] from any
+//! thread; a producer that knows when something happened on the board's own clock (an
+//! emulated board's LED edge) calls [`Timeline::record_at`].
+//!
+//! Waiting on board time goes through the timeline too: [`Timeline::instant`] is the host
+//! instant of a board time, for tokio's deadlines, and [`Timeline::sleep_until`] sleeps
+//! until one.
 
+use crate::clock::RigClock;
 use serde::{Serialize, Serializer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
+
+/// What [`Timeline::instant`] gives for a board time beyond what a host instant can hold.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// Serialises a duration as fractional milliseconds.
 pub fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -96,52 +108,102 @@ pub enum What {
 pub struct Entry {
     /// Position in the timeline, from 0.
     pub seq: u64,
-    /// Time since the run started.
+    /// Board time since the run started: the wall time it was recorded at × the rig's
+    /// speed, or, for an LED edge an emulated board stamped, the board's own time of the
+    /// edge (at most the time it was recorded; so it may precede the entry before it by
+    /// the edge's delivery time).
     #[serde(serialize_with = "as_millis")]
     pub at: Duration,
+    /// Wall time since the run started, when it was recorded.
+    #[serde(serialize_with = "as_millis")]
+    pub wall: Duration,
     /// What happened.
     #[serde(flatten)]
     pub what: What,
 }
 
-/// The run's timeline; share it as `Arc<Timeline>`. Its clock is tokio's, so tests with
-/// paused time see consistent times.
+/// The run's timeline; share it as `Arc<Timeline>`. Its host clock is tokio's, so tests
+/// with paused time see consistent times.
 #[derive(Debug)]
 pub struct Timeline {
     start: Instant,
+    clock: RigClock,
     entries: Mutex<Vec<Entry>>,
     live: broadcast::Sender<Entry>,
 }
 
 impl Timeline {
-    /// A timeline whose clock starts now.
+    /// A timeline in real time (speed 1) whose clock starts now.
     pub fn new() -> Arc<Self> {
+        Self::with_clock(RigClock::REAL_TIME)
+    }
+
+    /// A timeline on `clock` (the rig's speed) whose clock starts now.
+    pub fn with_clock(clock: RigClock) -> Arc<Self> {
         let (live, _) = broadcast::channel(16_384);
         Arc::new(Timeline {
             start: Instant::now(),
+            clock,
             entries: Mutex::new(Vec::new()),
             live,
         })
     }
 
-    /// Time since the run started.
+    /// The rig's clock this timeline runs on.
+    pub fn clock(&self) -> RigClock {
+        self.clock
+    }
+
+    /// Board time since the run started.
     pub fn now(&self) -> Duration {
+        self.clock.to_board(self.start.elapsed())
+    }
+
+    /// Wall time since the run started.
+    pub fn wall_now(&self) -> Duration {
         self.start.elapsed()
     }
 
-    /// The timeline time of a host instant.
+    /// The board time of a host instant.
     pub fn at(&self, instant: Instant) -> Duration {
-        instant.saturating_duration_since(self.start)
+        self.clock
+            .to_board(instant.saturating_duration_since(self.start))
     }
 
-    /// Records `what` now; returns its time.
+    /// The host instant at board time `at` (for tokio's deadlines); far in the future for
+    /// a time too far to say.
+    pub fn instant(&self, at: Duration) -> Instant {
+        self.start
+            .checked_add(self.clock.to_wall(at))
+            .unwrap_or_else(|| self.start + FAR_FUTURE)
+    }
+
+    /// Sleeps until board time `at`.
+    pub async fn sleep_until(&self, at: Duration) {
+        tokio::time::sleep_until(self.instant(at)).await;
+    }
+
+    /// Records `what` now; returns its board time.
     pub fn record(&self, what: What) -> Duration {
+        self.push(None, what)
+    }
+
+    /// Records `what` that happened at board time `at` by the board's own clock (clamped
+    /// to now: it cannot be later); returns the time it got.
+    pub fn record_at(&self, at: Duration, what: What) -> Duration {
+        self.push(Some(at), what)
+    }
+
+    fn push(&self, at: Option<Duration>, what: What) -> Duration {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        // Stamped under the lock, so times never go backwards in the list.
-        let at = self.now();
+        // Stamped under the lock, so record times never go backwards in the list.
+        let wall = self.wall_now();
+        let now = self.clock.to_board(wall);
+        let at = at.map_or(now, |at| at.min(now));
         let entry = Entry {
             seq: entries.len() as u64,
             at,
+            wall,
             what,
         };
         let _ = self.live.send(entry.clone());
@@ -163,7 +225,7 @@ impl Timeline {
     }
 
     /// The first entry that satisfies `pred`: one already recorded, or one recorded within
-    /// `timeout`. `None` when none came.
+    /// `timeout` (board time). `None` when none came.
     pub async fn first(
         &self,
         timeout: Duration,
@@ -188,7 +250,7 @@ impl Timeline {
                 }
             }
         };
-        tokio::time::timeout(timeout, waiting).await.ok().flatten()
+        self.clock.timeout(timeout, waiting).await.ok().flatten()
     }
 
     /// The entries in `[at - before, at + after]`.
@@ -346,6 +408,62 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&timeline.to_json()).unwrap();
         assert_eq!(json[1]["kind"], "led");
         assert_eq!(json[1]["led"], "blue");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_carry_board_time_and_wall_time() {
+        let clock = RigClock::new(20.0).unwrap();
+        let timeline = Timeline::with_clock(clock);
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(timeline.now(), Duration::from_secs(4));
+        assert_eq!(timeline.wall_now(), Duration::from_millis(200));
+        let at = timeline.record(action("four seconds in"));
+        assert_eq!(at, Duration::from_secs(4));
+        let entry = &timeline.entries()[0];
+        assert_eq!((entry.at, entry.wall), (at, Duration::from_millis(200)));
+        let json: serde_json::Value = serde_json::from_str(&timeline.to_json()).unwrap();
+        assert_eq!(
+            (json[0]["at"].as_f64(), json[0]["wall"].as_f64()),
+            (Some(4000.0), Some(200.0))
+        );
+        assert!(entry.to_string().starts_with("    4.000s"), "{entry}");
+
+        // A board's own stamp is kept, but never later than now.
+        let earlier = timeline.record_at(Duration::from_millis(3990), action("edge"));
+        assert_eq!(earlier, Duration::from_millis(3990));
+        let later = timeline.record_at(Duration::from_secs(9), action("early edge"));
+        assert_eq!(later, Duration::from_secs(4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_on_the_timeline_last_board_time_divided_by_the_speed() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            timeline.instant(Duration::from_secs(4)),
+            start + Duration::from_millis(200)
+        );
+        timeline.sleep_until(Duration::from_secs(4)).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        assert_eq!(timeline.now(), Duration::from_secs(4));
+        assert_eq!(
+            timeline.at(start + Duration::from_millis(50)),
+            Duration::from_secs(1)
+        );
+
+        let none = timeline.first(Duration::from_secs(10), |_| false).await;
+        assert!(none.is_none());
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(700),
+            "10 s of board time"
+        );
+        let real_time = Timeline::new();
+        assert_eq!(
+            real_time.instant(Duration::MAX),
+            tokio::time::Instant::now() + FAR_FUTURE,
+            "a time beyond any instant"
+        );
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod mosquitto;
 mod support;
+mod timing;
 
 use firmware_under_test::backoff::Backoff;
 use firmware_under_test::time::Duration as FwDuration;

@@ -8,8 +8,16 @@
 //! killed when the [`EmulatedBoard`] is dropped, panics included, and it exits by itself if
 //! the harness process dies (it watches its parent). Its stderr and its LED edges go on
 //! the timeline.
+//!
+//! The board's firmware clock runs at the timeline's speed, and each LED edge carries the
+//! firmware time it happened at (`t_ms`). The edges go on the timeline at that time, mapped
+//! by [`FirmwareClock`] (measured once at start-up with a `state` request), not at the time
+//! the harness read them: at speed 20 a 250 ms blink lasts 12.5 ms of wall time, and
+//! the delivery delay would otherwise skew the measured rate. The board answers a control
+//! request only after the edges it made before it, so the LED observer's queries use a
+//! `state` request as their barrier ([`EdgeSync`]) before they decide.
 
-use super::{Board, Capabilities, Environment, FlashProgress, LedObserver};
+use super::{Board, Capabilities, EdgeSync, Environment, FlashProgress, LedObserver};
 use crate::console::Console;
 use crate::errors::BoardError;
 use crate::led::LED_NAMES;
@@ -29,28 +37,15 @@ use tokio::sync::oneshot;
 /// How long start-up and control requests may take.
 pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How to start an emulated board.
-#[derive(Debug, Clone)]
+/// How to start an emulated board (its speed is the timeline's).
+#[derive(Debug, Clone, Default)]
 pub struct EmulatedOptions {
     /// The binary; found or built when `None`.
     pub binary: Option<PathBuf>,
-    /// Time scale.
-    pub speed: f64,
     /// Access points in range.
     pub access_points: Vec<AccessPoint>,
     /// Endpoint names and the addresses they resolve to.
     pub hosts: Vec<(String, IpAddr)>,
-}
-
-impl Default for EmulatedOptions {
-    fn default() -> Self {
-        EmulatedOptions {
-            binary: None,
-            speed: 1.0,
-            access_points: Vec::new(),
-            hosts: Vec::new(),
-        }
-    }
 }
 
 /// Finds `emulated-board`: the rig's path, `$HIL_EMULATED_BOARD`, or the workspace's
@@ -107,11 +102,125 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
         .clone()
 }
 
+/// Maps an emulated board's firmware time (its edges' `t_ms`, its `state`'s
+/// `firmware_ms`, milliseconds since the process started) onto the timeline's board time.
+/// Both clocks run at the rig's speed from the host's monotonic clock, so one offset
+/// holds for the process's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirmwareClock {
+    /// Timeline board time at firmware time 0, in nanoseconds (negative when the board
+    /// started before the timeline).
+    offset_ns: i128,
+    /// How far off the offset may be: half the exchange it was measured with.
+    uncertainty: Duration,
+}
+
+impl FirmwareClock {
+    /// The mapping from one `state` exchange: sent at board time `sent`, answered at
+    /// `answered`, reporting `firmware_ms` (truncated to the millisecond) somewhere in
+    /// between.
+    pub fn from_exchange(sent: Duration, answered: Duration, firmware_ms: u64) -> Self {
+        let answered = answered.max(sent);
+        let middle = (sent.as_nanos() + answered.as_nanos()) / 2;
+        let firmware = u128::from(firmware_ms) * 1_000_000 + 500_000;
+        FirmwareClock {
+            offset_ns: middle as i128 - firmware as i128,
+            uncertainty: (answered - sent) / 2,
+        }
+    }
+
+    /// The exact mapping, for a board on this host that says where its firmware time 0
+    /// is on the host's monotonic clock (`origin_ns`): `host_now_ns` on that clock and the
+    /// timeline's `board_now` were read together, and board time runs at `clock`'s speed.
+    pub fn from_origin(
+        origin_ns: u64,
+        host_now_ns: u64,
+        board_now: Duration,
+        clock: crate::clock::RigClock,
+    ) -> Self {
+        let since_origin =
+            clock.to_board(Duration::from_nanos(host_now_ns.saturating_sub(origin_ns)));
+        FirmwareClock {
+            offset_ns: board_now.as_nanos() as i128 - since_origin.as_nanos() as i128,
+            uncertainty: Duration::ZERO,
+        }
+    }
+
+    /// The timeline's board time of firmware time `t_ms` (zero if before the run).
+    pub fn to_timeline(self, t_ms: u64) -> Duration {
+        let at = i128::from(t_ms) * 1_000_000 + self.offset_ns;
+        u64::try_from(at.max(0)).map_or(Duration::MAX, Duration::from_nanos)
+    }
+
+    /// How far off a mapped time may be (half the exchange it was measured with).
+    pub fn uncertainty(self) -> Duration {
+        self.uncertainty
+    }
+}
+
+/// The host's monotonic clock (CLOCK_MONOTONIC, what tokio's and std's instants read), in
+/// nanoseconds.
+fn monotonic_ns() -> Option<u64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+    let secs = u64::try_from(now.tv_sec()).ok()?;
+    let nanos = u64::try_from(now.tv_nsec()).ok()?;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// How many `state` exchanges measure the firmware clock; the shortest wins.
+const CLOCK_EXCHANGES: usize = 3;
+
+/// The request side of the control socket, shared by the board and its LED observer:
+/// a request takes its place among the awaited answers and writes its line under one
+/// lock, so answers, which come in order, match their requests.
+#[derive(Debug, Clone)]
+struct ControlLink {
+    write: Arc<tokio::sync::Mutex<tokio::net::unix::OwnedWriteHalf>>,
+    waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
+}
+
+impl ControlLink {
+    async fn request(&self, request: Value) -> Result<Value, String> {
+        let (tx, rx) = oneshot::channel();
+        let mut line = request.to_string();
+        line.push('\n');
+        {
+            let mut write = self.write.lock().await;
+            self.waiting
+                .lock()
+                .map_err(|_| "control state poisoned".to_owned())?
+                .push_back(tx);
+            write
+                .write_all(line.as_bytes())
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+        }
+        let reply = tokio::time::timeout(CONTROL_TIMEOUT, rx)
+            .await
+            .map_err(|_| format!("no answer to {request} within {CONTROL_TIMEOUT:?}"))?
+            .map_err(|_| "the control socket closed".to_owned())?;
+        if reply["ok"] == true {
+            Ok(reply)
+        } else {
+            Err(reply["error"].as_str().unwrap_or("refused").to_owned())
+        }
+    }
+}
+
+/// The board answers a request only after the edges it made before it (its contract),
+/// so any answer is a barrier on the edge stream.
+#[async_trait::async_trait]
+impl EdgeSync for ControlLink {
+    async fn sync(&self) -> Result<(), String> {
+        self.request(json!({"cmd": "state"})).await.map(drop)
+    }
+}
+
 /// The control socket: requests answered in order, edge events to the LED observer.
 struct Control {
-    write: tokio::net::unix::OwnedWriteHalf,
-    waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>>,
+    link: ControlLink,
     reader: tokio::task::JoinHandle<()>,
+    firmware_clock: Arc<OnceLock<FirmwareClock>>,
 }
 
 impl Drop for Control {
@@ -126,6 +235,8 @@ impl Control {
         let (read, write) = stream.into_split();
         let waiting: Arc<Mutex<VecDeque<oneshot::Sender<Value>>>> = Arc::default();
         let queue = waiting.clone();
+        let firmware_clock: Arc<OnceLock<FirmwareClock>> = Arc::default();
+        let mapping = firmware_clock.clone();
         let reader = tokio::spawn(async move {
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -134,7 +245,12 @@ impl Control {
                 };
                 if value.get("event").and_then(Value::as_str) == Some("edge") {
                     if let (Some(led), Some(on)) = (value["led"].as_str(), value["on"].as_bool()) {
-                        leds.record(led, on);
+                        match (mapping.get(), value["t_ms"].as_u64()) {
+                            (Some(clock), Some(t_ms)) => {
+                                leds.record_at(led, on, clock.to_timeline(t_ms));
+                            }
+                            _ => leds.record(led, on),
+                        }
                     }
                     continue;
                 }
@@ -145,33 +261,50 @@ impl Control {
             }
         });
         Ok(Control {
-            write,
-            waiting,
+            link: ControlLink {
+                write: Arc::new(tokio::sync::Mutex::new(write)),
+                waiting,
+            },
             reader,
+            firmware_clock,
         })
     }
 
-    async fn request(&mut self, request: Value) -> Result<Value, String> {
-        let (tx, rx) = oneshot::channel();
-        self.waiting
-            .lock()
-            .map_err(|_| "control state poisoned".to_owned())?
-            .push_back(tx);
-        let mut line = request.to_string();
-        line.push('\n');
-        self.write
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let reply = tokio::time::timeout(CONTROL_TIMEOUT, rx)
-            .await
-            .map_err(|_| format!("no answer to {request} within {CONTROL_TIMEOUT:?}"))?
-            .map_err(|_| "the control socket closed".to_owned())?;
-        if reply["ok"] == true {
-            Ok(reply)
-        } else {
-            Err(reply["error"].as_str().unwrap_or("refused").to_owned())
+    /// Measures the board's firmware clock against the timeline with `state` requests;
+    /// LED edges are stamped with it from then on: exactly with the `clock_origin_ns` the
+    /// board gives, else from `firmware_ms` and the shortest of a few round trips. A board
+    /// whose `state` says neither keeps the harness's receipt times.
+    async fn measure_firmware_clock(&mut self, timeline: &Timeline) -> Result<(), String> {
+        let mut best: Option<FirmwareClock> = None;
+        for _ in 0..CLOCK_EXCHANGES {
+            let sent = timeline.now();
+            let state = self.request(json!({"cmd": "state"})).await?;
+            let answered = timeline.now();
+            if let (Some(origin), Some(host_now)) =
+                (state["clock_origin_ns"].as_u64(), monotonic_ns())
+            {
+                let board_now = timeline.now();
+                let clock =
+                    FirmwareClock::from_origin(origin, host_now, board_now, timeline.clock());
+                let _ = self.firmware_clock.set(clock);
+                return Ok(());
+            }
+            let Some(firmware_ms) = state["firmware_ms"].as_u64() else {
+                return Ok(());
+            };
+            let measured = FirmwareClock::from_exchange(sent, answered, firmware_ms);
+            if best.is_none_or(|b| measured.uncertainty() < b.uncertainty()) {
+                best = Some(measured);
+            }
         }
+        if let Some(clock) = best {
+            let _ = self.firmware_clock.set(clock);
+        }
+        Ok(())
+    }
+
+    async fn request(&mut self, request: Value) -> Result<Value, String> {
+        self.link.request(request).await
     }
 }
 
@@ -195,7 +328,8 @@ impl std::fmt::Debug for EmulatedBoard {
 }
 
 impl EmulatedBoard {
-    /// Starts the board process and connects to its console and control socket.
+    /// Starts the board process and connects to its console and control socket. The
+    /// board's firmware clock runs at the speed of the timeline's clock (the rig's).
     pub async fn start(
         name: &str,
         options: &EmulatedOptions,
@@ -218,7 +352,7 @@ impl EmulatedBoard {
             .arg("--control")
             .arg(&control_path)
             .arg("--speed")
-            .arg(options.speed.to_string());
+            .arg(timeline.clock().speed().to_string());
         for ap in &options.access_points {
             let spec = if ap.auth == "open" {
                 ap.ssid.clone()
@@ -273,6 +407,11 @@ impl EmulatedBoard {
         let mut control = Control::connect(&control_path, leds.clone())
             .await
             .map_err(|e| fail(format!("cannot connect to {}: {e}", control_path.display())))?;
+        control
+            .measure_firmware_clock(&timeline)
+            .await
+            .map_err(fail)?;
+        leds.set_sync(Arc::new(control.link.clone()));
         let subscribed = control
             .request(json!({"cmd": "subscribe_gpio"}))
             .await
@@ -424,5 +563,48 @@ impl Board for EmulatedBoard {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn firmware_time_maps_onto_the_timeline_from_the_middle_of_the_exchange() {
+        // Asked at 10 ms, answered at 12 ms: the board said 5 ms (so 5.0 to 5.999 ms) at
+        // about 11 ms of timeline time.
+        let clock = FirmwareClock::from_exchange(ms(10), ms(12), 5);
+        assert_eq!(clock.uncertainty(), ms(1));
+        assert_eq!(clock.to_timeline(5), Duration::from_micros(10_500));
+        assert_eq!(clock.to_timeline(1005), Duration::from_micros(1_010_500));
+    }
+
+    #[test]
+    fn a_board_that_gives_its_clock_origin_maps_exactly() {
+        // At speed 20: the board's firmware time 0 was 3 ms of host time before the moment
+        // the timeline said 1 s of board time (60 ms of board time before it).
+        let clock = crate::clock::RigClock::new(20.0).unwrap();
+        let exact = FirmwareClock::from_origin(5_000_000, 8_000_000, ms(1000), clock);
+        assert_eq!(exact.uncertainty(), Duration::ZERO);
+        assert_eq!(exact.to_timeline(0), ms(940));
+        assert_eq!(exact.to_timeline(250), ms(1190));
+        assert_eq!(
+            monotonic_ns().map(|ns| ns > 0),
+            Some(true),
+            "the host's monotonic clock reads"
+        );
+    }
+
+    #[test]
+    fn a_board_older_than_the_timeline_maps_its_early_times_to_zero() {
+        let clock = FirmwareClock::from_exchange(ms(1), ms(1), 100);
+        assert_eq!(clock.uncertainty(), Duration::ZERO);
+        assert_eq!(clock.to_timeline(50), Duration::ZERO);
+        assert_eq!(clock.to_timeline(200), Duration::from_micros(100_500));
     }
 }

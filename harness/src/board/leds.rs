@@ -1,25 +1,43 @@
 //! The LED observer: live tracks of a board's LEDs, fed by its backend, and the waiting
 //! queries scenarios use.
 //!
-//! A backend calls [`LedObserver::record`] for every level it sees (an emulator's edge
-//! event, a probe's register poll); the observer stamps it on the [`Timeline`], keeps the
+//! A backend calls [`LedObserver::record`] for every level it sees (a probe's register
+//! poll), or [`LedObserver::record_at`] with the board's own time of the edge (an
+//! emulator's edge event); the observer stamps it on the [`Timeline`], keeps the
 //! [`LedTrack`] and wakes waiters. The queries wait for edges or for the end of a window,
 //! with a timeout, and decide with [`LedTrack`]'s pure functions.
+//!
+//! Every time here is board time (the timeline's): a rate or a hold is judged on the
+//! board's clock whatever the rig's speed. An edge stamped by the board arrives a moment
+//! after it happened (at speed 20, a delivery delay of 5 ms is 100 ms of board time), so
+//! a backend that can tell when every edge so far has arrived gives the observer an
+//! [`EdgeSync`], and each query waits for it before it decides.
 
 use crate::led::{Edge, LedTrack, Pattern};
 use crate::timeline::{Timeline, What};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long a level must last to count as solid when none is given.
+/// How long a level must last to count as solid when none is given (board time).
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(1);
+
+/// A barrier on a board's edge stream: when [`EdgeSync::sync`] returns, every edge the
+/// board made before the call has been recorded (an emulated board answers a control
+/// request only after the edges it made before it).
+#[async_trait::async_trait]
+pub trait EdgeSync: Send + Sync + std::fmt::Debug {
+    /// Returns once every edge made before the call is recorded; an error when the board
+    /// cannot say (the queries then decide on what they have).
+    async fn sync(&self) -> Result<(), String>;
+}
 
 #[derive(Debug)]
 struct Shared {
     tracks: Mutex<BTreeMap<String, LedTrack>>,
     changed: Notify,
+    sync: OnceLock<Arc<dyn EdgeSync>>,
 }
 
 /// A board's LEDs as observed; cheap to clone.
@@ -57,7 +75,20 @@ impl LedObserver {
             shared: Arc::new(Shared {
                 tracks: Mutex::new(tracks),
                 changed: Notify::new(),
+                sync: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Makes every query wait for `sync` before it decides (the first one given stays).
+    pub fn set_sync(&self, sync: Arc<dyn EdgeSync>) {
+        let _ = self.shared.sync.set(sync);
+    }
+
+    /// Waits until every edge the board made so far is recorded, if the backend can tell.
+    async fn edges_in(&self) {
+        if let Some(sync) = self.shared.sync.get() {
+            let _ = sync.sync().await;
         }
     }
 
@@ -67,16 +98,30 @@ impl LedObserver {
 
     /// Records a level seen now; an edge goes on the timeline.
     pub fn record(&self, led: &str, on: bool) {
+        self.record_edge(led, on, None);
+    }
+
+    /// Records a level the board had from board time `at` (its own stamp, mapped onto
+    /// the timeline; never later than now); an edge goes on the timeline.
+    pub fn record_at(&self, led: &str, on: bool, at: Duration) {
+        self.record_edge(led, on, Some(at));
+    }
+
+    fn record_edge(&self, led: &str, on: bool, at: Option<Duration>) {
         let mut tracks = self.tracks();
         let track = tracks.entry(led.to_owned()).or_default();
         if track.level_at(Duration::MAX) == on {
             return;
         }
-        let at = self.timeline.record(What::Led {
+        let what = What::Led {
             board: self.board.clone(),
             led: led.to_owned(),
             on,
-        });
+        };
+        let at = match at {
+            Some(at) => self.timeline.record_at(at, what),
+            None => self.timeline.record(what),
+        };
         track.record(at, on);
         drop(tracks);
         self.shared.changed.notify_waiters();
@@ -116,7 +161,8 @@ impl LedObserver {
     }
 
     /// Waits until `led` has been solidly `on` (or off) for `settle`, for at most
-    /// `within`; a blinking LED does not count. Returns when it became solid.
+    /// `within` (both board time); a blinking LED does not count. Returns when it became
+    /// solid.
     pub async fn wait_solid(
         &self,
         led: &str,
@@ -130,14 +176,23 @@ impl LedObserver {
         loop {
             let notified = self.shared.changed.notified();
             let now = self.now();
+            let until = now.min(deadline);
             let track = self
                 .track(led)
                 .ok_or_else(|| self.mismatch(led, expected.clone(), since))?;
-            if let Some(at) = track.solid_since(on, since, settle, now) {
-                return Ok(at);
-            }
-            if now >= deadline {
-                return Err(self.mismatch(led, expected, since));
+            if track.solid_since(on, since, settle, until).is_some() || now >= deadline {
+                // Decide on every edge made until now: one may still be on its way.
+                self.edges_in().await;
+                let track = self
+                    .track(led)
+                    .ok_or_else(|| self.mismatch(led, expected.clone(), since))?;
+                if let Some(at) = track.solid_since(on, since, settle, until) {
+                    return Ok(at);
+                }
+                if now >= deadline {
+                    return Err(self.mismatch(led, expected, since));
+                }
+                continue;
             }
             // Next moment the answer can change without an edge: the current level's
             // settle time, or the deadline.
@@ -151,12 +206,12 @@ impl LedObserver {
             .clamp(now, deadline);
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(wake.saturating_sub(now) + Duration::from_millis(1)) => {}
+                _ = self.timeline.sleep_until(wake) => {}
             }
         }
     }
 
-    /// Checks that `led` stays `on` (or off) for `hold`, from now.
+    /// Checks that `led` stays `on` (or off) for `hold` (board time), from now.
     pub async fn wait_held(&self, led: &str, on: bool, hold: Duration) -> Result<(), LedMismatch> {
         let from = self.now();
         let to = from + hold;
@@ -167,40 +222,52 @@ impl LedObserver {
             let track = self
                 .track(led)
                 .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
-            if let Err(Edge { at, on: level }) = track.held(on, from, to.min(now)) {
-                return Err(LedMismatch {
-                    led: led.to_owned(),
-                    expected,
-                    seen: format!(
-                        "{} at {:.3}s",
-                        if level { "on" } else { "off" },
-                        at.as_secs_f64()
-                    ),
-                    at: now,
-                });
-            }
-            if now >= to {
-                return Ok(());
+            if now >= to || track.held(on, from, to.min(now)).is_err() {
+                // Decide on every edge made until now: one still on its way may end the
+                // hold, or show the LED was right at the start after all.
+                self.edges_in().await;
+                let track = self
+                    .track(led)
+                    .ok_or_else(|| self.mismatch(led, expected.clone(), from))?;
+                match track.held(on, from, to.min(now)) {
+                    Err(Edge { at, on: level }) => {
+                        return Err(LedMismatch {
+                            led: led.to_owned(),
+                            expected,
+                            seen: format!(
+                                "{} at {:.3}s",
+                                if level { "on" } else { "off" },
+                                at.as_secs_f64()
+                            ),
+                            at: now,
+                        });
+                    }
+                    Ok(()) if now >= to => return Ok(()),
+                    Ok(()) => {}
+                }
             }
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep(to - now) => {}
+                _ = self.timeline.sleep_until(to) => {}
             }
         }
     }
 
-    /// Watches `led` for `window` and says what it showed.
+    /// Watches `led` for `window` (board time) and says what it showed.
     pub async fn observe(&self, led: &str, window: Duration) -> Pattern {
         let from = self.now();
-        tokio::time::sleep(window).await;
+        let to = from + window;
+        self.timeline.sleep_until(to).await;
+        self.edges_in().await;
         self.track(led)
-            .map_or(Pattern::Irregular, |t| t.classify(from, from + window))
+            .map_or(Pattern::Irregular, |t| t.classify(from, to))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::RigClock;
 
     #[tokio::test(start_paused = true)]
     async fn waits_follow_recorded_edges() {
@@ -238,5 +305,107 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_speed_20_rates_and_holds_are_judged_in_board_time() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline.clone(), &["green", "red"]);
+        let feeder = leds.clone();
+        // 2 Hz on the board's clock: an edge every 250 ms of board time (12.5 ms of wall
+        // time), each stamped by the board and delivered 0 to 2 ms of wall time late (up to
+        // 40 ms of board time, a sixth of a half period).
+        let clock = timeline.clone();
+        tokio::spawn(async move {
+            for i in 0..40u64 {
+                let at = Duration::from_millis(250 * i);
+                let late = Duration::from_millis((i * 7) % 3);
+                tokio::time::sleep_until(clock.instant(at) + late).await;
+                feeder.record_at("green", i % 2 == 0, at);
+            }
+        });
+        let start = tokio::time::Instant::now();
+        let pattern = leds.observe("green", Duration::from_secs(4)).await;
+        assert_eq!(pattern, Pattern::Blinking { hz: 2.0, duty: 0.5 });
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(200),
+            "4 s of board time"
+        );
+
+        let start = tokio::time::Instant::now();
+        leds.wait_held("red", false, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(50));
+        let err = leds
+            .wait_held("green", true, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(err.seen.starts_with("off at "), "{}", err.seen);
+    }
+
+    /// An edge on its way: recorded only when the board is asked for its edges.
+    #[derive(Debug)]
+    struct InFlight {
+        edge: Mutex<Option<(LedObserver, &'static str, bool, Duration)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl EdgeSync for InFlight {
+        async fn sync(&self) -> Result<(), String> {
+            let edge = self.edge.lock().unwrap().take();
+            if let Some((leds, led, on, at)) = edge {
+                leds.record_at(led, on, at);
+            }
+            Ok(())
+        }
+    }
+
+    fn in_flight(leds: &LedObserver, led: &'static str, on: bool, at: Duration) {
+        let edge = Mutex::new(Some((leds.clone(), led, on, at)));
+        leds.set_sync(Arc::new(InFlight { edge }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_is_decided_with_the_edges_still_on_their_way() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["red"]);
+        leds.record("red", true);
+        // Went dark at 0.5 s of board time; the harness hears of it only when it asks.
+        in_flight(&leds, "red", false, Duration::from_millis(500));
+        let err = leds
+            .wait_held("red", true, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.seen, "off at 0.500s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_level_that_ended_on_the_way_is_not_solid() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["red"]);
+        leds.record("red", true);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Lit for 2 s of board time as far as the harness knows, but dark since 1.9 s.
+        in_flight(&leds, "red", false, Duration::from_millis(1900));
+        let err = leds
+            .wait_solid("red", true, DEFAULT_SETTLE, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.expected, "solid on within 1s");
+        assert_eq!(err.seen, "off");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_that_began_on_the_way_is_not_a_failure() {
+        let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
+        let leds = LedObserver::new("dut", timeline, &["yellow"]);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Lit at 1.9 s of board time (a shadow toggle), the harness not told yet at 2 s.
+        in_flight(&leds, "yellow", true, Duration::from_millis(1900));
+        leds.wait_held("yellow", true, Duration::from_secs(1))
+            .await
+            .unwrap();
     }
 }

@@ -14,7 +14,7 @@ pub mod rtt;
 
 use crate::console::Console;
 use crate::errors::BoardError;
-pub use leds::{DEFAULT_SETTLE, LedMismatch, LedObserver};
+pub use leds::{DEFAULT_SETTLE, EdgeSync, LedMismatch, LedObserver};
 
 /// How long a level must last to count as solid in the harness's own tests.
 pub const DEFAULT_SETTLE_FOR_TESTS: std::time::Duration = std::time::Duration::from_millis(700);

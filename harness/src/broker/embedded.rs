@@ -5,6 +5,11 @@
 //! On top of [`Broker`] it offers what scenarios need from AWS: registering the signer CA
 //! (JITR, or JITP with a template), pre-registering a device, activating a certificate
 //! the way Microchip's zero-touch rule does, faults, and certificate status changes.
+//!
+//! The broker runs on the timeline's clock: its timers (keep-alive, session expiry, the
+//! zero-touch and revocation delays, a fault's packet delay) are multiplied by
+//! `1 / speed`. What the broker cannot speed up stays real: TLS handshakes, and the
+//! CONNECT timeout that bounds them; event timestamps are calendar time.
 
 use super::{Broker, BrokerCapabilities};
 use crate::errors::BrokerError;
@@ -148,7 +153,8 @@ pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 
 impl EmbeddedBroker {
     /// Starts the broker as `options` say, with the test PKI, and its HTTP APIs (the admin
-    /// API and the `iot-data` data plane) on a free local port.
+    /// API and the `iot-data` data plane) on a free local port; its timers run at the speed
+    /// of the timeline's clock.
     pub async fn start(
         options: &EmbeddedOptions,
         pki: Arc<TestPki>,
@@ -169,6 +175,7 @@ impl EmbeddedBroker {
         let mut config = BrokerConfig::new(server, mock_broker::ClientAuth::TrustRoots(Vec::new()));
         config.listen = listen;
         config.state_dir = Some(state.path().to_owned());
+        config.core.time_scale = 1.0 / timeline.clock().speed();
         plane.install(&mut config);
         let broker = MockBroker::start(config).await.map_err(start_error)?;
         let pump = pump(&broker, timeline.clone());
@@ -191,8 +198,9 @@ impl EmbeddedBroker {
         self.timeline.record(What::Action {
             text: "broker restarting".into(),
         });
+        // The tap goes on across the restart, so a board that reconnects at once is on the
+        // timeline too (at a high speed it does, before this returns).
         self.broker.restart().await.map_err(start_error)?;
-        self._pump = pump(&self.broker, self.timeline.clone());
         self.api = start_api(&self.plane, &self.broker).await?;
         Ok(())
     }

@@ -71,6 +71,7 @@ impl ExternalBroker {
         let client_id = format!("hil-observer-{}", std::process::id());
         let options = crate::client::mqtt_options(&client_id, host, port, tls);
         let (client, mut eventloop) = AsyncClient::new(options, 256);
+        eventloop.set_network_options(crate::client::network_options());
         client
             .subscribe("#", QoS::AtLeastOnce)
             .await

@@ -8,12 +8,15 @@
 //! are relative to the rig file's directory. [`Rig::from_env`] loads `$HIL_RIG`, or the
 //! default emulated rig. A board's `[boards.<name>.provision]` table gives it a
 //! provisioning hook ([`ProvisionHook`]); its command lines are checked here, placeholders
-//! included.
+//! included. A top-level `speed` sets the rig's one clock ([`Rig::clock`]); a board's own
+//! `speed` that differs from it, and a speed other than 1 on a rig with a probe-rs board,
+//! are errors.
 
 // A RigError carries the file's text for its report; it is returned once, at start-up,
 // so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+use crate::clock::RigClock;
 use crate::provision::hook::ProvisionHook;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -163,8 +166,6 @@ pub enum BoardSpec {
     Emulated {
         /// The `emulated-board` binary (found or built in the workspace when absent).
         binary: Option<PathBuf>,
-        /// Time scale.
-        speed: f64,
         /// The access point to provision (name in `[wifi]`).
         wifi: Option<String>,
     },
@@ -196,6 +197,10 @@ pub enum BoardSpec {
 pub struct Rig {
     /// The rig file.
     pub path: PathBuf,
+    /// The rig's one clock (`speed`, 1 when the file gives none): its emulated boards and
+    /// embedded broker run this much faster than real time, and scenario durations are
+    /// board time.
+    pub clock: RigClock,
     /// The broker.
     pub broker: BrokerSpec,
     /// The test PKI directory.

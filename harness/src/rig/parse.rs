@@ -1,15 +1,16 @@
 //! Parsing a rig file: the raw, span-carrying TOML structs and their validation into a
-//! [`Rig`], with located errors.
+//! [`Rig`], with located errors. This file holds the raw structs, the top level and the
+//! broker; a board's table is validated in `board` (kinds, consoles, LEDs, hardware two
+//! boards must not share), its provisioning hook in `hook`.
 
 use super::*;
 use crate::broker::embedded::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
-use crate::errors::CommandLineError;
-use crate::provision::hook::{CommandLine, DEFAULT_HOOK_TIMEOUT, Placeholder};
 use mock_broker::aws::registry::Account;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRig {
+    speed: Option<Spanned<f64>>,
     broker: Option<Spanned<RawBroker>>,
     pki: Option<RawPki>,
     #[serde(default)]
@@ -82,9 +83,6 @@ struct RawSerial {
     baud: Option<Spanned<u32>>,
 }
 
-/// The console's baud rate when the rig names none.
-const DEFAULT_BAUD: u32 = 115_200;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLed {
@@ -130,24 +128,6 @@ fn program_path(base: &Path, program: &str) -> PathBuf {
     } else {
         PathBuf::from(program)
     }
-}
-
-/// The device a probe-rs board's console is, when the rig tells: its path, or the USB
-/// serial number of its device (the probe's own, by default).
-fn console_identity(port: &SerialPortSpec, probe: &ProbeSelector) -> Option<String> {
-    match port {
-        SerialPortSpec::Path(path) => Some(path.display().to_string()),
-        SerialPortSpec::UsbSerial(serial) => Some(format!("USB serial {serial}")),
-        SerialPortSpec::ProbeUsb => probe.serial.as_ref().map(|s| format!("USB serial {s}")),
-    }
-}
-
-fn parse_probe(text: &str) -> Option<ProbeSelector> {
-    let mut parts = text.splitn(3, ':');
-    let vid = u16::from_str_radix(parts.next()?, 16).ok()?;
-    let pid = u16::from_str_radix(parts.next()?, 16).ok()?;
-    let serial = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
-    Some(ProbeSelector { vid, pid, serial })
 }
 
 impl Rig {
@@ -200,6 +180,18 @@ impl Rig {
             Some(spanned) => Self::broker(&src, base, spanned)?,
         };
 
+        let clock = match &raw.speed {
+            Some(speed) => RigClock::new(*speed.get_ref()).map_err(|e| {
+                src.at(
+                    speed,
+                    e.to_string(),
+                    "not a speed",
+                    Some("speed = 20 runs the rig's emulated boards and embedded broker 20 times faster than real time"),
+                )
+            })?,
+            None => RigClock::REAL_TIME,
+        };
+
         let boards_table = raw.boards.as_ref().ok_or_else(|| {
             src.error(
                 None,
@@ -217,11 +209,12 @@ impl Rig {
             let spec = Self::board(&src, base, board, &wifi)?;
             boards.insert(name.get_ref().clone(), spec);
             if let Some(hook) = &board.get_ref().provision {
-                let hook = provision_hook(&src, base, hook)?;
+                let hook = hook::provision_hook(&src, base, hook)?;
                 provision_hooks.insert(name.get_ref().clone(), hook);
             }
         }
         Self::check_shared_hardware(&src, boards_table.get_ref(), &boards)?;
+        Self::check_one_clock(&src, raw.speed.as_ref(), clock, boards_table.get_ref())?;
         let pki_dir = raw
             .pki
             .as_ref()
@@ -229,6 +222,7 @@ impl Rig {
             .map_or_else(|| base.join("../../target/hil/pki"), |d| base.join(d));
         Ok(Rig {
             path: path.to_owned(),
+            clock,
             broker,
             pki_dir,
             fresh_pki: raw.pki.as_ref().is_some_and(|p| p.fresh),
@@ -342,338 +336,7 @@ impl Rig {
             }
         })
     }
-
-    fn board(
-        src: &Source<'_>,
-        base: &Path,
-        spanned: &Spanned<RawBoard>,
-        wifi: &BTreeMap<String, AccessPoint>,
-    ) -> Result<BoardSpec, RigError> {
-        let raw = spanned.get_ref();
-        let ap = match &raw.wifi {
-            Some(name) if !wifi.contains_key(name.get_ref()) => {
-                let known = wifi.keys().cloned().collect::<Vec<_>>().join(", ");
-                return Err(src.at(
-                    name,
-                    format!("no access point {:?} in [wifi]", name.get_ref()),
-                    "unknown access point",
-                    Some(&format!("known: {known}")),
-                ));
-            }
-            Some(name) => Some(name.get_ref().clone()),
-            None => None,
-        };
-        let require = |field: &Option<Spanned<String>>, name: &str| {
-            field.as_ref().map(|f| f.get_ref().clone()).ok_or_else(|| {
-                src.at(
-                    spanned,
-                    format!("a probe-rs board needs `{name}`"),
-                    "in this board",
-                    None,
-                )
-            })
-        };
-        match raw.kind.get_ref().as_str() {
-            "emulated" => {
-                if let Some(serial) = &raw.serial {
-                    return Err(src.at(
-                        serial,
-                        "an emulated board's console is its own pseudo-terminal",
-                        "not for an emulated board",
-                        Some("`serial` names a probe-rs board's port"),
-                    ));
-                }
-                let speed = match &raw.speed {
-                    Some(speed) if !(*speed.get_ref() > 0.0 && speed.get_ref().is_finite()) => {
-                        return Err(src.at(
-                            speed,
-                            "speed must be a positive number",
-                            "not positive",
-                            None,
-                        ));
-                    }
-                    Some(speed) => *speed.get_ref(),
-                    None => 1.0,
-                };
-                Ok(BoardSpec::Emulated {
-                    binary: raw.binary.as_ref().map(|b| base.join(b)),
-                    speed,
-                    wifi: ap,
-                })
-            }
-            "probe-rs" => {
-                let chip = require(&raw.chip, "chip")?;
-                let probe_text = raw.probe.as_ref().ok_or_else(|| {
-                    src.at(
-                        spanned,
-                        "a probe-rs board needs `probe`",
-                        "in this board",
-                        Some("probe = \"03eb:2175\""),
-                    )
-                })?;
-                let probe = parse_probe(probe_text.get_ref()).ok_or_else(|| {
-                    src.at(
-                        probe_text,
-                        "invalid probe selector",
-                        "expected VID:PID[:serial] in hex",
-                        Some("e.g. \"03eb:2175\""),
-                    )
-                })?;
-                let firmware = raw.firmware.as_ref().ok_or_else(|| {
-                    src.at(
-                        spanned,
-                        "a probe-rs board needs `firmware`",
-                        "in this board",
-                        None,
-                    )
-                })?;
-                let (serial_port, baud) = Self::serial(src, raw.serial.as_ref())?;
-                let mut leds = BTreeMap::new();
-                for (name, led) in raw.leds.iter().flatten() {
-                    if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
-                        return Err(src.at(
-                            name,
-                            format!("unknown LED {:?}", name.get_ref()),
-                            "unknown LED",
-                            Some("LEDs are blue, green, yellow and red"),
-                        ));
-                    }
-                    let l = led.get_ref();
-                    if l.bit > 31 {
-                        return Err(src.at(led, "bit must be 0..31", "bit out of range", None));
-                    }
-                    leds.insert(
-                        name.get_ref().clone(),
-                        LedBit {
-                            register: l.register,
-                            bit: l.bit,
-                            active_low: l.active_low,
-                        },
-                    );
-                }
-                let poll = match &raw.poll_ms {
-                    Some(ms) if *ms.get_ref() == 0 => {
-                        return Err(src.at(ms, "poll_ms must be at least 1", "zero", None));
-                    }
-                    Some(ms) => Duration::from_millis(*ms.get_ref()),
-                    None => Duration::from_millis(5),
-                };
-                Ok(BoardSpec::ProbeRs {
-                    chip,
-                    probe,
-                    firmware: base.join(firmware),
-                    serial_port,
-                    baud,
-                    leds,
-                    poll,
-                    rtt: raw.rtt,
-                    wifi: ap,
-                })
-            }
-            other => Err(src.at(
-                &raw.kind,
-                format!("unknown board kind {other:?}"),
-                "unknown kind",
-                Some("kind is \"emulated\" or \"probe-rs\""),
-            )),
-        }
-    }
-
-    /// A probe-rs board's `serial` table: one of `port` and `usb_serial`, or neither (the
-    /// probe's own USB device), and the baud rate.
-    fn serial(
-        src: &Source<'_>,
-        raw: Option<&Spanned<RawSerial>>,
-    ) -> Result<(SerialPortSpec, u32), RigError> {
-        let Some(spanned) = raw else {
-            return Ok((SerialPortSpec::ProbeUsb, DEFAULT_BAUD));
-        };
-        let serial = spanned.get_ref();
-        let baud = match &serial.baud {
-            Some(baud) if *baud.get_ref() == 0 => {
-                return Err(src.at(baud, "the baud rate must be positive", "zero", None));
-            }
-            Some(baud) => *baud.get_ref(),
-            None => DEFAULT_BAUD,
-        };
-        let port = match (&serial.port, &serial.usb_serial) {
-            (Some(_), Some(usb)) => {
-                return Err(src.at(
-                    usb,
-                    "`port` and `usb_serial` both name the console",
-                    "keep one of the two",
-                    Some("port is a device path; usb_serial finds the tty of that USB device"),
-                ));
-            }
-            (Some(port), None) => {
-                let path = PathBuf::from(port.get_ref());
-                if !path.is_absolute() {
-                    return Err(src.at(
-                        port,
-                        "the console port is a device path",
-                        "not an absolute path",
-                        Some(
-                            "e.g. \"/dev/serial/by-id/usb-...-if01\" (stable) or \"/dev/ttyACM0\"",
-                        ),
-                    ));
-                }
-                SerialPortSpec::Path(path)
-            }
-            (None, Some(usb)) if usb.get_ref().trim().is_empty() => {
-                return Err(src.at(usb, "the USB serial number is empty", "empty", None));
-            }
-            (None, Some(usb)) => SerialPortSpec::UsbSerial(usb.get_ref().trim().to_owned()),
-            (None, None) => SerialPortSpec::ProbeUsb,
-        };
-        Ok((port, baud))
-    }
-
-    /// Two probe-rs boards must not reach the same probe or the same console: with two
-    /// probes of one kind, each needs its serial number.
-    fn check_shared_hardware(
-        src: &Source<'_>,
-        raw: &BTreeMap<Spanned<String>, Spanned<RawBoard>>,
-        boards: &BTreeMap<String, BoardSpec>,
-    ) -> Result<(), RigError> {
-        let probe_rs: Vec<(&Spanned<String>, &RawBoard, &ProbeSelector, &SerialPortSpec)> = raw
-            .iter()
-            .filter_map(|(name, board)| match boards.get(name.get_ref()) {
-                Some(BoardSpec::ProbeRs {
-                    probe, serial_port, ..
-                }) => Some((name, board.get_ref(), probe, serial_port)),
-                _ => None,
-            })
-            .collect();
-        for (i, (name, board, probe, port)) in probe_rs.iter().enumerate() {
-            for (earlier, _, other_probe, other_port) in &probe_rs[..i] {
-                let same_kind = (probe.vid, probe.pid) == (other_probe.vid, other_probe.pid);
-                if same_kind
-                    && (probe.serial.is_none()
-                        || other_probe.serial.is_none()
-                        || probe.serial == other_probe.serial)
-                {
-                    let at = board
-                        .probe
-                        .as_ref()
-                        .map_or_else(|| name.span(), |p| p.span());
-                    return Err(src.error(
-                        Some(at),
-                        format!(
-                            "boards {} and {} could open the same probe ({probe})",
-                            earlier.get_ref(),
-                            name.get_ref()
-                        ),
-                        "same probe",
-                        Some("with two probes of one kind, give each board its probe's serial number: probe = \"VID:PID:SERIAL\""),
-                    ));
-                }
-                if let Some(shared) = console_identity(port, probe)
-                    && console_identity(other_port, other_probe).as_ref() == Some(&shared)
-                {
-                    let at = board
-                        .serial
-                        .as_ref()
-                        .map_or_else(|| name.span(), |s| s.span());
-                    return Err(src.error(
-                        Some(at),
-                        format!(
-                            "boards {} and {} have the same console ({shared})",
-                            earlier.get_ref(),
-                            name.get_ref()
-                        ),
-                        "same console",
-                        None,
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
-/// Where `token` is in the text of the string at `span`, if it is written as is.
-fn locate(text: &str, span: std::ops::Range<usize>, token: &str) -> Option<std::ops::Range<usize>> {
-    let start = span.start + text.get(span.clone())?.find(token)?;
-    Some(start..start + token.len())
-}
-
-/// A hook command line, its errors located at the offending placeholder when it can be
-/// found in the file; `csr` says it runs before the device certificate exists.
-fn command_line(
-    src: &Source<'_>,
-    spanned: &Spanned<String>,
-    csr: bool,
-) -> Result<CommandLine, RigError> {
-    let names = || {
-        Placeholder::ALL
-            .into_iter()
-            .filter(|p| !csr || p.known_before_certificate())
-            .map(|p| format!("{{{}}}", p.name()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let at = |token: &str| locate(src.text, spanned.span(), token).unwrap_or(spanned.span());
-    let line = CommandLine::parse(spanned.get_ref()).map_err(|e| match &e {
-        CommandLineError::UnknownPlaceholder { name } => {
-            let closest = Placeholder::ALL
-                .into_iter()
-                .map(Placeholder::name)
-                .max_by(|a, b| {
-                    strsim::jaro_winkler(name, a).total_cmp(&strsim::jaro_winkler(name, b))
-                })
-                .filter(|close| strsim::jaro_winkler(name, close) > 0.8);
-            let help = match closest {
-                Some(close) => format!("did you mean {{{close}}}? placeholders: {}", names()),
-                None => format!("placeholders: {} (write {{{{ and }}}} for braces)", names()),
-            };
-            src.error(
-                Some(at(&format!("{{{name}}}"))),
-                e.to_string(),
-                "unknown placeholder",
-                Some(&help),
-            )
-        }
-        CommandLineError::Unclosed { word } => {
-            src.error(Some(at(word)), e.to_string(), "unclosed placeholder", None)
-        }
-        _ => src.at(spanned, e.to_string(), "here", None),
-    })?;
-    if csr && let Some(late) = line.placeholders().find(|p| !p.known_before_certificate()) {
-        let token = format!("{{{}}}", late.name());
-        return Err(src.error(
-            Some(at(&token)),
-            format!("csr_command runs before the certificate exists, so it cannot use {token}"),
-            "not known yet",
-            Some(&format!("csr_command may use {}", names())),
-        ));
-    }
-    Ok(line)
-}
-
-/// A board's `[boards.<name>.provision]` table.
-fn provision_hook(
-    src: &Source<'_>,
-    base: &Path,
-    spanned: &Spanned<RawProvisionHook>,
-) -> Result<ProvisionHook, RigError> {
-    let raw = spanned.get_ref();
-    let timeout = match &raw.timeout {
-        Some(text) => match crate::scenario::parse_duration(text.get_ref()) {
-            Ok(timeout) if !timeout.is_zero() => timeout,
-            Ok(_) => return Err(src.at(text, "the hook's timeout must not be zero", "zero", None)),
-            Err(e) => return Err(src.at(text, e, "not a duration", None)),
-        },
-        None => DEFAULT_HOOK_TIMEOUT,
-    };
-    Ok(ProvisionHook {
-        command: command_line(src, &raw.command, false)?,
-        csr_command: raw
-            .csr_command
-            .as_ref()
-            .map(|line| command_line(src, line, true))
-            .transpose()?,
-        timeout,
-        // Absolute: the program runs there, and a relative path would be taken from there.
-        dir: std::path::absolute(base).unwrap_or_else(|_| base.to_owned()),
-    })
-}
+mod board;
+mod hook;

@@ -23,6 +23,7 @@ fn the_shipped_rigs_load() {
         Some("hil-lab")
     );
     assert!(matches!(emulated.broker, BrokerSpec::Embedded { .. }));
+    assert!(emulated.clock.speed() >= 10.0, "the default rig runs fast");
 
     let lab = Rig::load(&root.join("scenarios/rigs/sam-iot-wg.toml")).unwrap();
     let BoardSpec::ProbeRs {
@@ -219,6 +220,93 @@ fn two_boards_cannot_share_a_probe_or_a_console() {
         );
         assert_eq!(at, (12, 10));
     }
+}
+
+/// The help a located error renders with.
+fn help_of(text: &str) -> String {
+    use miette::Diagnostic;
+    let error = parse(text).unwrap_err();
+    error.help().map(|h| h.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn the_rig_has_one_clock() {
+    let emulated = "[boards.dut]\nkind = \"emulated\"\n";
+    let rig = parse(emulated).unwrap();
+    assert_eq!(
+        rig.clock,
+        RigClock::REAL_TIME,
+        "speed 1 when the file gives none"
+    );
+    let rig = parse(&format!("speed = 20\n{emulated}")).unwrap();
+    assert_eq!(rig.clock.speed(), 20.0);
+    let rig = parse(&format!("speed = 12.5\n{emulated}speed = 12.5\n")).unwrap();
+    assert_eq!(
+        rig.clock.speed(),
+        12.5,
+        "a board may repeat the rig's speed"
+    );
+
+    let (message, at) = located(&format!("speed = 0\n{emulated}"));
+    assert_eq!(
+        message,
+        "speed must be a positive number from 0.000001 to 1000000, not 0"
+    );
+    assert_eq!(at, (1, 9));
+    let (message, at) = located(&format!("speed = \"fast\"\n{emulated}"));
+    assert!(message.contains("invalid type"), "{message}");
+    assert_eq!(at.0, 1);
+
+    // A board's own speed is the rig's, or an error at the board's value.
+    let other = format!("speed = 20\n{emulated}speed = 10\n");
+    let (message, at) = located(&other);
+    assert_eq!(message, "board dut's speed 10 differs from the rig's (20)");
+    assert_eq!(at, (4, 9));
+    assert_eq!(
+        help_of(&other),
+        "a rig has one clock: remove the board's `speed`"
+    );
+    let per_board = format!("{emulated}speed = 5.0\n");
+    let (message, at) = located(&per_board);
+    assert_eq!(message, "board dut's speed 5 differs from the rig's (1)");
+    assert_eq!(at, (3, 9));
+    assert!(
+        help_of(&per_board).contains("write `speed = 5` at the top of the rig file"),
+        "{}",
+        help_of(&per_board)
+    );
+    let (message, at) = located(&format!("{emulated}speed = -1.0\n"));
+    assert!(
+        message.starts_with("speed must be a positive number"),
+        "{message}"
+    );
+    assert_eq!(at, (3, 9));
+}
+
+#[test]
+fn a_rig_with_real_hardware_runs_in_real_time() {
+    let lab = probe_board("dut", "03eb:2175", "");
+    let rig = parse(&format!("speed = 1\n{lab}")).unwrap();
+    assert!(rig.clock.is_real_time());
+
+    let fast = format!("speed = 20\n{lab}");
+    let (message, at) = located(&fast);
+    assert_eq!(
+        message,
+        "the rig has a probe-rs board (dut), which runs in real time, so its speed must be 1"
+    );
+    assert_eq!(at, (1, 9), "at the rig's speed");
+    assert!(help_of(&fast).contains("scenario durations are board time"));
+
+    // With an emulated board beside it, still one clock for both.
+    let mixed = format!("speed = 20\n[boards.emu]\nkind = \"emulated\"\n{lab}");
+    let (message, at) = located(&mixed);
+    assert!(message.contains("probe-rs board (dut)"), "{message}");
+    assert_eq!(at, (1, 9));
+
+    let (message, at) = located(&format!("{lab}speed = 2\n"));
+    assert_eq!(message, "board dut is real hardware: it runs in real time");
+    assert_eq!(at.0, 7, "at the board's own speed");
 }
 
 #[test]

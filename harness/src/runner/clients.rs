@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long `connect` and `subscribe` wait for the broker when the scenario gives no
-/// timeout.
+/// timeout (board time).
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl World {
@@ -70,9 +70,9 @@ impl World {
             .within
             .as_ref()
             .map_or(DEFAULT_CLIENT_TIMEOUT, Scenario::checked_duration);
-        let client = TestClient::connect(name, options, self.timeline.clone(), within)
+        let client = TestClient::connect(name, options, self.timeline.clone(), self.wall(within))
             .await
-            .map_err(|e| mismatch(&expected, e.to_string()))?;
+            .map_err(|e| mismatch(&expected, e.with_timeout(within).to_string()))?;
         let mut connection = slot.connection.lock().unwrap_or_else(|p| p.into_inner());
         *connection = Some(Arc::new(client));
         Ok(())
@@ -85,12 +85,12 @@ impl World {
             _ => rumqttc::QoS::AtMostOnce,
         };
         self.connected_client(&s.client)?
-            .subscribe(topic, qos, DEFAULT_CLIENT_TIMEOUT)
+            .subscribe(topic, qos, self.wall(DEFAULT_CLIENT_TIMEOUT))
             .await
             .map_err(|e| {
                 mismatch(
                     format!("client {} subscribed to {topic}", s.client.get()),
-                    e.to_string(),
+                    e.with_timeout(DEFAULT_CLIENT_TIMEOUT).to_string(),
                 )
             })
     }
@@ -101,7 +101,7 @@ impl World {
     ) -> Result<(), Mismatch> {
         let within = Scenario::checked_duration(&s.within);
         self.connected_client(&s.client)?
-            .closed(within)
+            .closed(self.wall(within))
             .await
             .map(drop)
             .map_err(|e| {
@@ -110,7 +110,7 @@ impl World {
                         "the broker closes client {}'s connection within {within:?}",
                         s.client.get()
                     ),
-                    e.to_string(),
+                    e.with_timeout(within).to_string(),
                 )
             })
     }

@@ -1,5 +1,6 @@
 //! The expectation steps on LEDs and messages: `expect_led`, `expect_message` and
-//! `expect_no_message`.
+//! `expect_no_message`. Their windows and deadlines are board time, on the timeline's
+//! clock.
 
 use super::message::{MessageFilter, Source};
 use super::world::{Mismatch, World, mismatch};
@@ -113,7 +114,7 @@ impl World {
                 seen_on_topic.push(message.payload);
             }
         }
-        let deadline = tokio::time::Instant::now() + within;
+        let deadline = self.timeline.instant(self.timeline.now() + within);
         while count < wanted {
             match tokio::time::timeout_at(deadline, live.recv()).await {
                 Ok(Ok(entry)) if last_seq.is_some_and(|last| entry.seq <= last) => {}
@@ -182,7 +183,7 @@ impl World {
                 }
             }
         };
-        match tokio::time::timeout(window, watching).await {
+        match self.timeline.clock().timeout(window, watching).await {
             Ok(Some(payload)) => Err(mismatch(
                 format!(
                     "no message on {topic}{} to {} for {window:?}",

@@ -103,6 +103,9 @@ pub async fn start_broker(
 }
 
 /// Starts (emulated) or attaches to (probe-rs) the rig's board `name`, pointed at `broker`.
+/// An emulated board runs at the speed of the timeline's clock: the rig's for the runner,
+/// real time for the `hil` tools a person watches. A probe-rs board needs a real-time
+/// timeline.
 pub async fn start_board(
     rig: &Rig,
     name: &str,
@@ -110,10 +113,9 @@ pub async fn start_board(
     timeline: Arc<Timeline>,
 ) -> Result<Box<dyn Board>, String> {
     match rig.boards.get(name) {
-        Some(BoardSpec::Emulated { binary, speed, .. }) => {
+        Some(BoardSpec::Emulated { binary, .. }) => {
             let options = EmulatedOptions {
                 binary: binary.clone(),
-                speed: *speed,
                 access_points: rig.wifi.values().cloned().collect(),
                 hosts: vec![(broker.endpoint().to_owned(), broker.address())],
             };
@@ -123,6 +125,10 @@ pub async fn start_board(
                     .map_err(|e| e.to_string())?,
             ))
         }
+        Some(BoardSpec::ProbeRs { .. }) if !timeline.clock().is_real_time() => Err(format!(
+            "board {name} is real hardware: it runs in real time, not at {}",
+            timeline.clock()
+        )),
         Some(BoardSpec::ProbeRs {
             chip,
             probe,

@@ -2,6 +2,10 @@
 //! step to its code. Steps take the world by shared reference, so a `parallel` block runs
 //! its steps at once: each board and client has its own lock, and a step holds it only
 //! while it talks to that board or client.
+//!
+//! Every duration a step has is board time, waited on through the timeline's clock; the
+//! console and the scenario clients wait in wall time, so steps convert with
+//! [`World::wall`] and report the board time they were given.
 
 use crate::board::{Board, NoProgress};
 use crate::broker::Broker;
@@ -17,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long console steps wait when the scenario gives no timeout.
+/// How long console steps wait when the scenario gives no timeout (board time).
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a step saw that it did not expect.
@@ -111,6 +115,12 @@ impl World {
         }
     }
 
+    /// The wall time a scenario's board-time duration lasts on this rig (for the console
+    /// and the scenario clients, which wait in wall time).
+    pub(super) fn wall(&self, board: Duration) -> Duration {
+        self.timeline.clock().to_wall(board)
+    }
+
     /// The variables known so far.
     pub(super) fn variables(&self) -> BTreeMap<String, String> {
         self.variables
@@ -186,25 +196,30 @@ impl World {
                     .send(&s.line)
                     .map_err(|e| mismatch(format!("`{}` sent", s.line), e.to_string()))
             }
-            Step::Expect(s) => self
-                .board(&s.board)
-                .await?
-                .console()
-                .expect(s.regex.get(), Scenario::checked_duration(&s.within))
-                .await
-                .map(drop)
-                .map_err(|e| {
-                    mismatch(
-                        format!("console output matching /{}/", s.regex.get()),
-                        e.to_string(),
-                    )
-                }),
+            Step::Expect(s) => {
+                let within = Scenario::checked_duration(&s.within);
+                self.board(&s.board)
+                    .await?
+                    .console()
+                    .expect(s.regex.get(), self.wall(within))
+                    .await
+                    .map(drop)
+                    .map_err(|e| {
+                        mismatch(
+                            format!("console output matching /{}/", s.regex.get()),
+                            e.with_timeout(within).to_string(),
+                        )
+                    })
+            }
             Step::ExpectLed(s) => self.expect_led(s).await,
             Step::ExpectMessage(s) => self.expect_message(scenario, s).await,
             Step::ExpectNoMessage(s) => self.expect_no_message(s).await,
             Step::Publish(s) => self.publish(s).await,
             Step::Wait(s) => {
-                tokio::time::sleep(Scenario::checked_duration(&s.for_)).await;
+                self.timeline
+                    .clock()
+                    .sleep(Scenario::checked_duration(&s.for_))
+                    .await;
                 Ok(())
             }
             Step::WifiDown(s) | Step::WifiUp(s) => {
@@ -324,9 +339,14 @@ impl World {
             .board(&s.board)
             .await?
             .console()
-            .command(&s.send, within)
+            .command(&s.send, self.wall(within))
             .await
-            .map_err(|e| mismatch(format!("a reply to `{}`", s.send), e.to_string()))?;
+            .map_err(|e| {
+                mismatch(
+                    format!("a reply to `{}`", s.send),
+                    e.with_timeout(within).to_string(),
+                )
+            })?;
         let Some(pattern) = &s.reply else {
             return Ok(());
         };

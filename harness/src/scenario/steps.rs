@@ -289,15 +289,20 @@ pub struct BrokerRestartStep {}
 
 /// `expect_backoff`: the board's connection attempts back off exponentially, with jitter.
 /// The attempts judged are the retries of the outage under way: those after the board's
-/// last accepted connection before the step (attempts already made count).
+/// last accepted connection before the step (attempts already made count). The verdict
+/// decides once `attempts` are in if the delays clearly grow, else it waits for more
+/// attempts, up to 11 (see `harness::runner::backoff_verdict` for its error rates).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectBackoffStep {
     /// Board (its certificate identifies its attempts).
     pub board: BoardName,
-    /// At least this many attempts (at least 4).
+    /// Attempts judged first (at least 4; 5 is what the documented error rates assume);
+    /// more are awaited while the verdict is unclear.
     pub attempts: u32,
-    /// Deadline for that many attempts, from the step's start.
+    /// Deadline for the verdict, from the step's start (board time). Leave room for the
+    /// unclear cases: with full jitter from 1 s to a 32 s cap, 99.9% of verdicts come
+    /// within 90 s, all within 4 minutes.
     pub within: Span<String>,
 }
 

@@ -78,6 +78,24 @@ pub(crate) fn emulated_rig(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// The default rig in real time (speed 1), for tests that compare wall times: at the
+/// default rig's speed, a scenario's waits are too short to order runs by.
+pub(crate) fn real_time_rig(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = emulated_rig(dir);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let without: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("speed ="))
+        .collect();
+    assert_ne!(
+        without.len(),
+        text.lines().count(),
+        "the default rig has a speed"
+    );
+    std::fs::write(&path, format!("speed = 1\n{}\n", without.join("\n"))).unwrap();
+    path
+}
+
 /// The live children of `parent` whose command name is `name` (from /proc).
 pub(crate) fn children_named(parent: u32, name: &str) -> Vec<u32> {
     let mut found = Vec::new();

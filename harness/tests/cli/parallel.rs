@@ -111,7 +111,7 @@ fn certificates(events: &[serde_json::Value]) -> std::collections::BTreeSet<Stri
 #[test]
 fn two_scenarios_at_once_share_nothing_a_ca_deactivated_in_one_leaves_the_other_registering() {
     let dir = tempfile::tempdir().unwrap();
-    let rig = emulated_rig(dir.path());
+    let rig = real_time_rig(dir.path());
     // The same signer CA (one PKI) in both: inactive on one broker, registering on the other.
     // On a shared broker, b would see nothing registered, or a would see b's registration.
     let a = dir.path().join("a-inactive-ca.toml");
@@ -221,7 +221,13 @@ expect_message = { topic = "{dut.thing}/sensors", within = "30s" }
     // The registration was on b's broker only, and each broker saw its own board only.
     let (events_a, events_b) = (broker_events(&timeline_a), broker_events(&timeline_b));
     assert_eq!(registrations(&events_a), 0);
-    assert_eq!(registrations(&events_b), 1);
+    // One, or two when the board retried before the zero-touch rule activated its
+    // certificate (each CONNECT while pending announces it again; its backoff is random).
+    assert!(
+        (1..=2).contains(&registrations(&events_b)),
+        "{}",
+        registrations(&events_b)
+    );
     let (boards_a, boards_b) = (certificates(&events_a), certificates(&events_b));
     assert_eq!(
         (boards_a.len(), boards_b.len()),
@@ -246,7 +252,7 @@ expect_message = { topic = "{dut.thing}/sensors", within = "30s" }
 #[test]
 fn blocks_come_whole_as_scenarios_end_and_the_summary_in_the_order_given() {
     let dir = tempfile::tempdir().unwrap();
-    let rig = emulated_rig(dir.path());
+    let rig = real_time_rig(dir.path());
     let slow = quick_scenario(dir.path(), "slow", "2s", &[]);
     let quick = quick_scenario(dir.path(), "quick", "10ms", &[]);
     let (code, stdout, stderr) = hil(&[

@@ -16,6 +16,8 @@ use std::sync::Arc;
 fn rig(dir: &std::path::Path) -> Rig {
     let text = format!(
         r#"
+speed = 5
+
 [broker]
 kind = "embedded"
 endpoint = "{ENDPOINT}"
@@ -30,15 +32,12 @@ password = "hil-lab-password"
 
 [boards.a]
 kind = "emulated"
-speed = 5.0
 
 [boards.b]
 kind = "emulated"
-speed = 5.0
 
 [boards.c]
 kind = "emulated"
-speed = 5.0
 "#
     );
     let path = dir.join("rig.toml");

@@ -4,6 +4,7 @@
 use harness::board::emulated::{EmulatedBoard, EmulatedOptions};
 use harness::broker::Broker;
 use harness::broker::embedded::{EmbeddedBroker, EmbeddedOptions};
+use harness::clock::RigClock;
 use harness::pki::TestPki;
 use harness::rig::AccessPoint;
 use harness::timeline::{Entry, Timeline, What};
@@ -23,9 +24,9 @@ pub struct World {
     _pki_dir: tempfile::TempDir,
 }
 
-/// Starts the world with the board at `speed`, in range of `ap`.
+/// Starts the world with the board and the broker at `speed`, in range of `ap`.
 pub async fn start(speed: f64, ap: AccessPoint) -> World {
-    let timeline = Timeline::new();
+    let timeline = Timeline::with_clock(RigClock::new(speed).unwrap());
     let live = timeline.subscribe();
     let pki_dir = tempfile::tempdir().unwrap();
     let names = [ENDPOINT, "localhost", "127.0.0.1"];
@@ -36,7 +37,6 @@ pub async fn start(speed: f64, ap: AccessPoint) -> World {
         .await
         .unwrap();
     let options = EmulatedOptions {
-        speed,
         access_points: vec![ap.clone()],
         hosts: vec![(ENDPOINT.to_owned(), broker.address())],
         ..EmulatedOptions::default()

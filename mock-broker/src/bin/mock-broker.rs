@@ -55,7 +55,8 @@ struct Serve {
     /// a generated client CA).
     #[arg(long)]
     client_ca: Vec<PathBuf>,
-    /// Multiply protocol timers (keep-alive, session expiry) by this factor.
+    /// Multiply protocol timers (keep-alive, session expiry, fault delays, the revocation
+    /// and zero-touch delays) by this factor.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
     /// How long after a certificate (or its CA) stops being ACTIVE its live connections

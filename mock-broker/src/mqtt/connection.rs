@@ -56,7 +56,8 @@ async fn serve_connection(
     shared: Arc<Shared>,
     cancel: CancellationToken,
 ) {
-    let connect_deadline = Instant::now() + shared.connect_timeout;
+    let accepted = Instant::now();
+    let connect_deadline = accepted + shared.connect_timeout;
     let handshake = tokio::time::timeout_at(connect_deadline, shared.acceptor().accept(tcp));
     let stream = tokio::select! {
         _ = cancel.cancelled() => return,
@@ -64,12 +65,14 @@ async fn serve_connection(
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 let reason = tls::describe_handshake_error(&error);
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                let handshake = accepted.elapsed();
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None, handshake });
                 return;
             }
             Err(_) => {
                 let reason = "TLS handshake timed out".to_owned();
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None });
+                let handshake = accepted.elapsed();
+                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None, handshake });
                 return;
             }
         },
@@ -88,6 +91,7 @@ async fn serve_connection(
                 peer,
                 reason,
                 certificate_id,
+                handshake: accepted.elapsed(),
             });
             return;
         }
@@ -109,6 +113,7 @@ async fn serve_connection(
                     .protocol_version()
                     .map(|v| format!("{v:?}"))
                     .unwrap_or_default(),
+                handshake: accepted.elapsed(),
             },
         );
         state.core.open(conn, now, identity);

@@ -47,7 +47,8 @@ impl Faults {
         self.shared.faults(|plan| plan.release(target, packet));
     }
 
-    /// Delays every packet the broker sends to `target` by `delay`; zero removes it.
+    /// Delays every packet the broker sends to `target` by `delay` (multiplied by the time
+    /// scale, like the protocol timers); zero removes it.
     pub fn delay_outgoing(&self, target: Target, delay: Duration) {
         self.shared
             .faults(|plan| plan.delay_outgoing(target, delay));

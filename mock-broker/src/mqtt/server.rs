@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     /// This `Shared` itself, for tasks it spawns.
     pub(super) me: Weak<Shared>,
     pub(super) state: Mutex<State>,
-    pub(super) tap: TapSender,
+    pub(super) tap: Arc<TapSender>,
     pub(super) started: Instant,
     pub(super) next_conn: AtomicU64,
     pub(super) hooks: Arc<dyn Hooks>,
@@ -259,21 +259,42 @@ impl std::fmt::Debug for MockBroker {
     }
 }
 
+/// What a restarted broker carries over from the run before: its tap, so readers see the
+/// restart without a gap, and its clock.
+struct Carried {
+    tap: Arc<TapSender>,
+    started: Instant,
+}
+
 impl MockBroker {
     /// Binds the listener and starts serving on the current tokio runtime.
     pub async fn start(config: BrokerConfig) -> Result<Self, StartError> {
-        let kept = config.clone();
-        let tls_default = tls::server_config(&config.server, &config.client_auth)?;
-        let cancel = CancellationToken::new();
-        let tracker = TaskTracker::new();
-        let mut core_config = config.core.clone();
-        if core_config.epoch_ms_at_start == 0 {
-            core_config.epoch_ms_at_start = std::time::SystemTime::now()
+        Self::start_carrying(config, None).await
+    }
+
+    async fn start_carrying(
+        mut config: BrokerConfig,
+        carried: Option<Carried>,
+    ) -> Result<Self, StartError> {
+        if config.core.epoch_ms_at_start == 0 {
+            config.core.epoch_ms_at_start = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
                 .unwrap_or(0);
         }
-        let mut core = Core::new(core_config, config.hooks.clone());
+        // Kept with its epoch, so a restart's event times go on from this run's.
+        let kept = config.clone();
+        let tls_default = tls::server_config(&config.server, &config.client_auth)?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let (tap, started) = match carried {
+            Some(Carried { tap, started }) => (tap, started),
+            None => (
+                Arc::new(TapSender::new(config.tap_capacity)),
+                Instant::now(),
+            ),
+        };
+        let mut core = Core::new(config.core.clone(), config.hooks.clone());
         for service in &config.services {
             core.add_service(service.clone());
         }
@@ -282,7 +303,7 @@ impl MockBroker {
                 path: dir.clone(),
                 source,
             })?;
-            StoredState::load(dir)?.apply(&mut core, Duration::ZERO);
+            StoredState::load(dir)?.apply(&mut core, started.elapsed());
         }
         let listener =
             TcpListener::bind(config.listen)
@@ -301,8 +322,8 @@ impl MockBroker {
                 core,
                 outboxes: HashMap::new(),
             }),
-            tap: TapSender::new(config.tap_capacity),
-            started: Instant::now(),
+            tap,
+            started,
             next_conn: AtomicU64::new(1),
             hooks: config.hooks,
             services: config.services,
@@ -369,15 +390,20 @@ impl MockBroker {
 
     /// Restarts the broker on the same address, as a server restart would: every
     /// connection is dropped, the state dir is saved and read back (retained messages,
-    /// persistent sessions, shadows), faults are cleared. Existing taps end; take a new
-    /// one.
+    /// persistent sessions, shadows), faults are cleared. Existing taps go on: they see
+    /// the closes, then the restarted broker's events (a client that reconnects at once
+    /// included), numbered and timed on from before.
     pub async fn restart(&mut self) -> Result<(), StartError> {
         let mut config = self.config.clone();
         config.listen = self.local_addr;
+        let carried = Carried {
+            tap: self.shared.tap.clone(),
+            started: self.shared.started,
+        };
         self.stop();
         self.tracker.close();
         self.tracker.wait().await;
-        *self = MockBroker::start(config).await?;
+        *self = MockBroker::start_carrying(config, Some(carried)).await?;
         Ok(())
     }
 

@@ -72,6 +72,12 @@ pub enum EventKind {
         certificate_id: String,
         /// Negotiated TLS version.
         tls_version: String,
+        /// Wall time from the TCP accept to this event: the TLS handshake and the
+        /// certificate checks (`handshake_ms` in JSON). The client began its attempt that
+        /// long before; a caller measuring a client's backoff on a sped-up clock takes it
+        /// off, since the handshake is real work that does not speed up.
+        #[serde(rename = "handshake_ms", serialize_with = "as_millis")]
+        handshake: Duration,
     },
     /// A TLS handshake failed or the client was refused by the identity hook.
     TlsRejected {
@@ -83,6 +89,9 @@ pub enum EventKind {
         /// (refused by the identity hook: revoked, pending activation, JITR, ...).
         #[serde(skip_serializing_if = "Option::is_none")]
         certificate_id: Option<String>,
+        /// Wall time from the TCP accept to this event (`handshake_ms` in JSON).
+        #[serde(rename = "handshake_ms", serialize_with = "as_millis")]
+        handshake: Duration,
     },
     /// A CONNECT arrived.
     Connect {
@@ -473,5 +482,24 @@ mod tests {
         assert_eq!(json["payload"], "{\"Light\":1}");
         assert_eq!(json["qos"], 1);
         assert!(json.get("refused").is_none(), "absent when accepted");
+    }
+
+    #[test]
+    fn a_handshake_says_how_long_it_took_in_milliseconds() {
+        let sender = TapSender::new(1);
+        let mut tap = sender.subscribe();
+        sender.emit(
+            Duration::from_secs(2),
+            EventKind::TlsRejected {
+                peer: "127.0.0.1:4000".parse().unwrap(),
+                reason: "revoked".into(),
+                certificate_id: Some("ab".into()),
+                handshake: Duration::from_micros(4250),
+            },
+        );
+        let event = tap.receiver.try_recv().unwrap();
+        let json = serde_json::to_value(&*event).unwrap();
+        assert_eq!(json["event"], "tls_rejected");
+        assert_eq!(json["handshake_ms"], 4.25);
     }
 }

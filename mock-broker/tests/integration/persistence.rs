@@ -1,7 +1,7 @@
 //! Retained messages, persistent sessions and shadows survive a broker restart on the same
 //! state dir.
 
-use crate::support::{Pki, TestBroker};
+use crate::support::{Pki, TestBroker, WAIT};
 use mock_broker::aws::shadow::ShadowService;
 use mock_broker::{EventKind, MockBroker};
 use rumqttc::QoS;
@@ -124,6 +124,7 @@ async fn a_restart_keeps_the_port_drops_clients_and_keeps_state() {
     let mut client = t.client("dev");
     client.connected().await;
     t.broker.publish("cfg/x", "kept", QoS::AtLeastOnce, true);
+    let mut tap = t.broker.tap();
     t.broker.restart().await.unwrap();
     assert_eq!(t.port(), port, "same address after the restart");
     client.error().await;
@@ -131,4 +132,22 @@ async fn a_restart_keeps_the_port_drops_clients_and_keeps_state() {
     again.connected().await;
     again.subscribe("cfg/x", QoS::AtLeastOnce).await;
     assert_eq!(&again.message().await.payload[..], b"kept");
+
+    // A tap taken before the restart goes on: the close, then the new broker's events,
+    // numbered and timed on.
+    let closed = tap
+        .wait_for(
+            WAIT,
+            |e| matches!(e, EventKind::Closed { client_id: Some(id), .. } if id == "dev"),
+        )
+        .await
+        .unwrap();
+    let connect = tap
+        .wait_for(
+            WAIT,
+            |e| matches!(e, EventKind::Connect { client_id, .. } if client_id == "dev2"),
+        )
+        .await
+        .unwrap();
+    assert!(connect.seq > closed.seq && connect.at >= closed.at);
 }

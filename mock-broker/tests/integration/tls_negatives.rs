@@ -83,8 +83,13 @@ async fn the_sni_and_certificate_id_are_recorded() {
         EventKind::TlsAccepted {
             sni,
             certificate_id,
+            handshake,
             ..
         } => {
+            assert!(
+                handshake > Duration::ZERO && handshake < Duration::from_secs(10),
+                "the handshake took real time, within the CONNECT timeout: {handshake:?}"
+            );
             assert_eq!(sni.as_deref(), Some("localhost"));
             assert_eq!(certificate_id, expected_id);
             assert_eq!(certificate_id.len(), 64);

@@ -7,13 +7,25 @@ use firmware_under_test::time::Instant;
 pub struct Clock {
     start: tokio::time::Instant,
     speed: f64,
+    /// The host's monotonic clock (CLOCK_MONOTONIC) at firmware time 0, in nanoseconds.
+    origin_ns: u64,
 }
 
 impl Clock {
     pub fn new(speed: f64) -> Self {
+        let start = tokio::time::Instant::now();
+        // Read right after `start`, so a program on this host can map firmware times onto
+        // its own clock to the microsecond.
+        let origin_ns = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| {
+                u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000_000
+                    + u64::try_from(t.tv_nsec()).unwrap_or(0)
+            })
+            .unwrap_or(0);
         Clock {
-            start: tokio::time::Instant::now(),
+            start,
             speed,
+            origin_ns,
         }
     }
 
@@ -27,5 +39,10 @@ impl Clock {
     pub fn host_instant(&self, at: Instant) -> tokio::time::Instant {
         let secs = at.millis() as f64 / 1000.0 / self.speed;
         self.start + std::time::Duration::from_secs_f64(secs.max(0.0))
+    }
+
+    /// The host's monotonic clock at firmware time 0, in nanoseconds.
+    pub fn origin_ns(&self) -> u64 {
+        self.origin_ns
     }
 }

@@ -6,6 +6,9 @@
 //! or `{"ok":false,"error":...}`). After `subscribe_gpio` the connection also receives
 //! every LED edge as an `{"event":"edge",...}` line. Requests are carried out by the
 //! board's main loop; this module only parses, forwards and writes.
+//!
+//! Every edge the board made before answering a request is written before that answer,
+//! so an answer is a barrier: once a client reads it, it has every edge up to then.
 
 use crate::gpio::Edge;
 use serde::Deserialize;
@@ -127,6 +130,15 @@ async fn connection(
                     .unwrap_or_else(|_| json!({"ok": false, "error": "the board is shutting down"}))
             }
         };
+        // The edges made before the answer go first.
+        while let Some(edge) = subscription.as_mut().and_then(pending_edge) {
+            let Ok(text) = serde_json::to_string(&edge) else {
+                continue;
+            };
+            if write_line(&mut write, &text).await.is_err() {
+                return;
+            }
+        }
         if write_line(&mut write, &reply.to_string()).await.is_err() {
             return;
         }
@@ -143,6 +155,17 @@ async fn next_edge(subscription: &mut Option<broadcast::Receiver<Edge>>) -> Edge
             // A reader this far behind missed edges; carry on with the next ones.
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
+
+/// An edge already made and not yet written, if any.
+fn pending_edge(receiver: &mut broadcast::Receiver<Edge>) -> Option<Edge> {
+    loop {
+        match receiver.try_recv() {
+            Ok(edge) => return Some(edge),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => return None,
         }
     }
 }

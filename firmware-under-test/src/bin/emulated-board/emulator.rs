@@ -5,6 +5,12 @@
 //! becomes one [`Input`] for the core, and the core's [`Action`]s are carried out here.
 //! Events the emulator itself produces while carrying out actions (a Wi-Fi join that
 //! completes, a transport that cannot open) are queued and fed back in order.
+//!
+//! Time: an input from the world is fed at the firmware time it is read. A deadline is
+//! fed at its own time, like a microcontroller's timer interrupt, even when the host ran
+//! the loop late (a busy CPU, a TLS handshake on the same threads): so the LED edges a
+//! deadline causes carry the exact firmware time, whatever the speed. Firmware time never
+//! goes backwards.
 
 use crate::Args;
 use crate::clock::Clock;
@@ -47,6 +53,10 @@ struct Emulator {
     air: Air,
     hosts: Vec<(String, IpAddr)>,
     clock: Clock,
+    /// The firmware time fed last; time never goes back from it.
+    last_now: Instant,
+    /// While a deadline is handled: its time, used instead of the clock's.
+    due: Option<Instant>,
     join_ms: u64,
     wifi_join_at: Option<Instant>,
     wifi_ssid: Option<String>,
@@ -55,6 +65,9 @@ struct Emulator {
     net_events: mpsc::UnboundedSender<(u64, NetEvent)>,
     local: VecDeque<Local>,
 }
+
+/// Most deadlines [`Emulator::catch_up`] handles before an input.
+const MAX_CATCH_UP: usize = 10_000;
 
 /// Files to remove on exit.
 struct Cleanup(Vec<PathBuf>);
@@ -134,6 +147,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         air,
         hosts,
         clock: Clock::new(args.speed),
+        last_now: Instant::ZERO,
+        due: None,
         join_ms: args.join_ms,
         wifi_join_at: None,
         wifi_ssid: None,
@@ -144,22 +159,28 @@ pub async fn run(args: Args) -> Result<(), String> {
     };
     emulator.feed(Input::Boot);
     loop {
-        let wake = emulator
-            .next_deadline()
-            .map(|at| emulator.clock.host_instant(at));
+        let deadline = emulator.next_deadline();
+        let wake = deadline.map(|at| emulator.clock.host_instant(at));
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             bytes = console.recv() => match bytes {
-                Some(bytes) => emulator.feed(Input::Console(&bytes)),
+                Some(bytes) => {
+                    emulator.catch_up();
+                    emulator.feed(Input::Console(&bytes));
+                }
                 None => return Err("the console thread stopped".into()),
             },
-            Some((id, event)) = net_rx.recv() => emulator.network(id, event),
+            Some((id, event)) = net_rx.recv() => {
+                emulator.catch_up();
+                emulator.network(id, event);
+            }
             Some(envelope) = control_requests.recv() => {
+                emulator.catch_up();
                 let reply = emulator.control(envelope.request);
                 let _ = envelope.reply.send(reply);
             }
-            _ = sleep_until(wake) => emulator.tick(),
+            _ = sleep_until(wake) => emulator.tick(deadline),
         }
     }
     drop(cleanup);
@@ -197,14 +218,47 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 impl Emulator {
+    /// The next deadline, as the core saw things at the time it was last fed (not the
+    /// clock's time: when the loop runs late, the deadline it missed is still the next).
     fn next_deadline(&self) -> Option<Instant> {
-        let now = self.clock.now();
-        let board = self.board.as_ref().and_then(|b| b.poll_at(now));
+        let board = self.board.as_ref().and_then(|b| b.poll_at(self.last_now));
         earliest(board, self.wifi_join_at)
     }
 
-    fn tick(&mut self) {
+    /// Firmware time for the input being fed: the deadline's while one is handled, else
+    /// the clock's; never earlier than the last.
+    fn now(&mut self) -> Instant {
+        let now = self
+            .due
+            .unwrap_or_else(|| self.clock.now())
+            .max(self.last_now);
+        self.last_now = now;
+        now
+    }
+
+    /// Handles every deadline that has passed, each at its own time, before an input from
+    /// the world is fed at the clock's time (the loop may have picked that input first,
+    /// or run late).
+    fn catch_up(&mut self) {
         let now = self.clock.now();
+        // Bounded, in case a deadline did not move on; each tick normally does.
+        for _ in 0..MAX_CATCH_UP {
+            match self.next_deadline() {
+                Some(due) if due <= now && due >= self.last_now => self.tick(Some(due)),
+                _ => return,
+            }
+        }
+    }
+
+    /// Handles the deadline `due` (the one the loop slept until) at its own time.
+    fn tick(&mut self, due: Option<Instant>) {
+        self.due = due;
+        self.handle_deadline();
+        self.due = None;
+    }
+
+    fn handle_deadline(&mut self) {
+        let now = self.now();
         if self.wifi_join_at.is_some_and(|at| now >= at) {
             self.wifi_join_at = None;
             let result = match self
@@ -247,7 +301,7 @@ impl Emulator {
     }
 
     fn feed_one(&mut self, input: Input<'_>) {
-        let now = self.clock.now();
+        let now = self.now();
         self.sensors.set_time(now);
         let Some(board) = self.board.as_mut() else {
             return;
@@ -307,7 +361,9 @@ impl Emulator {
                     eprintln!("emulated-board: cannot save credentials: {e}");
                 }
             }
-            Action::Reset => self.boot(),
+            // The reset happens when the command is handled, not when the host gets to it
+            // (the reply is written first).
+            Action::Reset => self.pinned(now, Self::boot),
         }
     }
 
@@ -396,20 +452,27 @@ impl Emulator {
         }
     }
 
+    /// Runs `f` with firmware time held at `at`.
+    fn pinned(&mut self, at: Instant, f: impl FnOnce(&mut Self)) {
+        let saved = self.due.replace(at);
+        f(self);
+        self.due = saved;
+    }
+
     /// Power-on or reset: a fresh core from what is in flash.
     fn boot(&mut self) {
         self.connection = None;
         self.wifi_join_at = None;
         self.wifi_ssid = None;
         self.local.clear();
-        let now = self.clock.now();
+        let now = self.now();
         self.gpio.all_dark(now);
         self.board = Some(Board::new(self.config.clone(), self.nvm.load()));
         self.feed_one(Input::Boot);
     }
 
     fn control(&mut self, request: Request) -> Value {
-        let now = self.clock.now();
+        let now = self.now();
         match request {
             Request::ReadRegister { address } => {
                 match address.value().and_then(|a| self.gpio.read(a)) {
@@ -492,6 +555,7 @@ impl Emulator {
                 "ok": true,
                 "powered": self.board.is_some(),
                 "firmware_ms": now.millis(),
+                "clock_origin_ns": self.clock.origin_ns(),
                 "register": self.gpio.register(),
                 "leds": self.leds(),
                 "wifi": self.wifi_ssid,

@@ -45,8 +45,10 @@ pub const KEEP_ALIVE_RANGE: (u16, u16) = (30, 1200);
 /// Settings of the core.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
-    /// Multiplies every protocol timer (keep-alive, session expiry): 0.001 makes a 30 s
-    /// keep-alive expire after 45 ms. 1.0 is real time.
+    /// Multiplies every protocol timer (keep-alive, session expiry, the delay a fault puts
+    /// on outgoing packets) and, at the server edge, the hooks' deferred work and the
+    /// revocation delay: 0.001 makes a 30 s keep-alive expire after 45 ms. 1.0 is real
+    /// time. A rig running `speed` times faster than real time sets `1 / speed`.
     pub time_scale: f64,
     /// How long a persistent session outlives its connection (AWS: one hour), before
     /// scaling.
@@ -72,7 +74,8 @@ impl Default for CoreConfig {
 /// What the core wants the edge to do, in order.
 #[derive(Debug)]
 pub enum Action {
-    /// Write `packet` to connection `conn`, after `delay` (a fault; normally zero).
+    /// Write `packet` to connection `conn`, after `delay` (a fault, already multiplied by
+    /// the time scale; normally zero).
     Send {
         /// Connection.
         conn: ConnId,
@@ -379,7 +382,7 @@ impl Core {
         out.0.push(Action::Send {
             conn,
             packet,
-            delay: self.faults.delay_for(client_id),
+            delay: self.scaled(self.faults.delay_for(client_id)),
         });
     }
 

@@ -188,6 +188,8 @@ fn panicked(scenario: &Scenario, output: &Path, error: &tokio::task::JoinError) 
             context: Vec::new(),
         })),
         duration: Duration::ZERO,
+        board_time: Duration::ZERO,
+        clock: harness::clock::RigClock::default(),
         steps: Vec::new(),
         output: output.join(scenario.id()),
     }

@@ -58,6 +58,12 @@ pub fn summary(reports: &[Report], suite: Duration, timings: bool, at_once: usiz
             suite.as_secs_f64(),
             scenarios.as_secs_f64()
         );
+        let board: Duration = reports.iter().map(|r| r.board_time).sum();
+        let ratio = board.as_secs_f64() / suite.as_secs_f64().max(f64::MIN_POSITIVE);
+        println!(
+            "board time: {:.1}s, {ratio:.1}x the suite's wall time",
+            board.as_secs_f64()
+        );
     }
 }
 

@@ -54,3 +54,32 @@ fn outgoing_delay_is_attached_to_the_client_packets() {
         Action::Send { delay, .. } if *delay == Duration::from_millis(250)
     )));
 }
+
+#[test]
+fn outgoing_delay_follows_the_time_scale() {
+    let mut core = Core::new(
+        CoreConfig {
+            time_scale: 0.05,
+            ..CoreConfig::default()
+        },
+        Arc::new(crate::mqtt::hooks::AllowAll),
+    );
+    core.faults_mut().delay_outgoing(
+        crate::mqtt::fault_plan::Target::Client("dev".into()),
+        Duration::from_secs(2),
+    );
+    core.open(1, T0, identity(1));
+    let actions = core.handle_packet(1, T0, Packet::Connect(Connect::new("dev")));
+    let delays: Vec<Duration> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        delays,
+        vec![Duration::from_millis(100)],
+        "2 s at a rig speed of 20"
+    );
+}
