@@ -27,10 +27,10 @@ pub(super) async fn accept_loop(
     shared: Arc<Shared>,
     cancel: CancellationToken,
     tracker: TaskTracker,
-) {
+) -> TcpListener {
     loop {
         let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return listener,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -42,7 +42,7 @@ pub(super) async fn accept_loop(
                 // Out of descriptors and the like: wait a moment rather than spin.
                 tracing::warn!(%error, "accept failed");
                 tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    _ = cancel.cancelled() => return listener,
                     _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 }
             }

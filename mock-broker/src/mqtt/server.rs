@@ -248,6 +248,8 @@ pub struct MockBroker {
     local_addr: SocketAddr,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// The accept loop, which hands its listener back when it stops.
+    accept: Option<tokio::task::JoinHandle<TcpListener>>,
     stopped: bool,
 }
 
@@ -260,10 +262,15 @@ impl std::fmt::Debug for MockBroker {
 }
 
 /// What a restarted broker carries over from the run before: its tap, so readers see the
-/// restart without a gap, and its clock.
+/// restart without a gap, its clock, and its listening socket. The port stays bound across
+/// the restart: released, it could be taken in the gap by any client's connect() on the
+/// host (an ephemeral local port), and the broker could not listen on it again. A client
+/// that connects during the restart waits in the listen backlog and is served by the
+/// restarted broker.
 struct Carried {
     tap: Arc<TapSender>,
     started: Instant,
+    listener: Option<TcpListener>,
 }
 
 impl MockBroker {
@@ -287,11 +294,16 @@ impl MockBroker {
         let tls_default = tls::server_config(&config.server, &config.client_auth)?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let (tap, started) = match carried {
-            Some(Carried { tap, started }) => (tap, started),
+        let (tap, started, listener) = match carried {
+            Some(Carried {
+                tap,
+                started,
+                listener,
+            }) => (tap, started, listener),
             None => (
                 Arc::new(TapSender::new(config.tap_capacity)),
                 Instant::now(),
+                None,
             ),
         };
         let mut core = Core::new(config.core.clone(), config.hooks.clone());
@@ -305,13 +317,15 @@ impl MockBroker {
             })?;
             StoredState::load(dir)?.apply(&mut core, started.elapsed());
         }
-        let listener =
-            TcpListener::bind(config.listen)
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(config.listen)
                 .await
                 .map_err(|source| StartError::Bind {
                     addr: config.listen,
                     source,
-                })?;
+                })?,
+        };
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
@@ -338,7 +352,7 @@ impl MockBroker {
             tracker: tracker.clone(),
         });
         shared.watch_revocations();
-        tracker.spawn(super::connection::accept_loop(
+        let accept = tracker.spawn(super::connection::accept_loop(
             listener,
             shared.clone(),
             cancel.clone(),
@@ -351,6 +365,7 @@ impl MockBroker {
             local_addr,
             cancel,
             tracker,
+            accept: Some(accept),
             stopped: false,
         })
     }
@@ -388,7 +403,8 @@ impl MockBroker {
         self.shared.lock().core.connection_count()
     }
 
-    /// Restarts the broker on the same address, as a server restart would: every
+    /// Restarts the broker on the same address (the same listening socket, see
+    /// `Carried`), as a server restart would: every
     /// connection is dropped, the state dir is saved and read back (retained messages,
     /// persistent sessions, shadows), faults are cleared. Existing taps go on: they see
     /// the closes, then the restarted broker's events (a client that reconnects at once
@@ -396,13 +412,18 @@ impl MockBroker {
     pub async fn restart(&mut self) -> Result<(), StartError> {
         let mut config = self.config.clone();
         config.listen = self.local_addr;
-        let carried = Carried {
-            tap: self.shared.tap.clone(),
-            started: self.shared.started,
-        };
         self.stop();
         self.tracker.close();
         self.tracker.wait().await;
+        let listener = match self.accept.take() {
+            Some(accept) => accept.await.ok(),
+            None => None,
+        };
+        let carried = Carried {
+            tap: self.shared.tap.clone(),
+            started: self.shared.started,
+            listener,
+        };
         *self = MockBroker::start_carrying(config, Some(carried)).await?;
         Ok(())
     }

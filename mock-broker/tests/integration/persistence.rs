@@ -151,3 +151,32 @@ async fn a_restart_keeps_the_port_drops_clients_and_keeps_state() {
         .unwrap();
     assert!(connect.seq > closed.seq && connect.at >= closed.at);
 }
+
+/// The inode of the socket listening on 127.0.0.1:`port`, read from /proc/net/tcp
+/// (`local_address` in hex, state `0A` is LISTEN, the inode is the tenth column).
+fn listening_inode(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn a_restart_keeps_its_listening_socket_so_the_port_cannot_be_taken_meanwhile() {
+    let mut t = TestBroker::start().await;
+    let port = t.broker.local_addr().port();
+    let before = listening_inode(port).expect("the broker listens on 127.0.0.1");
+    t.broker.restart().await.unwrap();
+    assert_eq!(
+        listening_inode(port),
+        Some(before),
+        "the same socket listens after the restart: the port was never released"
+    );
+    let mut device = t.client("device");
+    // Panics unless a CONNACK accepting the connection comes: the restarted broker serves.
+    device.connected().await;
+}
