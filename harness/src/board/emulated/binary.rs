@@ -33,14 +33,16 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
     BUILT
         .get_or_init(|| {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "-p",
-                    "firmware-under-test",
-                    "--bin",
-                    "emulated-board",
-                ])
+            let mut command = std::process::Command::new(cargo);
+            command.args([
+                "build",
+                "-p",
+                "firmware-under-test",
+                "--bin",
+                "emulated-board",
+            ]);
+            without_cargo_run_env(&mut command, std::env::vars_os().map(|(key, _)| key));
+            let status = command
                 .current_dir(&root)
                 .stdin(Stdio::null())
                 .status()
@@ -58,4 +60,68 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
             }
         })
         .clone()
+}
+
+/// Removes from `command` the variables among `present` that `cargo run` and `cargo test`
+/// set for the program they start (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ...).
+/// Build scripts such as ring's ask cargo to rebuild when those change
+/// (`rerun-if-env-changed`), so a `cargo build` that inherited them from `hil` would compile
+/// ring and every crate above it again, and the user's next `cargo test` would compile
+/// them once more.
+fn without_cargo_run_env(
+    command: &mut std::process::Command,
+    present: impl IntoIterator<Item = std::ffi::OsString>,
+) {
+    const SET_BY_CARGO_RUN: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    for key in present {
+        let Some(name) = key.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_") || SET_BY_CARGO_RUN.contains(&name) {
+            command.env_remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cargo_build_does_not_inherit_what_cargo_run_set_for_hil() {
+        let present = [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "OUT_DIR",
+            "CARGO_TARGET_DIR",
+            "CARGO_HOME",
+            "PATH",
+        ];
+        let mut command = std::process::Command::new("cargo");
+        without_cargo_run_env(&mut command, present.map(std::ffi::OsString::from));
+        let mut removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .filter_map(|(key, _)| key.to_str())
+            .collect();
+        removed.sort_unstable();
+        assert_eq!(
+            removed,
+            [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_PKG_NAME",
+                "CARGO_PKG_VERSION_MAJOR",
+                "OUT_DIR"
+            ],
+            "the target dir, cargo's home and PATH are the user's and stay"
+        );
+    }
 }
