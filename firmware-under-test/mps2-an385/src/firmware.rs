@@ -2,14 +2,17 @@
 //! LEDs, clock, flash, secure element and (absent) network around it.
 //!
 //! Each pass feeds the core what happened — console bytes, network events, a deadline
-//! from [`Board::poll_at`] reached — at the firmware time it is fed, writes the core's
-//! console output to the UART and carries out its [`Action`]s; then it sleeps (WFI) until
-//! the next deadline or interrupt ([`clock::sleep_until`]). Events the network produces
-//! while carrying out actions are queued and fed back in order, as on the emulated board.
+//! from [`Board::poll_at`] reached — at the firmware time it is fed, carries out the core's
+//! [`Action`]s and writes its console output to the UART; then it sleeps (WFI) until the
+//! next deadline or interrupt ([`clock::sleep_until`]). Events the network produces while
+//! carrying out actions are queued and fed back in order, as on the emulated board.
 //!
-//! `reset` is a real one: the reply is flushed, then the core asks for a reset and the
-//! firmware requests a system reset (SYSRESETREQ), so QEMU reloads the image and the board
-//! boots from saved credentials, as it does after QMP's `system_reset`.
+//! Actions are carried out before the reply is written, so a reply means done: once the
+//! harness reads the `OK` of `cert` or `erase`, `nvm.json` holds the change and a reset
+//! through QMP right after cannot lose it (it did, writing the reply first). The one
+//! exception is `reset`: its reply is written and flushed, then the firmware requests a
+//! system reset (SYSRESETREQ), so QEMU reloads the image and the board boots from saved
+//! credentials, exactly as after QMP's `system_reset`.
 
 use crate::clock;
 use crate::hardware::BoardHardware;
@@ -21,7 +24,6 @@ use crate::secure_element::{KeyOrigin, SecureElement};
 use crate::uart::Uart;
 use alloc::boxed::Box;
 use firmware_under_test::board::{Action, Board, Config, Input};
-use firmware_under_test::time::Instant;
 
 /// Console bytes fed to the core at once.
 const CONSOLE_CHUNK: usize = 64;
@@ -99,13 +101,22 @@ impl Firmware {
         self.hardware.set_time(now);
         let actions = self.board.handle(now, input, &mut self.hardware);
         let output = self.board.take_console();
-        self.uart.write(&output);
+        // Done before the reply leaves, so an `OK` means done (see the module doc).
+        let mut reset = false;
         for action in actions {
-            self.apply(now, action);
+            match action {
+                Action::Reset => reset = true,
+                action => self.apply(action),
+            }
+        }
+        self.uart.write(&output);
+        if reset {
+            self.uart.flush();
+            cortex_m::peripheral::SCB::sys_reset();
         }
     }
 
-    fn apply(&mut self, _now: Instant, action: Action) {
+    fn apply(&mut self, action: Action) {
         match action {
             Action::SetLed { led, on } => self.leds.set(led, on),
             Action::JoinWifi => self.network.join(),
@@ -122,10 +133,8 @@ impl Firmware {
                     host::diagnostic(format_args!("cannot save {}: {e}", nvm::NVM_FILE));
                 }
             }
-            Action::Reset => {
-                self.uart.flush();
-                cortex_m::peripheral::SCB::sys_reset();
-            }
+            // After the reply: `feed_one` does it.
+            Action::Reset => {}
         }
     }
 }
