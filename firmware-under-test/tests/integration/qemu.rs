@@ -237,6 +237,13 @@ async fn the_image_boots_answers_the_console_and_lights_red_unprovisioned() {
     // Unprovisioned: red only.
     board.wait_leds(RED).await;
 
+    // Typed faster than the firmware reads (2.7 KB in one write, more than its 1 KiB
+    // queue): every command is answered.
+    console.send(&"cli_version\r\n".repeat(200));
+    for i in 0..200 {
+        assert_eq!(console.reply().await, "2.0", "reply {i}");
+    }
+
     // The CSR is for the key the thing name is derived from, signed by it.
     let csr = console.command("csr").await.replace("\r\n", "\n");
     let params = rcgen::CertificateSigningRequestParams::from_pem(&csr).unwrap();
