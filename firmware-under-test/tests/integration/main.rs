@@ -1,7 +1,9 @@
 //! The emulated board end to end: its console over the pseudo-terminal, its control
-//! socket, and its traffic against the mock broker with mutual TLS.
+//! socket, and its traffic against the mock broker with mutual TLS. `qemu` drives the
+//! firmware's Cortex-M image under QEMU through its console and QMP.
 
 mod mosquitto;
+mod qemu;
 mod support;
 mod timing;
 
