@@ -31,10 +31,12 @@ async fn the_clock_origin_places_firmware_time_on_the_host_clock() {
         let after = monotonic_ns();
         let origin = state["clock_origin_ns"].as_u64().unwrap();
         let firmware_ms = state["firmware_ms"].as_u64().unwrap();
-        // Firmware time is host time since the origin, times the speed, in whole ms.
-        let at = |host: u64| (host - origin) as f64 * 50.0 / 1e6;
+        // Firmware time is host time since the origin, times the speed, in whole ms. The
+        // first request may reach the board before its firmware starts (the control socket
+        // is up first): then `before` is earlier than the origin.
+        let at = |host: u64| (i128::from(host) - i128::from(origin)) as f64 * 50.0 / 1e6;
         assert!(
-            at(before).floor() as u64 <= firmware_ms && firmware_ms <= at(after) as u64,
+            at(before).floor() <= firmware_ms as f64 && firmware_ms as f64 <= at(after).ceil(),
             "{firmware_ms} ms is not between {:.3} and {:.3}",
             at(before),
             at(after)
