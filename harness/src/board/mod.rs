@@ -10,6 +10,7 @@
 pub mod emulated;
 pub mod leds;
 pub mod probe;
+pub mod register_leds;
 pub mod rtt;
 
 use crate::console::Console;
