@@ -33,7 +33,7 @@ pub async fn flash(
             elf.display()
         ),
         (Some(BoardSpec::Emulated { .. }), None) => None,
-        (Some(BoardSpec::ProbeRs { firmware, .. }), elf) => {
+        (Some(BoardSpec::ProbeRs { firmware, .. } | BoardSpec::Qemu { firmware, .. }), elf) => {
             if let Some(elf) = elf {
                 *firmware = elf;
             }

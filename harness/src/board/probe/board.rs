@@ -158,10 +158,7 @@ impl Board for ProbeRsBoard {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            power_cycle: false,
-            environment: false,
-        }
+        Capabilities::PROBE_RS
     }
 
     fn console(&mut self) -> &mut Console {
