@@ -164,3 +164,30 @@ async fn a_missing_qemu_is_a_start_error() {
         "{err}"
     );
 }
+
+/// On the QEMU rig, a step the board lacks (sensors) skips the scenario with the reason;
+/// Wi-Fi down/up (the NIC's link) and power cycles run.
+#[test]
+fn the_qemu_rig_skips_only_what_its_boards_lack() {
+    use harness::runner::Runner;
+    use harness::scenario::Scenario;
+    let rig = harness::rig::Rig::load(&workspace_root().join("scenarios/rigs/qemu.toml")).unwrap();
+    let runner = Runner::new(rig);
+    let scenario = |steps: &str| {
+        let text = format!("name = \"x\"\n{steps}");
+        Scenario::parse(std::path::Path::new("x.toml"), &text).unwrap()
+    };
+    let sensors = scenario("[[step]]\nset_sensor = { board = \"dut\", light = 5 }\n");
+    assert_eq!(
+        runner.unsupported(&sensors).as_deref(),
+        Some(
+            "step set_sensor needs sensor control, which board dut (qemu) on this rig does not offer"
+        )
+    );
+    let link = scenario(
+        "[[step]]\nwifi_down = { board = \"dut\" }\n[[step]]\nwifi_up = { board = \"dut\" }\n[[step]]\npower_cycle = { board = \"dut\" }\n",
+    );
+    assert_eq!(runner.unsupported(&link), None);
+    let wifi_loss = Scenario::load(&workspace_root().join("scenarios/wifi-loss.toml")).unwrap();
+    assert_eq!(runner.unsupported(&wifi_loss), None);
+}

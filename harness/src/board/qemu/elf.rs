@@ -293,8 +293,10 @@ mod tests {
 
     #[test]
     fn the_reference_image_passes_when_built() {
-        let image = crate::rig::workspace_root()
-            .join("target/qemu/thumbv7m-none-eabi/release/fut-mps2-an385");
+        let image = std::env::var_os("HIL_QEMU_FIRMWARE").map_or_else(
+            || super::super::default_firmware(&crate::rig::workspace_root()),
+            std::path::PathBuf::from,
+        );
         if image.is_file() {
             check_elf(&image, &MPS2_AN385).unwrap();
         }

@@ -270,3 +270,49 @@ impl Drop for QemuProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_arguments_follow_the_contract() {
+        let command = QemuCommand {
+            program: "qemu-system-arm".into(),
+            machine: "mps2-an385".into(),
+            firmware: "/fw.elf".into(),
+            nic: "user,model=lan9118,id=net0".into(),
+        };
+        assert_eq!(
+            command.args(Path::new("/s/qmp.sock")).join(" "),
+            "-M mps2-an385 -display none -monitor none -serial pty -S \
+             -semihosting-config enable=on,target=native -nic user,model=lan9118,id=net0 \
+             -qmp unix:/s/qmp.sock,server=on,wait=off -kernel /fw.elf"
+        );
+    }
+
+    /// What the lifeline runs dies when the harness's end of the pipe closes, as when the
+    /// harness process dies.
+    #[tokio::test]
+    async fn the_lifeline_ends_its_program_when_the_harness_lets_go() {
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", LIFELINE, "sh", "sleep", "1000"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let pid: u32 = out.next_line().await.unwrap().unwrap().parse().unwrap();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        drop(stdin);
+        // The lifeline waits for its program, so its exit is the program's end.
+        let status = tokio::time::timeout(START_TIMEOUT, child.wait())
+            .await
+            .expect("the lifeline ends")
+            .unwrap();
+        assert!(!status.success(), "sleep was killed: {status}");
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    }
+}
