@@ -19,14 +19,18 @@ pub struct Machine {
     pub memory: &'static [(&'static str, Range<u64>)],
 }
 
-/// ARM's AN385 on an MPS2 board (Cortex-M3): ZBT SSRAM1 for code (4 MiB at 0, and its
-/// alias above), SSRAM2/3 for data (8 MiB at 0x2000_0000), as QEMU's `mps2.c` maps them.
+/// ARM's AN385 on an MPS2 board (Cortex-M3), as QEMU's `mps2.c` maps it (checked with
+/// `info mtree` on QEMU 7.2): ZBT SSRAM1 for code (4 MiB at 0, and its alias above), the
+/// block RAM (16 KiB at 0x0100_0000, aliased 4 times), SSRAM2/3 for data (8 MiB at
+/// 0x2000_0000) and the PSRAM (16 MiB at 0x2100_0000).
 pub const MPS2_AN385: Machine = Machine {
     name: "mps2-an385",
     memory: &[
         ("code (ZBT SSRAM1)", 0x0000_0000..0x0040_0000),
         ("code alias (ZBT SSRAM1)", 0x0040_0000..0x0080_0000),
+        ("block RAM", 0x0100_0000..0x0101_0000),
         ("data (ZBT SSRAM2/3)", 0x2000_0000..0x2080_0000),
+        ("PSRAM", 0x2100_0000..0x2200_0000),
     ],
 };
 
