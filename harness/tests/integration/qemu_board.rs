@@ -191,3 +191,26 @@ fn the_qemu_rig_skips_only_what_its_boards_lack() {
     let wifi_loss = Scenario::load(&workspace_root().join("scenarios/wifi-loss.toml")).unwrap();
     assert_eq!(runner.unsupported(&wifi_loss), None);
 }
+
+/// A panic with the board in hand ends QEMU, on a current-thread runtime too (dropping the
+/// board there cannot wait on the runtime it blocks).
+#[tokio::test]
+#[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
+async fn a_panic_ends_qemu_on_a_current_thread_runtime() {
+    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let board = QemuBoard::start("dut", options(), Timeline::new())
+            .await
+            .unwrap();
+        board
+            .leds()
+            .wait_solid("red", true, SETTLE, WAIT)
+            .await
+            .unwrap();
+        pid_tx.send(board.pid().unwrap()).unwrap();
+        panic!("a failing test with the board in hand");
+    });
+    let pid = pid_rx.await.unwrap();
+    assert!(task.await.unwrap_err().is_panic());
+    gone(pid).await;
+}

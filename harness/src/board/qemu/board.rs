@@ -63,24 +63,43 @@ impl QemuOptions {
     }
 }
 
-/// Reads words of guest memory through QMP (`xp`) for the LED poller, from the poller's
-/// own thread.
+/// How long the LED poller waits for one register read through QMP.
+const READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A register read asked of the QMP task: the address, and where the answer goes.
+type ReadRequest = (u32, std::sync::mpsc::Sender<Result<u32, String>>);
+
+/// Reads words of guest memory through QMP (`xp`) for the LED poller: the poller's thread
+/// asks a task on the runtime and waits at most [`READ_TIMEOUT`], so it never drives the
+/// runtime itself and always sees its stop flag soon (dropping the poller cannot hang, even
+/// on a current-thread runtime). The task ends with the reader.
 #[derive(Debug, Clone)]
 pub struct QmpReader {
-    qmp: Arc<tokio::sync::Mutex<Qmp>>,
-    runtime: tokio::runtime::Handle,
+    requests: tokio::sync::mpsc::UnboundedSender<ReadRequest>,
+}
+
+impl QmpReader {
+    /// A reader through `qmp`; spawns its task on the current runtime.
+    pub fn spawn(qmp: Arc<tokio::sync::Mutex<Qmp>>) -> QmpReader {
+        let (requests, mut incoming) = tokio::sync::mpsc::unbounded_channel::<ReadRequest>();
+        tokio::spawn(async move {
+            while let Some((address, answer)) = incoming.recv().await {
+                let word = qmp.lock().await.read_word(address).await;
+                let _ = answer.send(word.map_err(|e| e.to_string()));
+            }
+        });
+        QmpReader { requests }
+    }
 }
 
 impl RegisterReader for QmpReader {
     fn read_word(&mut self, address: u32) -> Result<u32, String> {
-        let qmp = self.qmp.clone();
-        self.runtime.block_on(async move {
-            qmp.lock()
-                .await
-                .read_word(address)
-                .await
-                .map_err(|e| e.to_string())
-        })
+        let (answer, word) = std::sync::mpsc::channel();
+        self.requests
+            .send((address, answer))
+            .map_err(|_| "the QMP task ended".to_owned())?;
+        word.recv_timeout(READ_TIMEOUT)
+            .map_err(|_| format!("no QMP answer within {READ_TIMEOUT:?}"))?
     }
 }
 
@@ -167,10 +186,7 @@ impl QemuBoard {
             QemuProcess::start(name, &options.command(), state_dir, timeline.clone()).await?;
         let mut console = Console::open(name, process.pty(), 115_200, timeline.clone())
             .map_err(|e| format!("console {}: {e}", process.pty()))?;
-        let reader = QmpReader {
-            qmp: process.qmp(),
-            runtime: tokio::runtime::Handle::current(),
-        };
+        let reader = QmpReader::spawn(process.qmp());
         let poller = LedPoller::start(reader, options.leds.clone(), options.poll, leds.clone());
         process.cont().await?;
         console
