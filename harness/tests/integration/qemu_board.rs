@@ -214,3 +214,35 @@ async fn a_panic_ends_qemu_on_a_current_thread_runtime() {
     assert!(task.await.unwrap_err().is_panic());
     gone(pid).await;
 }
+
+/// Through the runner on `scenarios/rigs/qemu.toml`: the board is erased and provisioned on
+/// its console, and its LEDs, read from the register, say it is trying to join. This is
+/// as far as a scenario goes until the image has its network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
+async fn a_scenario_provisions_a_qemu_board_and_reads_its_leds() {
+    use harness::runner::{Outcome, Quiet, Runner};
+    use harness::scenario::Scenario;
+    firmware();
+    let rig = harness::rig::Rig::load(&workspace_root().join("scenarios/rigs/qemu.toml")).unwrap();
+    let text = r#"
+name = "a QEMU board is provisioned and tries to join"
+[[step]]
+erase = { board = "dut" }
+[[step]]
+provision = { board = "dut", mode = "jitr" }
+[[step]]
+expect_led = { board = "dut", led = "blue", blinking = { hz = "1.5..2.5" }, for = "2s" }
+[[step]]
+expect_led = { board = "dut", led = "red", is = "off", within = "5s" }
+"#;
+    let scenario = Scenario::parse(std::path::Path::new("qemu-join.toml"), text).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::new(rig).with_output_root(out.path().to_owned());
+    let report = runner.run(&scenario, &Quiet).await;
+    assert!(
+        matches!(report.outcome, Outcome::Passed),
+        "{:?}",
+        report.outcome
+    );
+}
