@@ -21,7 +21,7 @@
 
 use crate::board::Board;
 use crate::clock::RigClock;
-use crate::rig::{BoardSpec, BrokerSpec, Rig};
+use crate::rig::{BrokerSpec, Rig};
 use crate::scenario::{Scenario, Step};
 use crate::timeline::{Entry, Timeline, What};
 use std::collections::BTreeMap;
@@ -214,18 +214,22 @@ impl Runner {
                     self.rig.path.display()
                 ));
             };
-            let emulated = matches!(spec, BoardSpec::Emulated { .. });
+            let can = spec.capabilities();
             for step in scenario.all_steps() {
-                let needs_environment = matches!(
-                    step,
-                    Step::WifiDown(_) | Step::WifiUp(_) | Step::SetSensor(_)
-                );
-                let needs_power = matches!(step, Step::PowerCycle(_));
+                let lacking = match step {
+                    Step::WifiDown(_) | Step::WifiUp(_) if !can.wifi => {
+                        Some("network (Wi-Fi) control")
+                    }
+                    Step::SetSensor(_) if !can.environment => Some("sensor control"),
+                    Step::PowerCycle(_) if !can.power_cycle => Some("power control"),
+                    _ => None,
+                };
                 let on_board = step.board().is_some_and(|b| b.get() == board);
-                if on_board && !emulated && (needs_environment || needs_power) {
+                if let Some(lacking) = lacking.filter(|_| on_board) {
                     return Some(format!(
-                        "step {} needs control of Wi-Fi, sensors or power, which board {board} on this rig does not offer",
-                        step.kind()
+                        "step {} needs {lacking}, which board {board} ({}) on this rig does not offer",
+                        step.kind(),
+                        spec.kind()
                     ));
                 }
             }

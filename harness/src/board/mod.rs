@@ -5,11 +5,16 @@
 //! also have an [`Environment`] (Wi-Fi access points, sensors, buttons) that a lab bench
 //! does not offer. Backends:
 //! - [`emulated::EmulatedBoard`]: the `emulated-board` process, one per board;
-//! - [`probe::ProbeRsBoard`]: a real board on a debug probe (probe-rs).
+//! - [`probe::ProbeRsBoard`]: a real board on a debug probe (probe-rs);
+//! - [`qemu::QemuBoard`]: a firmware image under QEMU.
+//!
+//! [`register_leds`] is the one path from an LED register to edges, for probe-rs and QEMU.
 
 pub mod emulated;
 pub mod leds;
 pub mod probe;
+pub mod qemu;
+pub mod register_leds;
 pub mod rtt;
 
 use crate::console::Console;
@@ -24,8 +29,32 @@ pub const DEFAULT_SETTLE_FOR_TESTS: std::time::Duration = std::time::Duration::f
 pub struct Capabilities {
     /// Power can be switched off and on.
     pub power_cycle: bool,
-    /// Wi-Fi, sensors and buttons can be controlled.
+    /// The board's network (its Wi-Fi, or a QEMU NIC's link) can be taken down and up.
+    pub wifi: bool,
+    /// Sensors and buttons can be controlled.
     pub environment: bool,
+}
+
+impl Capabilities {
+    /// An emulated board: everything.
+    pub const EMULATED: Capabilities = Capabilities {
+        power_cycle: true,
+        wifi: true,
+        environment: true,
+    };
+    /// A board on a debug probe: nothing the rig file can describe yet.
+    pub const PROBE_RS: Capabilities = Capabilities {
+        power_cycle: false,
+        wifi: false,
+        environment: false,
+    };
+    /// A board under QEMU: power (QEMU restarted) and the network link (`set_link`);
+    /// no sensors or buttons.
+    pub const QEMU: Capabilities = Capabilities {
+        power_cycle: true,
+        wifi: true,
+        environment: false,
+    };
 }
 
 /// Receives flashing progress.

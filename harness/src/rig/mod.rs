@@ -9,8 +9,8 @@
 //! default emulated rig. A board's `[boards.<name>.provision]` table gives it a
 //! provisioning hook ([`ProvisionHook`]); its command lines are checked here, placeholders
 //! included. A top-level `speed` sets the rig's one clock ([`Rig::clock`]); a board's own
-//! `speed` that differs from it, and a speed other than 1 on a rig with a probe-rs board,
-//! are errors.
+//! `speed` that differs from it, and a speed other than 1 on a rig with a probe-rs or a
+//! QEMU board (both run in real time), are errors.
 
 // A RigError carries the file's text for its report; it is returned once, at start-up,
 // so its size does not matter.
@@ -190,6 +190,42 @@ pub enum BoardSpec {
         /// The access point to provision.
         wifi: Option<String>,
     },
+    /// A firmware image under QEMU (`kind = "qemu"`).
+    Qemu {
+        /// The machine (`machine`, e.g. `mps2-an385`) and its memory map.
+        machine: &'static crate::board::qemu::Machine,
+        /// Firmware ELF (`firmware`; by default `$HIL_QEMU_FIRMWARE`, else the image
+        /// `ci/build-qemu-firmware` builds).
+        firmware: PathBuf,
+        /// The QEMU program (`qemu`, default `qemu-system-arm` on `PATH`).
+        program: PathBuf,
+        /// LED registers (by default the machine's map for the reference firmware).
+        leds: BTreeMap<String, LedBit>,
+        /// LED polling period (`poll_ms`, default 10 ms: each read is a QMP round trip).
+        poll: Duration,
+        /// The access point to provision.
+        wifi: Option<String>,
+    },
+}
+
+impl BoardSpec {
+    /// What a board of this kind can do (known before it starts, to skip scenarios).
+    pub fn capabilities(&self) -> crate::board::Capabilities {
+        match self {
+            BoardSpec::Emulated { .. } => crate::board::Capabilities::EMULATED,
+            BoardSpec::ProbeRs { .. } => crate::board::Capabilities::PROBE_RS,
+            BoardSpec::Qemu { .. } => crate::board::Capabilities::QEMU,
+        }
+    }
+
+    /// The kind as written in rig files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BoardSpec::Emulated { .. } => "emulated",
+            BoardSpec::ProbeRs { .. } => "probe-rs",
+            BoardSpec::Qemu { .. } => "qemu",
+        }
+    }
 }
 
 /// A loaded, validated rig.
@@ -239,7 +275,9 @@ impl Rig {
     /// The access point a board is provisioned with: its own, or the rig's first.
     pub fn access_point(&self, board: &str) -> Option<&AccessPoint> {
         let named = match self.boards.get(board)? {
-            BoardSpec::Emulated { wifi, .. } | BoardSpec::ProbeRs { wifi, .. } => wifi.as_ref(),
+            BoardSpec::Emulated { wifi, .. }
+            | BoardSpec::ProbeRs { wifi, .. }
+            | BoardSpec::Qemu { wifi, .. } => wifi.as_ref(),
         };
         match named {
             Some(name) => self.wifi.get(name),
@@ -264,3 +302,6 @@ pub fn workspace_root() -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod qemu_tests;

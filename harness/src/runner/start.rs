@@ -7,6 +7,7 @@
 use crate::board::Board;
 use crate::board::emulated::{EmulatedBoard, EmulatedOptions};
 use crate::board::probe::{ProbeRsBoard, ProbeRsOptions};
+use crate::board::qemu::{HOST_ADDRESS, QemuBoard, QemuOptions};
 use crate::broker::Broker;
 use crate::broker::container::ContainerBroker;
 use crate::broker::embedded::{EmbeddedBroker, EmbeddedOptions};
@@ -160,6 +161,34 @@ pub async fn start_board(
                         causes => format!("{e}: {causes}"),
                     })?;
             Ok(Box::new(board))
+        }
+        Some(BoardSpec::Qemu { .. }) if !timeline.clock().is_real_time() => Err(format!(
+            "board {name} runs under QEMU in real time, not at {}",
+            timeline.clock()
+        )),
+        Some(BoardSpec::Qemu {
+            machine,
+            firmware,
+            program,
+            leds,
+            poll,
+            ..
+        }) => {
+            let options = QemuOptions {
+                machine,
+                firmware: firmware.clone(),
+                program: program.clone(),
+                leds: leds.clone(),
+                poll: *poll,
+                // The guest reaches the host's loopback, where the broker listens, at the
+                // user network's host address.
+                hosts: vec![(broker.endpoint().to_owned(), HOST_ADDRESS.to_owned())],
+            };
+            Ok(Box::new(
+                QemuBoard::start(name, options, timeline)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ))
         }
         _ => {
             let known: Vec<&String> = rig.boards.keys().collect();

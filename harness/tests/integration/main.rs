@@ -6,4 +6,5 @@ mod jitr_end_to_end;
 mod mixed_provisioning;
 mod mosquitto_broker;
 mod provisioning_modes;
+mod qemu_board;
 mod support;

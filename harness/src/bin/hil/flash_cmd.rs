@@ -33,7 +33,7 @@ pub async fn flash(
             elf.display()
         ),
         (Some(BoardSpec::Emulated { .. }), None) => None,
-        (Some(BoardSpec::ProbeRs { firmware, .. }), elf) => {
+        (Some(BoardSpec::ProbeRs { firmware, .. } | BoardSpec::Qemu { firmware, .. }), elf) => {
             if let Some(elf) = elf {
                 *firmware = elf;
             }
@@ -51,6 +51,10 @@ pub async fn flash(
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot flash {board}"))?;
     match image {
+        Some(elf) if matches!(rig.boards.get(board), Some(BoardSpec::Qemu { .. })) => println!(
+            "checked {} and booted it on {board} under QEMU; a QEMU board's flash lasts only while hil runs it",
+            elf.display()
+        ),
         Some(elf) => println!("flashed {board} with {} (verified), reset", elf.display()),
         None => println!(
             "{board} (emulated) power-cycled{}; an emulated board's flash lasts only while hil runs it",

@@ -76,7 +76,7 @@ enum Command {
     Flash {
         /// Board name in the rig.
         board: String,
-        /// Firmware ELF instead of the rig's (probe-rs boards).
+        /// Firmware ELF instead of the rig's (probe-rs and QEMU boards).
         elf: Option<PathBuf>,
         /// Erase the chip first (an emulated board loses its provisioning).
         #[arg(long)]

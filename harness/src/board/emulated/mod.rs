@@ -386,10 +386,7 @@ impl Board for EmulatedBoard {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            power_cycle: true,
-            environment: true,
-        }
+        Capabilities::EMULATED
     }
 
     fn console(&mut self) -> &mut Console {

@@ -1,7 +1,9 @@
 //! [`ProbeRsBoard`]: the [`Board`] implementation that puts the probe, the chip session,
 //! the console, LED polling and RTT capture together.
 
-use super::{LedPoller, attach, describe_probe, flash_elf, select_probe, usb_serial};
+use super::{
+    LedPoller, SessionReader, attach, describe_probe, flash_elf, select_probe, usb_serial,
+};
 use crate::board::{Board, Capabilities, Environment, FlashProgress, LedObserver};
 use crate::console::{Console, PortConfig, PortKey};
 use crate::errors::BoardError;
@@ -99,7 +101,7 @@ impl ProbeRsBoard {
         let names: Vec<&str> = options.leds.keys().map(String::as_str).collect();
         let leds = LedObserver::new(name, timeline.clone(), &names);
         let poller = LedPoller::start(
-            session.clone(),
+            SessionReader(session.clone()),
             options.leds.clone(),
             options.poll,
             leds.clone(),
@@ -156,10 +158,7 @@ impl Board for ProbeRsBoard {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            power_cycle: false,
-            environment: false,
-        }
+        Capabilities::PROBE_RS
     }
 
     fn console(&mut self) -> &mut Console {

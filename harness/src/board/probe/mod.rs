@@ -8,9 +8,10 @@
 //! - Flashing loads an ELF, writes it with verification, reports progress (an indicatif
 //!   bar on a terminal), and resets the core. [`plan_flash`] runs the same path as a dry
 //!   run, which works without hardware (`flash`).
-//! - LEDs: the output registers named in the rig are read through the probe every poll
-//!   period (5 ms by default) and decoded ([`decode_leds`]) into levels; changes become
-//!   edges on the timeline (`registers`).
+//! - LEDs: the output registers named in the rig are read through the probe
+//!   ([`SessionReader`]) every poll period (5 ms by default) by the path every register
+//!   board shares ([`crate::board::register_leds`]): decoded ([`decode_leds`]) into
+//!   levels, changes become edges on the timeline.
 //! - The console is the board's USB serial port ([`crate::console::Console`], which
 //!   reopens it by its key when the port re-enumerates around a reset); unless the rig
 //!   names it, it is the tty of the probe's own USB device ([`console_key`]).
@@ -32,5 +33,5 @@ mod test_helpers;
 pub use board::{ProbeRsBoard, ProbeRsOptions, console_key};
 pub use chip::{attach, check_chip, close_matches};
 pub use flash::{BarProgress, flash_elf, plan_flash, plan_flash_elf};
-pub use registers::{LedPoller, decode_leds, read_led_registers};
+pub use registers::{LedPoller, SessionReader, decode_leds, read_led_registers};
 pub use select::{choose_probe, describe_probe, select_probe, usb_serial};

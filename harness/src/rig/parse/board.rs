@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// The reference firmware's LED register on mps2-an385 (the SCC's CFG_REG1, bits 0-3 blue,
+/// green, yellow, red, active high): a qemu board's map when the rig gives none.
+const MPS2_LED_REGISTER: u32 = 0x4002_F004;
+
 /// The console's baud rate when the rig names none.
 const DEFAULT_BAUD: u32 = 115_200;
 
@@ -97,40 +101,12 @@ impl Rig {
                     )
                 })?;
                 let (serial_port, baud) = Self::serial(src, raw.serial.as_ref())?;
-                let mut leds = BTreeMap::new();
-                for (name, led) in raw.leds.iter().flatten() {
-                    if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
-                        return Err(src.at(
-                            name,
-                            format!("unknown LED {:?}", name.get_ref()),
-                            "unknown LED",
-                            Some("LEDs are blue, green, yellow and red"),
-                        ));
-                    }
-                    let l = led.get_ref();
-                    if l.bit > 31 {
-                        return Err(src.at(led, "bit must be 0..31", "bit out of range", None));
-                    }
-                    leds.insert(
-                        name.get_ref().clone(),
-                        LedBit {
-                            register: l.register,
-                            bit: l.bit,
-                            active_low: l.active_low,
-                        },
-                    );
-                }
-                let poll = match &raw.poll_ms {
-                    Some(ms) if *ms.get_ref() == 0 => {
-                        return Err(src.at(ms, "poll_ms must be at least 1", "zero", None));
-                    }
-                    Some(ms) => Duration::from_millis(*ms.get_ref()),
-                    None => Duration::from_millis(5),
-                };
+                let leds = Self::leds(src, raw.leds.as_ref())?;
+                let poll = Self::poll(src, raw.poll_ms.as_ref(), Duration::from_millis(5))?;
                 Ok(BoardSpec::ProbeRs {
                     chip,
                     probe,
-                    firmware: base.join(firmware),
+                    firmware: base.join(firmware.get_ref()),
                     serial_port,
                     baud,
                     leds,
@@ -139,11 +115,12 @@ impl Rig {
                     wifi: ap,
                 })
             }
+            "qemu" => Self::qemu_board(src, base, spanned, ap),
             other => Err(src.at(
                 &raw.kind,
                 format!("unknown board kind {other:?}"),
                 "unknown kind",
-                Some("kind is \"emulated\" or \"probe-rs\""),
+                Some("kind is \"emulated\", \"probe-rs\" or \"qemu\""),
             )),
         }
     }
@@ -160,7 +137,8 @@ impl Rig {
     ) -> Result<(), RigError> {
         for (name, board) in boards {
             let board = board.get_ref();
-            let probe_rs = board.kind.get_ref() == "probe-rs";
+            let real_time = Self::real_time_kind(board.kind.get_ref());
+            let probe_rs = real_time.is_some();
             if let Some(speed) = &board.speed {
                 let own = RigClock::new(*speed.get_ref())
                     .map_err(|e| src.at(speed, e.to_string(), "not a speed", None))?;
@@ -168,8 +146,9 @@ impl Rig {
                     return Err(src.at(
                         speed,
                         format!(
-                            "board {} is real hardware: it runs in real time",
-                            name.get_ref()
+                            "board {} is {}: it runs in real time",
+                            name.get_ref(),
+                            real_time.unwrap_or("real hardware")
                         ),
                         "not 1",
                         Some("only emulated boards run faster than real time; remove `speed`"),
@@ -203,15 +182,165 @@ impl Rig {
                 return Err(src.at(
                     rig_speed,
                     format!(
-                        "the rig has a probe-rs board ({}), which runs in real time, so its speed must be 1",
+                        "the rig has a {} board ({}), which runs in real time, so its speed must be 1",
+                        board.kind.get_ref(),
                         name.get_ref()
                     ),
                     "not 1 with real hardware",
-                    Some("a rig with real hardware runs at speed 1; scenario durations are board time, so the same files run on it unchanged"),
+                    Some("a rig with real hardware or QEMU runs at speed 1; scenario durations are board time, so the same files run on it unchanged"),
                 ));
             }
         }
         Ok(())
+    }
+
+    /// What a board kind that runs in real time is, in words; `None` for emulated boards.
+    fn real_time_kind(kind: &str) -> Option<&'static str> {
+        match kind {
+            "probe-rs" => Some("real hardware"),
+            "qemu" => Some("a firmware image under QEMU (no -icount)"),
+            _ => None,
+        }
+    }
+
+    /// A board's `[boards.<name>.leds]` map (probe-rs and QEMU boards alike).
+    fn leds(
+        src: &Source<'_>,
+        raw: Option<&BTreeMap<Spanned<String>, Spanned<RawLed>>>,
+    ) -> Result<BTreeMap<String, LedBit>, RigError> {
+        let mut leds = BTreeMap::new();
+        for (name, led) in raw.into_iter().flatten() {
+            if !crate::led::LED_NAMES.contains(&name.get_ref().as_str()) {
+                return Err(src.at(
+                    name,
+                    format!("unknown LED {:?}", name.get_ref()),
+                    "unknown LED",
+                    Some("LEDs are blue, green, yellow and red"),
+                ));
+            }
+            let l = led.get_ref();
+            if l.bit > 31 {
+                return Err(src.at(led, "bit must be 0..31", "bit out of range", None));
+            }
+            leds.insert(
+                name.get_ref().clone(),
+                LedBit {
+                    register: l.register,
+                    bit: l.bit,
+                    active_low: l.active_low,
+                },
+            );
+        }
+        Ok(leds)
+    }
+
+    /// A board's LED polling period (`poll_ms`), `default` when absent.
+    fn poll(
+        src: &Source<'_>,
+        raw: Option<&Spanned<u64>>,
+        default: Duration,
+    ) -> Result<Duration, RigError> {
+        match raw {
+            Some(ms) if *ms.get_ref() == 0 => {
+                Err(src.at(ms, "poll_ms must be at least 1", "zero", None))
+            }
+            Some(ms) => Ok(Duration::from_millis(*ms.get_ref())),
+            None => Ok(default),
+        }
+    }
+
+    /// A `kind = "qemu"` board: machine, firmware (checked to exist when named), program,
+    /// LEDs (the reference firmware's map on mps2-an385 when absent).
+    fn qemu_board(
+        src: &Source<'_>,
+        base: &Path,
+        spanned: &Spanned<RawBoard>,
+        wifi: Option<String>,
+    ) -> Result<BoardSpec, RigError> {
+        let raw = spanned.get_ref();
+        for (key, present) in [
+            ("serial", raw.serial.as_ref().map(|s| s.span())),
+            ("chip", raw.chip.as_ref().map(|s| s.span())),
+            ("probe", raw.probe.as_ref().map(|s| s.span())),
+        ] {
+            if let Some(span) = present {
+                return Err(src.error(
+                    Some(span),
+                    format!("`{key}` is for probe-rs boards"),
+                    "not for a qemu board",
+                    Some("a qemu board's console is QEMU's serial PTY; it needs machine and firmware"),
+                ));
+            }
+        }
+        let known: Vec<&str> = crate::board::qemu::MACHINES
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        let machine_name = raw.machine.as_ref().ok_or_else(|| {
+            src.at(
+                spanned,
+                "a qemu board needs `machine`",
+                "in this board",
+                Some(&format!(
+                    "machine = \"mps2-an385\" (known: {})",
+                    known.join(", ")
+                )),
+            )
+        })?;
+        let machine = crate::board::qemu::machine(machine_name.get_ref()).ok_or_else(|| {
+            src.at(
+                machine_name,
+                format!("unknown QEMU machine {:?}", machine_name.get_ref()),
+                "unknown machine",
+                Some(&format!("known: {}", known.join(", "))),
+            )
+        })?;
+        let firmware = match &raw.firmware {
+            Some(path) => {
+                let file = base.join(path.get_ref());
+                if !file.is_file() {
+                    return Err(src.at(
+                        path,
+                        format!("no firmware image at {}", file.display()),
+                        "no such file",
+                        Some("the path is relative to the rig file; ci/build-qemu-firmware builds the reference image"),
+                    ));
+                }
+                file
+            }
+            None => match std::env::var_os("HIL_QEMU_FIRMWARE") {
+                Some(path) => PathBuf::from(path),
+                None => crate::board::qemu::default_firmware(&super::workspace_root()),
+            },
+        };
+        let mut leds = Self::leds(src, raw.leds.as_ref())?;
+        if leds.is_empty() {
+            leds = crate::led::LED_NAMES
+                .iter()
+                .zip(0u8..)
+                .map(|(name, bit)| {
+                    let led = LedBit {
+                        register: MPS2_LED_REGISTER,
+                        bit,
+                        active_low: false,
+                    };
+                    ((*name).to_owned(), led)
+                })
+                .collect();
+        }
+        let poll = Self::poll(src, raw.poll_ms.as_ref(), Duration::from_millis(10))?;
+        let program = raw.qemu.as_deref().map_or_else(
+            || PathBuf::from("qemu-system-arm"),
+            |p| program_path(base, p),
+        );
+        Ok(BoardSpec::Qemu {
+            machine,
+            firmware,
+            program,
+            leds,
+            poll,
+            wifi,
+        })
     }
 
     /// A probe-rs board's `serial` table: one of `port` and `usb_serial`, or neither (the

@@ -1,0 +1,232 @@
+//! One path for an LED read from a register: [`RegisterReader`] (a debug probe, QEMU's QMP
+//! monitor) reads words of the board's memory; [`read_led_registers`] reads each register
+//! the rig's LED map names once, [`decode_leds`] turns the words into levels (bit, inverted
+//! when active-low), and [`LedPoller`] does both every poll period on a thread, feeding the
+//! [`LedObserver`], which turns level changes into edges on the timeline.
+//!
+//! The backends only say how a word is read: the probe-rs backend through the probe's core
+//! (`probe::registers`), the QEMU backend through QMP's `xp` (`qemu::qmp`). Sampling is
+//! all a register allows: a level shorter than the poll period may be missed.
+
+use crate::board::LedObserver;
+use crate::rig::LedBit;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Reads 32-bit words of a board's memory (its LED output registers).
+pub trait RegisterReader: Send + 'static {
+    /// The word at `address`, or why it could not be read.
+    fn read_word(&mut self, address: u32) -> Result<u32, String>;
+}
+
+/// LED levels from register words: each LED's bit, inverted when active-low.
+pub fn decode_leds(
+    words: &BTreeMap<u32, u32>,
+    leds: &BTreeMap<String, LedBit>,
+) -> BTreeMap<String, bool> {
+    leds.iter()
+        .filter_map(|(name, bit)| {
+            let word = words.get(&bit.register)?;
+            let set = word & (1 << bit.bit) != 0;
+            Some((name.clone(), set != bit.active_low))
+        })
+        .collect()
+}
+
+/// Reads every register the LEDs live in, each once.
+pub fn read_led_registers(
+    reader: &mut dyn RegisterReader,
+    leds: &BTreeMap<String, LedBit>,
+) -> Result<BTreeMap<u32, u32>, String> {
+    let mut words = BTreeMap::new();
+    for register in leds.values().map(|l| l.register) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = words.entry(register) {
+            let word = reader
+                .read_word(register)
+                .map_err(|e| format!("reading {register:#010x}: {e}"))?;
+            slot.insert(word);
+        }
+    }
+    Ok(words)
+}
+
+/// Polls the LED registers on a thread until dropped.
+pub struct LedPoller {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LedPoller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedPoller").finish_non_exhaustive()
+    }
+}
+
+impl LedPoller {
+    /// Starts reading `leds` through `reader` every `period`, feeding `observer`. A read
+    /// that fails keeps the levels as they were (the board may be resetting).
+    pub fn start(
+        mut reader: impl RegisterReader,
+        leds: BTreeMap<String, LedBit>,
+        period: Duration,
+        observer: LedObserver,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("led-poller".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    if let Ok(words) = read_led_registers(&mut reader, &leds) {
+                        for (led, on) in decode_leds(&words, &leds) {
+                            observer.record(&led, on);
+                        }
+                    }
+                    // The poll period: a register can only be sampled.
+                    std::thread::sleep(period);
+                }
+            })
+            .ok();
+        LedPoller { stop, thread }
+    }
+}
+
+impl Drop for LedPoller {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::Timeline;
+    use std::sync::Mutex;
+
+    fn sam_iot_leds() -> BTreeMap<String, LedBit> {
+        [("blue", 21), ("green", 20), ("yellow", 11), ("red", 25)]
+            .into_iter()
+            .map(|(name, bit)| {
+                (
+                    name.to_owned(),
+                    LedBit {
+                        register: 0x4100_4410,
+                        bit,
+                        active_low: true,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn active_low_bits_decode_to_levels() {
+        let leds = sam_iot_leds();
+        // Blue (21) and red (25) low: lit; green and yellow high: dark.
+        let word = (1 << 20) | (1 << 11);
+        let levels = decode_leds(&BTreeMap::from([(0x4100_4410, word)]), &leds);
+        assert!(levels["blue"]);
+        assert!(levels["red"]);
+        assert!(!levels["green"]);
+        assert!(!levels["yellow"]);
+        let active_high = BTreeMap::from([(
+            "x".to_owned(),
+            LedBit {
+                register: 4,
+                bit: 0,
+                active_low: false,
+            },
+        )]);
+        assert!(decode_leds(&BTreeMap::from([(4, 1)]), &active_high)["x"]);
+        assert!(
+            decode_leds(&BTreeMap::new(), &active_high).is_empty(),
+            "unread registers decode nothing"
+        );
+    }
+
+    /// Memory whose words a test sets, counting reads.
+    #[derive(Clone, Default)]
+    struct FakeMemory(Arc<Mutex<(BTreeMap<u32, u32>, usize)>>);
+
+    impl RegisterReader for FakeMemory {
+        fn read_word(&mut self, address: u32) -> Result<u32, String> {
+            let mut memory = self.0.lock().map_err(|e| e.to_string())?;
+            memory.1 += 1;
+            memory
+                .0
+                .get(&address)
+                .copied()
+                .ok_or_else(|| "bus fault".to_owned())
+        }
+    }
+
+    #[test]
+    fn each_register_is_read_once_and_a_failed_read_says_where() {
+        let memory = FakeMemory::default();
+        memory.0.lock().unwrap().0.insert(0x4100_4410, 0);
+        let words = read_led_registers(&mut memory.clone(), &sam_iot_leds()).unwrap();
+        assert_eq!(words.len(), 1);
+        assert_eq!(memory.0.lock().unwrap().1, 1, "one read for four LEDs");
+        let elsewhere = BTreeMap::from([(
+            "red".to_owned(),
+            LedBit {
+                register: 0x4002_f004,
+                bit: 3,
+                active_low: false,
+            },
+        )]);
+        assert_eq!(
+            read_led_registers(&mut memory.clone(), &elsewhere),
+            Err("reading 0x4002f004: bus fault".to_owned())
+        );
+    }
+
+    #[test]
+    fn level_changes_become_edges() {
+        let memory = FakeMemory::default();
+        memory.0.lock().unwrap().0.insert(0x4002_f004, 1 << 3);
+        let leds: BTreeMap<String, LedBit> = [("blue", 0), ("red", 3)]
+            .into_iter()
+            .map(|(name, bit)| {
+                let register = 0x4002_f004;
+                let led = LedBit {
+                    register,
+                    bit,
+                    active_low: false,
+                };
+                (name.to_owned(), led)
+            })
+            .collect();
+        let timeline = Timeline::new();
+        let observer = LedObserver::new("dut", timeline, &["blue", "red"]);
+        let poller = LedPoller::start(
+            memory.clone(),
+            leds,
+            Duration::from_millis(1),
+            observer.clone(),
+        );
+        let wait = |led: &str, on: bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while observer.is_on(led) != on {
+                assert!(std::time::Instant::now() < deadline, "{led} never {on}");
+                std::thread::yield_now();
+            }
+        };
+        wait("red", true);
+        memory.0.lock().unwrap().0.insert(0x4002_f004, 1);
+        wait("blue", true);
+        wait("red", false);
+        drop(poller);
+        let red = observer.track("red").unwrap();
+        assert_eq!(
+            red.edges_in(Duration::ZERO, Duration::MAX).count(),
+            2,
+            "on, then off: {red:?}"
+        );
+    }
+}
