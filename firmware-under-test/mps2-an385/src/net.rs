@@ -314,10 +314,16 @@ impl Network {
             }
         }
         if let Link::Joining(deadline) = self.link {
-            if self.link_up && stack.borrow().address().is_some() {
+            let address = stack.borrow().address();
+            if let (true, Some(address)) = (self.link_up, address) {
+                host::diagnostic(format_args!("link up, address {address}"));
                 self.link = Link::Joined;
                 self.events.push_back(NetEvent::Joined);
             } else if now >= deadline {
+                host::diagnostic(format_args!(
+                    "join failed: link {}, no DHCP lease",
+                    if self.link_up { "up" } else { "down" }
+                ));
                 self.link = Link::Idle;
                 self.events.push_back(NetEvent::JoinFailed);
             }
