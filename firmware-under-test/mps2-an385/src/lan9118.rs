@@ -63,7 +63,6 @@ const MAC_CR_RXEN: u32 = 1 << 2;
 const MAC_CR_TXEN: u32 = 1 << 3;
 const MAC_CR_FDPX: u32 = 1 << 20;
 const MII_ACC_BUSY: u32 = 1 << 0;
-const MII_ACC_WRITE: u32 = 1 << 1;
 /// The internal PHY's address on the MII bus.
 const PHY_ADDRESS: u32 = 1;
 /// PHY basic status register and its link bit.
@@ -153,16 +152,6 @@ fn phy_read(register: u32) -> Result<u32, InitError> {
     Ok(mac_read(MII_DATA)? & 0xffff)
 }
 
-/// Unused: the firmware never writes the PHY, kept beside `phy_read` for its bits.
-#[allow(dead_code)]
-fn phy_write(register: u32, value: u32) -> Result<(), InitError> {
-    mac_write(MII_DATA, value)?;
-    mac_write(
-        MII_ACC,
-        (PHY_ADDRESS << 11) | (register << 6) | MII_ACC_WRITE | MII_ACC_BUSY,
-    )
-}
-
 impl Lan9118 {
     /// Resets the controller and starts it with `mac` as its address.
     pub fn init(mac: [u8; 6]) -> Result<Lan9118, InitError> {
@@ -174,10 +163,7 @@ impl Lan9118 {
         wait(|| read(PMT_CTRL) & PMT_CTRL_READY != 0)?;
         let _id = read(ID_REV);
         write(INT_EN, 0);
-        mac_write(
-            ADDRL,
-            u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
-        )?;
+        mac_write(ADDRL, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]))?;
         mac_write(ADDRH, u32::from(mac[4]) | (u32::from(mac[5]) << 8))?;
         mac_write(MAC_CR, MAC_CR_TXEN | MAC_CR_RXEN | MAC_CR_FDPX)?;
         write(TX_CFG, TX_CFG_TX_ON);
@@ -216,7 +202,6 @@ impl Lan9118 {
             }
         }
     }
-
 }
 
 impl Transmitter {
@@ -233,10 +218,7 @@ impl Transmitter {
             let _ = read(TX_STATUS_FIFO);
         }
         let len32 = len as u32;
-        write(
-            TX_DATA_FIFO,
-            TX_CMD_A_FIRST_SEG | TX_CMD_A_LAST_SEG | len32,
-        );
+        write(TX_DATA_FIFO, TX_CMD_A_FIRST_SEG | TX_CMD_A_LAST_SEG | len32);
         write(TX_DATA_FIFO, (len32 << 16) | len32);
         for chunk in self.buf[..len].chunks(4) {
             let mut word = [0u8; 4];

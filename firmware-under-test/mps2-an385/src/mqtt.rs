@@ -134,10 +134,10 @@ pub fn check(packet: &[u8]) -> Result<(), Malformed> {
     }
     let body = &packet[head..];
     let ok = match first >> 4 {
-        2 => remaining == 2,        // CONNACK: flags, return code
-        4 => remaining == 2,        // PUBACK: packet id
-        9 => remaining >= 3,        // SUBACK: packet id, return codes
-        13 => remaining == 0,       // PINGRESP
+        2 => remaining == 2,  // CONNACK: flags, return code
+        4 => remaining == 2,  // PUBACK: packet id
+        9 => remaining >= 3,  // SUBACK: packet id, return codes
+        13 => remaining == 0, // PINGRESP
         3 => {
             // PUBLISH: topic length, topic, (packet id), payload
             let qos = (first >> 1) & 3;

@@ -218,14 +218,14 @@ impl Network {
         let host = endpoint.host.as_str();
         let address = match hosts::lookup(host) {
             Some(address) => address,
-            None => resolve(stack, host)
-                .ok_or_else(|| fail(format_args!("cannot resolve {host}")))?,
+            None => {
+                resolve(stack, host).ok_or_else(|| fail(format_args!("cannot resolve {host}")))?
+            }
         };
         let port = self.next_port;
         self.next_port = if port >= 65000 { 49152 } else { port + 1 };
-        tcp_connect(stack, address, endpoint.port, port).map_err(|why| {
-            fail(format_args!("TCP to {address}:{}: {why}", endpoint.port))
-        })?;
+        tcp_connect(stack, address, endpoint.port, port)
+            .map_err(|why| fail(format_args!("TCP to {address}:{}: {why}", endpoint.port)))?;
         let params = tls::Params {
             host,
             root_ca: &root_ca,
@@ -455,7 +455,11 @@ fn tcp_connect(
         let socket = sockets.get_mut::<tcp::Socket>(*handle);
         socket.abort();
         socket
-            .connect(iface.context(), (IpAddress::Ipv4(address), port), local_port)
+            .connect(
+                iface.context(),
+                (IpAddress::Ipv4(address), port),
+                local_port,
+            )
             .map_err(|_| "cannot start")?;
     }
     match wait_for(stack, |stack| match stack.tcp().state() {

@@ -75,9 +75,7 @@ impl Stack {
 
     /// Moves frames between the controller and the sockets.
     pub fn poll(&mut self) {
-        let _ = self
-            .iface
-            .poll(now(), &mut self.device, &mut self.sockets);
+        let _ = self.iface.poll(now(), &mut self.device, &mut self.sockets);
     }
 
     /// The TCP socket.

@@ -31,11 +31,11 @@ use core::cell::RefCell;
 use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicBool, Ordering};
 use embedded_io::{ErrorKind, ErrorType};
-use embedded_tls::blocking::{
-    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsConnection,
-    TlsContext, TlsError, TlsVerifier,
-};
 use embedded_tls::SignatureScheme;
+use embedded_tls::blocking::{
+    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsConnection, TlsContext, TlsError,
+    TlsVerifier,
+};
 use embedded_tls::pki::CertVerifier;
 use firmware_under_test::time::{Duration, Instant};
 
@@ -105,8 +105,7 @@ impl TcpIo {
                 self.header_len += 1;
                 rest = &rest[1..];
                 if self.header_len == 5 {
-                    self.body_left =
-                        usize::from(self.header[3]) << 8 | usize::from(self.header[4]);
+                    self.body_left = usize::from(self.header[3]) << 8 | usize::from(self.header[4]);
                     self.header_len = 0;
                 }
             }
@@ -302,13 +301,21 @@ pub struct Params<'a> {
 impl Session {
     /// Runs the handshake on the connected TCP socket (blocking, each wait bounded by
     /// [`IO_TIMEOUT`]).
-    pub fn open(stack: &'static RefCell<Stack>, params: &Params<'_>) -> Result<Session, HandshakeError> {
+    pub fn open(
+        stack: &'static RefCell<Stack>,
+        params: &Params<'_>,
+    ) -> Result<Session, HandshakeError> {
         if IN_USE.swap(true, Ordering::Acquire) {
             return Err(HandshakeError::Other(TlsError::InternalError));
         }
         // SAFETY: IN_USE was clear, so no other Session borrows the buffers; this one
         // gives them back (clears IN_USE) only after its connection is dropped.
-        let (read, write) = unsafe { (&mut *(&raw mut READ_BUF), &mut *(&raw mut WRITE_BUF)) };
+        let (read, write) = unsafe {
+            (
+                core::slice::from_raw_parts_mut((&raw mut READ_BUF).cast::<u8>(), READ_RECORD),
+                core::slice::from_raw_parts_mut((&raw mut WRITE_BUF).cast::<u8>(), WRITE_RECORD),
+            )
+        };
         NONBLOCKING.store(false, Ordering::Relaxed);
         let mut session = Session {
             tls: ManuallyDrop::new(TlsConnection::new(TcpIo::new(stack), read, write)),
