@@ -289,7 +289,9 @@ impl Network {
             let up = stack.borrow().device.link_up();
             if up != self.link_up {
                 self.link_up = up;
-                if !up {
+                if up {
+                    stack.borrow_mut().restart_dhcp();
+                } else {
                     self.on_link_down(stack);
                 }
             }
@@ -332,6 +334,7 @@ impl Network {
     }
 
     fn on_link_down(&mut self, stack: &'static RefCell<Stack>) {
+        host::diagnostic(format_args!("link down"));
         let was = self.link;
         self.session = None;
         self.frames.clear();

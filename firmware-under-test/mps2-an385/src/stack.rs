@@ -57,7 +57,13 @@ impl Stack {
         let config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         let iface = Interface::new(config, &mut device, now());
         let mut sockets = SocketSet::new(Vec::new());
-        let dhcp = sockets.add(dhcpv4::Socket::new());
+        let mut dhcp = dhcpv4::Socket::new();
+        // A DISCOVER a second, not every 10 s (smoltcp's default): a join is given 5 s.
+        let mut retry = dhcpv4::RetryConfig::default();
+        retry.discover_timeout = smoltcp::time::Duration::from_secs(1);
+        retry.initial_request_timeout = smoltcp::time::Duration::from_secs(1);
+        dhcp.set_retry_config(retry);
+        let dhcp = sockets.add(dhcp);
         let dns = sockets.add(dns::Socket::new(&[], Vec::new()));
         let tcp = sockets.add(tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
@@ -104,6 +110,11 @@ impl Stack {
         self.iface.routes_mut().remove_default_ipv4_route();
         self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
         self.tcp().abort();
+    }
+
+    /// Starts DHCP over (the link just came up: no waiting for the next retry).
+    pub fn restart_dhcp(&mut self) {
+        self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).reset();
     }
 
     /// The address DHCP gave, if any.
