@@ -602,3 +602,61 @@ async fn the_image_refuses_an_expired_server_certificate() {
     let tap = broker.tap();
     refused(&pki, (broker, tap)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
+async fn the_image_registers_just_in_time_then_connects() {
+    use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
+    use mock_broker::aws::registry::CertificateMode;
+    let pki = Pki::new();
+    // AWS IoT Core's control plane: the signer registered for JITR, the zero-touch rule
+    // activating what registers.
+    let mut plane_config = ControlPlaneConfig::new(ENDPOINT);
+    plane_config.zero_touch = Some(Duration::from_millis(200));
+    let plane = ControlPlane::new(plane_config).unwrap();
+    let code = plane.read(|reg| reg.account.registration_code.clone());
+    let mut verification = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    verification
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, code);
+    let verification = verification
+        .signed_by(&rcgen::KeyPair::generate().unwrap(), &pki.signer)
+        .unwrap()
+        .pem();
+    let ca_id = plane
+        .change(|reg, now| {
+            reg.register_ca(
+                &pki.signer.pem(),
+                Some(&verification),
+                true,
+                true,
+                CertificateMode::Default,
+                None,
+                now,
+            )
+            .map(|ca| ca.id.clone())
+        })
+        .unwrap();
+    let mut config = mock_broker::BrokerConfig::new(
+        pki.server.server_identity(),
+        mock_broker::ClientAuth::TrustRoots(vec![]),
+    );
+    plane.install(&mut config);
+    let broker = mock_broker::MockBroker::start(config).await.unwrap();
+    let mut tap = broker.tap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_board, _console, thing) =
+        networked_board(&dir.path().join("state"), &pki, broker.local_addr().port()).await;
+    // The first connection registers the certificate (PENDING_ACTIVATION) and is dropped;
+    // the board backs off, comes back, and is let in.
+    let registered = format!("$aws/events/certificates/registered/{ca_id}");
+    let event = tap
+        .wait_for(WAIT, |e| {
+            matches!(e, EventKind::BrokerPublish { message, .. } if message.topic == registered)
+        })
+        .await;
+    assert!(event.is_ok(), "no registration event: {event:?}");
+    wait_connack(&mut tap, &thing).await;
+    let payload = next_publish(&mut tap, &format!("{thing}/sensors")).await;
+    assert!(payload.starts_with(r#"{"Light":"#), "{payload}");
+}
