@@ -660,3 +660,88 @@ async fn the_image_registers_just_in_time_then_connects() {
     let payload = next_publish(&mut tap, &format!("{thing}/sensors")).await;
     assert!(payload.starts_with(r#"{"Light":"#), "{payload}");
 }
+
+/// A TLS server for the endpoint (the test PKI's server certificate, no client
+/// authentication) that answers the CONNECT of each of the board's connections, in turn,
+/// with one of `replies`, and waits for the board to hang up; returns how many it served.
+async fn hostile_broker(listener: tokio::net::TcpListener, pki: &Pki, replies: &[&[u8]]) -> usize {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::AsyncReadExt;
+    let cert = CertificateDer::from_pem_slice(pki.server.cert_pem.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let mut served = 0;
+    for reply in replies {
+        let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .expect("the board comes back")
+            .unwrap();
+        let mut tls = acceptor.accept(tcp).await.expect("TLS with the board");
+        let mut connect = [0u8; 256];
+        let n = tls.read(&mut connect).await.unwrap();
+        assert_eq!(
+            connect.first(),
+            Some(&0x10),
+            "CONNECT first: {:x?}",
+            &connect[..n]
+        );
+        tls.write_all(reply).await.unwrap();
+        tls.flush().await.unwrap();
+        // The board closes the connection on the bad packet.
+        let mut rest = [0u8; 256];
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match tls.read(&mut rest).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "the board kept a connection after {reply:x?}"
+        );
+        served += 1;
+    }
+    served
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
+async fn the_image_closes_on_malformed_packets_and_keeps_going() {
+    let pki = Pki::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut board, mut console, _) = networked_board(&dir.path().join("state"), &pki, port).await;
+    let replies: [&[u8]; 4] = [
+        // CONNACK one byte short.
+        &[0x20, 0x01, 0x00],
+        // PUBLISH whose topic runs past the packet.
+        &[0x30, 0x03, 0x00, 0x10, b'a'],
+        // A packet type a server never sends (SUBSCRIBE).
+        &[0x82, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00],
+        // Remaining length over 4 bytes.
+        &[0x20, 0xff, 0xff, 0xff, 0xff, 0x7f],
+    ];
+    assert_eq!(
+        hostile_broker(listener, &pki, &replies).await,
+        replies.len()
+    );
+    // Still alive: answers its console, red off.
+    console.sync().await;
+    assert_eq!(console.command("cli_version").await, "2.0");
+    board
+        .watch_leds("red off", |seen| seen.last().is_some_and(|v| v & RED == 0))
+        .await;
+}
