@@ -1,5 +1,5 @@
 //! The main loop: the unchanged application core ([`Board`]) with this board's console,
-//! LEDs, clock, flash, secure element and (absent) network around it.
+//! LEDs, clock, flash, secure element and network around it.
 //!
 //! Each pass feeds the core what happened — console bytes, network events, a deadline
 //! from [`Board::poll_at`] reached — at the firmware time it is fed, carries out the core's
@@ -18,7 +18,7 @@ use crate::clock;
 use crate::hardware::BoardHardware;
 use crate::host;
 use crate::leds::Leds;
-use crate::net::Network;
+use crate::net::{NetEvent, Network};
 use crate::nvm;
 use crate::secure_element::{KeyOrigin, SecureElement};
 use crate::uart::Uart;
@@ -58,6 +58,8 @@ pub fn run(core: cortex_m::Peripherals) -> ! {
         }
         Err(e) => halt(&mut uart, e),
     };
+    let secure_element_serial: heapless::String<16> =
+        heapless::String::try_from(secure_element.serial()).unwrap_or_default();
     let config = Config {
         seed: seed_from(secure_element.serial()),
         ..Config::default()
@@ -67,11 +69,16 @@ pub fn run(core: cortex_m::Peripherals) -> ! {
         hardware: BoardHardware::new(secure_element),
         uart,
         leds,
-        network: Network::default(),
+        network: Network::new(secure_element_serial.as_str()),
     };
     firmware.feed(Input::Boot);
     let mut buf = [0u8; CONSOLE_CHUNK];
     loop {
+        firmware.network.poll();
+        if let Some(event) = firmware.network.next_event() {
+            firmware.feed_event(event);
+            continue;
+        }
         let n = firmware.uart.read(&mut buf);
         if n > 0 {
             firmware.feed(Input::Console(&buf[..n]));
@@ -91,8 +98,22 @@ impl Firmware {
     /// Feeds one input, then whatever the network produced while its actions ran.
     fn feed(&mut self, input: Input<'_>) {
         self.feed_one(input);
+        self.drain_network();
+    }
+
+    /// Feeds one network event, then whatever the network produced meanwhile.
+    fn feed_event(&mut self, event: NetEvent) {
+        if let Some(input) = event.input() {
+            self.feed_one(input);
+        }
+        self.drain_network();
+    }
+
+    fn drain_network(&mut self) {
         while let Some(event) = self.network.next_event() {
-            self.feed_one(event.input());
+            if let Some(input) = event.input() {
+                self.feed_one(input);
+            }
         }
     }
 
@@ -120,14 +141,16 @@ impl Firmware {
         match action {
             Action::SetLed { led, on } => self.leds.set(led, on),
             Action::JoinWifi => self.network.join(),
-            Action::OpenTransport => self.network.open_transport(),
-            Action::LeaveWifi | Action::CloseTransport => self.network.close(),
-            // Nothing is connected in this slice, so the core never asks for these.
-            Action::MqttConnect { .. }
+            Action::OpenTransport => self
+                .network
+                .open_transport(self.board.credentials(), self.hardware.secure_element()),
+            Action::LeaveWifi => self.network.leave(),
+            Action::CloseTransport => self.network.close(),
+            action @ (Action::MqttConnect { .. }
             | Action::MqttPublish { .. }
             | Action::MqttSubscribe { .. }
             | Action::MqttPubAck { .. }
-            | Action::MqttPing => {}
+            | Action::MqttPing) => self.network.send(&action),
             Action::SaveCredentials => {
                 if let Err(e) = nvm::save(self.board.credentials()) {
                     host::diagnostic(format_args!("cannot save {}: {e}", nvm::NVM_FILE));

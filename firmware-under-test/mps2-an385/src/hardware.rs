@@ -25,6 +25,11 @@ impl BoardHardware {
         }
     }
 
+    /// The secure element, for the TLS handshake's signature ([`crate::tls`]).
+    pub fn secure_element(&self) -> &SecureElement {
+        &self.secure_element
+    }
+
     /// Sets the time the sensors are read at (the input's `now`).
     pub fn set_time(&mut self, now: Instant) {
         self.now = now;

@@ -2,9 +2,9 @@
 //! otherwise provide to cortex-m-rt, and the interrupt numbers the firmware enables.
 //!
 //! Numbers are those of ARM AN385 (and QEMU's `mps2-an385`): UART0 receive is 0, transmit
-//! 1, Ethernet (LAN9118) 13. Only UART0 receive has a handler today ([`crate::uart`]);
+//! 1, Ethernet (LAN9118) 13. Only UART0 receive has a handler ([`crate::uart`]);
 //! `device.x` points the others at cortex-m-rt's `DefaultHandler`. Ethernet is named for
-//! the network slice ([`crate::net`]).
+//! completeness: [`crate::lan9118`] is polled, not interrupt-driven.
 
 use cortex_m::interrupt::InterruptNumber;
 

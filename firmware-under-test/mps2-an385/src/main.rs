@@ -16,7 +16,12 @@
 //! | [`host`] | semihosting: host files, clocks, diagnostics |
 //! | [`hardware`] | the core's `Hardware` trait over the secure element and sensors |
 //! | [`sensors`] | the light and temperature waveform |
-//! | [`net`] | the network: not yet (every join fails), the next slice's place |
+//! | [`net`] | the network as the core sees it: link + DHCP as "Wi-Fi", TLS transport, MQTT packets |
+//! | [`lan9118`] | the Ethernet controller (LAN9118 at `0x4020_0000`) as smoltcp's device |
+//! | [`stack`] | smoltcp's interface and sockets (DHCP, DNS, TCP) |
+//! | [`hosts`] | the state dir's `hosts` file (endpoint name to address) |
+//! | [`tls`] | TLS 1.3 (`embedded-tls`) with the device certificate |
+//! | [`mqtt`] | MQTT 3.1.1 framing (`mqttrs`) for the core's packets |
 //! | [`interrupts`] | the external interrupt vector table |
 //! | [`heap`] | the allocator |
 //!
@@ -38,12 +43,17 @@ mod firmware;
 mod hardware;
 mod heap;
 mod host;
+mod hosts;
 mod interrupts;
+mod lan9118;
 mod leds;
+mod mqtt;
 mod net;
 mod nvm;
 mod secure_element;
 mod sensors;
+mod stack;
+mod tls;
 mod uart;
 
 use cortex_m_rt::entry;

@@ -11,6 +11,9 @@
 //! key) is kept beside it in `device-serial`. Both file names and formats are the emulated
 //! board's.
 //!
+//! The key signs nothing but the CSR and, through [`SecureElement::sign_handshake`], the
+//! TLS handshake's CertificateVerify message: the network gets a signature, never the key.
+//!
 //! Certificates are parsed with `x509-cert`; the checks and their errors mirror the emulated
 //! board's: a PEM that is not a `CERTIFICATE` block is [`CertificateError::NotPem`], DER
 //! that does not parse is [`CertificateError::Unparsable`], a device certificate must be
@@ -175,6 +178,16 @@ impl SecureElement {
             _ => None,
         }
         .ok_or(CertificateError::NoSubjectKeyIdentifier)
+    }
+
+    /// Signs a TLS handshake message with the device key: ECDSA P-256 over its SHA-256,
+    /// DER-encoded. The one use of the key besides the CSR: [`crate::tls`] calls it for
+    /// the client's CertificateVerify (TLS 1.3: 64 spaces, the context string and the
+    /// transcript hash). `None` if signing fails.
+    pub fn sign_handshake(&self, message: &[u8]) -> Option<alloc::vec::Vec<u8>> {
+        use p256::ecdsa::signature::Signer;
+        let signature: DerSignature = self.key.try_sign(message).ok()?;
+        Some(signature.as_bytes().to_vec())
     }
 
     /// Checks a CA certificate (signer or root): it parses and has `CA:TRUE`.
