@@ -359,5 +359,28 @@ async fn write_over_console(
             expected: device.thing.clone(),
         });
     }
-    expect_ok(board, "reset", None).await
+    expect_ok(board, "reset", None).await?;
+    await_restart(board).await
+}
+
+/// How long provisioning waits for the boot banner after `reset` (wall time).
+pub const BANNER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// After `reset` answered `OK`: waits for the boot banner (the console contract: the board
+/// restarts and prints its banner, which ends with EOT), so provisioning ends with the
+/// board running on its new credentials and the steps after it judge the restarted board,
+/// not the LEDs of the one before (a QEMU board answers `OK` before it resets). A console
+/// that loses output across a reset (a native USB port that re-enumerates) may miss the
+/// banner: after [`BANNER_TIMEOUT`] it is enough that the board answers again.
+async fn await_restart(board: &mut dyn Board) -> Result<(), ProvisionError> {
+    let name = board.name().to_owned();
+    let console = board.console();
+    match console.reply(BANNER_TIMEOUT).await {
+        Ok(_) => Ok(()),
+        Err(ConsoleError::Timeout { .. }) => console
+            .sync(COMMAND_TIMEOUT)
+            .await
+            .map_err(|source| console_error(&name, source)),
+        Err(source) => Err(console_error(&name, source)),
+    }
 }

@@ -16,7 +16,7 @@
 use crate::led::{Edge, LedTrack, Pattern};
 use crate::timeline::{Timeline, What};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -37,7 +37,7 @@ pub trait EdgeSync: Send + Sync + std::fmt::Debug {
 struct Shared {
     tracks: Mutex<BTreeMap<String, LedTrack>>,
     changed: Notify,
-    sync: OnceLock<Arc<dyn EdgeSync>>,
+    sync: Mutex<Option<Arc<dyn EdgeSync>>>,
 }
 
 /// A board's LEDs as observed; cheap to clone.
@@ -75,19 +75,23 @@ impl LedObserver {
             shared: Arc::new(Shared {
                 tracks: Mutex::new(tracks),
                 changed: Notify::new(),
-                sync: OnceLock::new(),
+                sync: Mutex::new(None),
             }),
         }
     }
 
-    /// Makes every query wait for `sync` before it decides (the first one given stays).
+    /// Makes every query wait for `sync` before it decides. A later call replaces it (a
+    /// board restarted with a new edge source: a QEMU power cycle's new LED poller).
     pub fn set_sync(&self, sync: Arc<dyn EdgeSync>) {
-        let _ = self.shared.sync.set(sync);
+        if let Ok(mut slot) = self.shared.sync.lock() {
+            *slot = Some(sync);
+        }
     }
 
     /// Waits until every edge the board made so far is recorded, if the backend can tell.
     async fn edges_in(&self) {
-        if let Some(sync) = self.shared.sync.get() {
+        let sync = self.shared.sync.lock().ok().and_then(|slot| slot.clone());
+        if let Some(sync) = sync {
             let _ = sync.sync().await;
         }
     }
@@ -211,8 +215,12 @@ impl LedObserver {
         }
     }
 
-    /// Checks that `led` stays `on` (or off) for `hold` (board time), from now.
+    /// Checks that `led` stays `on` (or off) for `hold` (board time), from now: from the
+    /// moment every edge made before the call is recorded, so a board that samples its
+    /// LEDs (a register polled every few milliseconds) is judged from a level it has read
+    /// after the call, not from the one before it.
     pub async fn wait_held(&self, led: &str, on: bool, hold: Duration) -> Result<(), LedMismatch> {
+        self.edges_in().await;
         let from = self.now();
         let to = from + hold;
         let expected = format!("{} for {hold:?}", if on { "on" } else { "off" });
@@ -372,8 +380,13 @@ mod tests {
         let timeline = Timeline::with_clock(RigClock::new(20.0).unwrap());
         let leds = LedObserver::new("dut", timeline, &["red"]);
         leds.record("red", true);
-        // Went dark at 0.5 s of board time; the harness hears of it only when it asks.
-        in_flight(&leds, "red", false, Duration::from_millis(500));
+        // Went dark at 0.5 s of board time; at 0.6 s the edge is on its way, and the
+        // harness hears of it only when it asks.
+        let board = leds.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            in_flight(&board, "red", false, Duration::from_millis(500));
+        });
         let err = leds
             .wait_held("red", true, Duration::from_secs(1))
             .await

@@ -2,13 +2,15 @@
 //! monitor) reads words of the board's memory; [`read_led_registers`] reads each register
 //! the rig's LED map names once, [`decode_leds`] turns the words into levels (bit, inverted
 //! when active-low), and [`LedPoller`] does both every poll period on a thread, feeding the
-//! [`LedObserver`], which turns level changes into edges on the timeline.
+//! [`LedObserver`], which turns level changes into edges on the timeline. The poller is
+//! the observer's barrier ([`EdgeSync`]): a query waits for a poll that began after it,
+//! so a level the board set just before (a shadow toggle's yellow LED) is seen.
 //!
 //! The backends only say how a word is read: the probe-rs backend through the probe's core
 //! (`probe::registers`), the QEMU backend through QMP's `xp` (`qemu::qmp`). Sampling is
 //! all a register allows: a level shorter than the poll period may be missed.
 
-use crate::board::LedObserver;
+use crate::board::{EdgeSync, LedObserver};
 use crate::rig::LedBit;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,10 +54,35 @@ pub fn read_led_registers(
     Ok(words)
 }
 
+/// How long a query waits for the next poll before it decides on what it has.
+const POLL_BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Polls the LED registers on a thread until dropped.
 pub struct LedPoller {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The poller's barrier: how many polls have begun, and (watched) how many have recorded
+/// their levels.
+#[derive(Debug)]
+struct PollBarrier {
+    begun: std::sync::atomic::AtomicU64,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+#[async_trait::async_trait]
+impl EdgeSync for PollBarrier {
+    /// Returns once a poll that began after the call has recorded its levels.
+    async fn sync(&self) -> Result<(), String> {
+        let begun = self.begun.load(Ordering::SeqCst);
+        let mut done = self.done.subscribe();
+        match tokio::time::timeout(POLL_BARRIER_TIMEOUT, done.wait_for(|d| *d > begun)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err("the LED poller stopped".into()),
+            Err(_) => Err(format!("no LED poll within {POLL_BARRIER_TIMEOUT:?}")),
+        }
+    }
 }
 
 impl std::fmt::Debug for LedPoller {
@@ -65,8 +92,9 @@ impl std::fmt::Debug for LedPoller {
 }
 
 impl LedPoller {
-    /// Starts reading `leds` through `reader` every `period`, feeding `observer`. A read
-    /// that fails keeps the levels as they were (the board may be resetting).
+    /// Starts reading `leds` through `reader` every `period`, feeding `observer`, and makes
+    /// itself the observer's barrier. A read that fails keeps the levels as they were (the
+    /// board may be resetting).
     pub fn start(
         mut reader: impl RegisterReader,
         leds: BTreeMap<String, LedBit>,
@@ -75,15 +103,22 @@ impl LedPoller {
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let barrier = Arc::new(PollBarrier {
+            begun: std::sync::atomic::AtomicU64::new(0),
+            done: tokio::sync::watch::Sender::new(0),
+        });
+        observer.set_sync(barrier.clone());
         let thread = std::thread::Builder::new()
             .name("led-poller".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
+                    let poll = barrier.begun.fetch_add(1, Ordering::SeqCst) + 1;
                     if let Ok(words) = read_led_registers(&mut reader, &leds) {
                         for (led, on) in decode_leds(&words, &leds) {
                             observer.record(&led, on);
                         }
                     }
+                    barrier.done.send_replace(poll);
                     // The poll period: a register can only be sampled.
                     std::thread::sleep(period);
                 }
@@ -228,5 +263,37 @@ mod tests {
             2,
             "on, then off: {red:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_query_sees_a_level_set_just_before_it() {
+        // Polled every 300 ms: without the barrier the hold would start on the old level
+        // (yellow dark) and fail at once, as the shadow toggle's did on QEMU.
+        let memory = FakeMemory::default();
+        memory.0.lock().unwrap().0.insert(0x4002_f004, 0);
+        let leds = BTreeMap::from([(
+            "yellow".to_owned(),
+            LedBit {
+                register: 0x4002_f004,
+                bit: 2,
+                active_low: false,
+            },
+        )]);
+        let observer = LedObserver::new("dut", Timeline::new(), &["yellow"]);
+        let _poller = LedPoller::start(
+            memory.clone(),
+            leds,
+            Duration::from_millis(300),
+            observer.clone(),
+        );
+        observer
+            .wait_held("yellow", false, Duration::from_millis(10))
+            .await
+            .expect("the first poll: yellow dark");
+        memory.0.lock().unwrap().0.insert(0x4002_f004, 1 << 2);
+        observer
+            .wait_held("yellow", true, Duration::from_millis(50))
+            .await
+            .expect("the query waited for a poll after the level was set");
     }
 }
