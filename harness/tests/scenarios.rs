@@ -1,5 +1,7 @@
 //! One test per scenario file in `scenarios/`, named after the file, run on the rig that
-//! `HIL_RIG` names (the emulated rig by default).
+//! `HIL_RIG` names (the emulated rig by default); and again on the QEMU rig
+//! (`scenarios/rigs/qemu.toml`, the reference firmware as a Cortex-M image), ignored
+//! unless QEMU and the image are there.
 //!
 //! On an emulated rig the tests run in parallel, each scenario with its own broker and
 //! boards. A rig that runs one scenario at a time (a lab board: see
@@ -27,7 +29,23 @@ async fn scenario(#[files("../scenarios/*.toml")] path: PathBuf) {
         Some(_) => Some(ONE_AT_A_TIME.lock().await),
         None => None,
     };
-    let report = Runner::new(rig).run(&scenario, &Quiet).await;
+    run(rig, &scenario).await;
+}
+
+#[rstest::rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
+async fn scenario_on_qemu(#[files("../scenarios/*.toml")] path: PathBuf) {
+    let rig = Rig::load(&workspace_root().join("scenarios/rigs/qemu.toml"))
+        .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    run(rig, &scenario).await;
+}
+
+/// Runs `scenario` on `rig`: a pass or a skip (said on stderr) passes, anything else panics
+/// with the report.
+async fn run(rig: Rig, scenario: &Scenario) {
+    let report = Runner::new(rig).run(scenario, &Quiet).await;
     match report.outcome {
         Outcome::Passed => {}
         Outcome::Skipped(reason) => eprintln!("skipped {}: {reason}", scenario.name),
