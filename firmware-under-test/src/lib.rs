@@ -36,12 +36,17 @@
 #![no_std]
 #![deny(missing_docs)]
 
+#[cfg(feature = "stored")]
+extern crate alloc;
+
 pub mod backoff;
 pub mod board;
 pub mod console;
 pub mod credentials;
 pub mod hardware;
 pub mod led;
+#[cfg(feature = "stored")]
+pub mod stored;
 pub mod telemetry;
 pub mod time;
 
