@@ -138,12 +138,13 @@ impl Drop for LedPoller {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::timeline::Timeline;
     use std::sync::Mutex;
 
-    fn sam_iot_leds() -> BTreeMap<String, LedBit> {
+    /// A SAM-IoT WG's four LEDs: PORT A OUT, active low.
+    pub(crate) fn sam_iot_leds() -> BTreeMap<String, LedBit> {
         [("blue", 21), ("green", 20), ("yellow", 11), ("red", 25)]
             .into_iter()
             .map(|(name, bit)| {

@@ -41,24 +41,9 @@ pub fn read_led_registers(
 mod tests {
     use super::*;
     use crate::board::probe::test_helpers::fake_session;
+    use crate::board::register_leds::tests::sam_iot_leds;
     use crate::timeline::Timeline;
     use std::time::Duration;
-
-    fn sam_iot_leds() -> BTreeMap<String, LedBit> {
-        [("blue", 21), ("green", 20), ("yellow", 11), ("red", 25)]
-            .into_iter()
-            .map(|(name, bit)| {
-                (
-                    name.to_owned(),
-                    LedBit {
-                        register: 0x4100_4410,
-                        bit,
-                        active_low: true,
-                    },
-                )
-            })
-            .collect()
-    }
 
     #[test]
     fn the_fake_probe_attaches_and_its_registers_read_as_led_levels() {
