@@ -370,12 +370,7 @@ async fn bad_console_input_is_refused_and_corrupts_nothing() {
             .starts_with("ERROR: not a PEM certificate")
     );
     // A certificate for another key, from the right signer.
-    let other_key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "sn-other");
-    let other = params.signed_by(&other_key, &pki.signer).unwrap().pem();
+    let other = pki.certificate_for_another_key();
     assert_eq!(
         console.send_pem("cert", &other).await,
         "ERROR: the certificate does not match the device key"

@@ -45,6 +45,16 @@ fn ca_params(name: &str, constraint: BasicConstraints) -> CertificateParams {
 }
 
 impl Pki {
+    /// A certificate from the right signer for a key no board has (PEM).
+    pub fn certificate_for_another_key(&self) -> String {
+        let other_key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sn-other");
+        params.signed_by(&other_key, &self.signer).unwrap().pem()
+    }
+
     pub fn new() -> Self {
         let root = CertifiedIssuer::self_signed(
             ca_params("HIL test root CA", BasicConstraints::Unconstrained),
