@@ -315,6 +315,7 @@ pub async fn provision_by(
                     board: name.clone(),
                     source,
                 })?;
+            await_restart(board).await?;
         }
         None => write_over_console(board, broker, pki, ap, signer, &device).await?,
     }

@@ -9,7 +9,7 @@
 //! | [`firmware`] | the main loop: inputs to the core, its actions carried out, sleep |
 //! | [`uart`] | UART0, the serial console (CMSDK UART at `0x4000_4000`) |
 //! | [`leds`] | the four LEDs (SCC `CFG_REG1` at `0x4002_F004`, bits 0-3) |
-//! | [`clock`] | firmware time (SysTick, 1 ms) and sleeping until a deadline |
+//! | [`clock`] | firmware time (the FPGAIO counter, in ms; SysTick only wakes the core) and sleeping until a deadline |
 //! | [`secure_element`] | the device key (only module that sees it), serial, CSR, certificate checks |
 //! | [`entropy`] | the seed for the device key (the host's `/dev/urandom`) |
 //! | [`nvm`] | the provisioned credentials (`nvm.json`) |

@@ -421,7 +421,7 @@ fn resolve(stack: &RefCell<Stack>, name: &str) -> Option<Ipv4Address> {
             .start_query(iface.context(), name, DnsQueryType::A)
             .ok()?
     };
-    wait_for(stack, |stack| {
+    let answer = wait_for(stack, |stack| {
         let handle = stack.dns;
         match stack
             .sockets
@@ -436,8 +436,18 @@ fn resolve(stack: &RefCell<Stack>, name: &str) -> Option<Ipv4Address> {
             Err(dns::GetQueryResultError::Pending) => None,
             Err(_) => Some(None),
         }
-    })
-    .flatten()
+    });
+    if answer.is_none() {
+        // Timed out with the query still pending: give its slot back (the socket's slots
+        // are a growing Vec; a slot per unanswered attempt would fill the heap).
+        let mut guard = stack.borrow_mut();
+        let handle = guard.dns;
+        guard
+            .sockets
+            .get_mut::<dns::Socket>(handle)
+            .cancel_query(query);
+    }
+    answer.flatten()
 }
 
 /// Connects the TCP socket; why not, if it did not.

@@ -61,7 +61,14 @@ async fn at_speed_200_a_blink_keeps_its_firmware_time_and_answers_come_after_edg
     // before it, so no edge read after an answer is older than the answer.
     let mut edges = Vec::new();
     let mut answered_at = 0;
+    let deadline = tokio::time::Instant::now() + crate::support::WAIT;
     while times(&edges, "blue").len() < 16 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "blue made {} edges within {:?}",
+            times(&edges, "blue").len(),
+            crate::support::WAIT
+        );
         let state = control.request(json!({"cmd": "state"})).await;
         let after_previous_answer = std::mem::take(&mut control.edges);
         for edge in &after_previous_answer {

@@ -100,6 +100,14 @@ impl LedObserver {
         self.shared.tracks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Puts a note about this board's LEDs on the timeline (a register that could not be
+    /// read, and when it could again).
+    pub fn note(&self, text: String) {
+        self.timeline.record(What::Action {
+            text: format!("{} leds: {text}", self.board),
+        });
+    }
+
     /// Records a level seen now; an edge goes on the timeline.
     pub fn record(&self, led: &str, on: bool) {
         self.record_edge(led, on, None);

@@ -57,10 +57,33 @@ pub fn read_led_registers(
 /// How long a query waits for the next poll before it decides on what it has.
 const POLL_BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Reads every register the LEDs live in, each once, going on past one that fails: the
+/// words that were read, and the first failure.
+fn read_what_reads(
+    reader: &mut dyn RegisterReader,
+    leds: &BTreeMap<String, LedBit>,
+) -> (BTreeMap<u32, u32>, Option<String>) {
+    let mut words = BTreeMap::new();
+    let mut error = None;
+    let registers: std::collections::BTreeSet<u32> = leds.values().map(|l| l.register).collect();
+    for register in registers {
+        match reader.read_word(register) {
+            Ok(word) => {
+                words.insert(register, word);
+            }
+            Err(e) => {
+                error.get_or_insert_with(|| format!("reading {register:#010x}: {e}"));
+            }
+        }
+    }
+    (words, error)
+}
+
 /// Polls the LED registers on a thread until dropped.
 pub struct LedPoller {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    barrier: Arc<PollBarrier>,
 }
 
 /// The poller's barrier: how many polls have begun, and (watched) how many have recorded
@@ -108,23 +131,41 @@ impl LedPoller {
             done: tokio::sync::watch::Sender::new(0),
         });
         observer.set_sync(barrier.clone());
+        let polls = barrier.clone();
         let thread = std::thread::Builder::new()
             .name("led-poller".into())
             .spawn(move || {
+                let mut failing: Option<String> = None;
                 while !flag.load(Ordering::Relaxed) {
-                    let poll = barrier.begun.fetch_add(1, Ordering::SeqCst) + 1;
-                    if let Ok(words) = read_led_registers(&mut reader, &leds) {
-                        for (led, on) in decode_leds(&words, &leds) {
-                            observer.record(&led, on);
-                        }
+                    let poll = polls.begun.fetch_add(1, Ordering::SeqCst) + 1;
+                    let (words, error) = read_what_reads(&mut reader, &leds);
+                    for (led, on) in decode_leds(&words, &leds) {
+                        observer.record(&led, on);
                     }
-                    barrier.done.send_replace(poll);
+                    // On the timeline when reads start failing (the LEDs in that register
+                    // keep their last level) and when they work again.
+                    match (&failing, error) {
+                        (None, Some(error)) => {
+                            observer.note(format!("{error}; those LEDs keep their last level"));
+                            failing = Some(error);
+                        }
+                        (Some(_), None) => {
+                            observer.note("registers read again".to_owned());
+                            failing = None;
+                        }
+                        _ => {}
+                    }
+                    polls.done.send_replace(poll);
                     // The poll period: a register can only be sampled.
                     std::thread::sleep(period);
                 }
             })
             .ok();
-        LedPoller { stop, thread }
+        LedPoller {
+            stop,
+            thread,
+            barrier,
+        }
     }
 }
 
@@ -134,13 +175,15 @@ impl Drop for LedPoller {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        // No poll will come: a query waiting for one decides on what it has, at once.
+        self.barrier.done.send_replace(u64::MAX);
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::timeline::Timeline;
+    use crate::timeline::{Timeline, What};
     use std::sync::Mutex;
 
     /// A SAM-IoT WG's four LEDs: PORT A OUT, active low.
@@ -296,5 +339,56 @@ pub(crate) mod tests {
             .wait_held("yellow", true, Duration::from_millis(50))
             .await
             .expect("the query waited for a poll after the level was set");
+    }
+
+    #[test]
+    fn a_register_that_fails_blanks_only_its_own_leds_and_says_so() {
+        let memory = FakeMemory::default();
+        memory.0.lock().unwrap().0.insert(0x4002_f004, 1 << 3);
+        let leds = BTreeMap::from([
+            (
+                "red".to_owned(),
+                LedBit {
+                    register: 0x4002_f004,
+                    bit: 3,
+                    active_low: false,
+                },
+            ),
+            (
+                "yellow".to_owned(),
+                LedBit {
+                    register: 0x5f00_0000,
+                    bit: 0,
+                    active_low: false,
+                },
+            ),
+        ]);
+        let timeline = Timeline::new();
+        let observer = LedObserver::new("dut", timeline.clone(), &["red", "yellow"]);
+        let poller = LedPoller::start(
+            memory.clone(),
+            leds,
+            Duration::from_millis(1),
+            observer.clone(),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !observer.is_on("red") {
+            assert!(std::time::Instant::now() < deadline, "red never read");
+            std::thread::yield_now();
+        }
+        drop(poller);
+        let notes: Vec<String> = timeline
+            .entries()
+            .into_iter()
+            .filter_map(|e| match e.what {
+                What::Action { text } => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            ["dut leds: reading 0x5f000000: bus fault; those LEDs keep their last level"],
+            "said once, not at every poll"
+        );
     }
 }

@@ -128,3 +128,14 @@ fn qemu_board_errors_point_at_the_value() {
     assert_eq!(message, "unknown LED \"purple\"");
     assert_eq!(at, (5, 1));
 }
+
+#[test]
+fn a_poll_period_over_a_second_is_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (message, at) = located(
+        dir.path(),
+        "[broker]\nkind = \"embedded\"\n[boards.dut]\nkind = \"qemu\"\nmachine = \"mps2-an385\"\npoll_ms = 5000\n",
+    );
+    assert_eq!(message, "poll_ms must be at most 1000");
+    assert_eq!(at, (6, 11));
+}

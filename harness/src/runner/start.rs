@@ -103,6 +103,17 @@ pub async fn start_broker(
     }
 }
 
+/// The address a QEMU guest uses for the broker at `broker`: QEMU's user network reaches
+/// the host's loopback at its host address (10.0.2.2), and any other address of the host
+/// or beyond through its NAT, as it is.
+fn guest_address(broker: std::net::IpAddr) -> String {
+    if broker.is_loopback() || broker.is_unspecified() {
+        HOST_ADDRESS.to_owned()
+    } else {
+        broker.to_string()
+    }
+}
+
 /// Starts (emulated) or attaches to (probe-rs) the rig's board `name`, pointed at `broker`.
 /// An emulated board runs at the speed of the timeline's clock: the rig's for the runner,
 /// real time for the `hil` tools a person watches. A probe-rs board needs a real-time
@@ -180,9 +191,10 @@ pub async fn start_board(
                 program: program.clone(),
                 leds: leds.clone(),
                 poll: *poll,
-                // The guest reaches the host's loopback, where the broker listens, at the
-                // user network's host address.
-                hosts: vec![(broker.endpoint().to_owned(), HOST_ADDRESS.to_owned())],
+                hosts: vec![(
+                    broker.endpoint().to_owned(),
+                    guest_address(broker.address()),
+                )],
             };
             Ok(Box::new(
                 QemuBoard::start(name, options, timeline)
@@ -194,5 +206,17 @@ pub async fn start_board(
             let known: Vec<&String> = rig.boards.keys().collect();
             Err(format!("the rig has no board {name:?} (it has {known:?})"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_qemu_guest_reaches_a_loopback_broker_at_the_host_address_and_others_as_they_are() {
+        assert_eq!(guest_address("127.0.0.1".parse().unwrap()), "10.0.2.2");
+        assert_eq!(guest_address("0.0.0.0".parse().unwrap()), "10.0.2.2");
+        assert_eq!(guest_address("172.17.0.1".parse().unwrap()), "172.17.0.1");
     }
 }

@@ -1,7 +1,8 @@
 //! The QEMU board kind with real QEMU and the reference image (`fut-mps2-an385`, built by
 //! `ci/build-qemu-firmware`; `HIL_QEMU_FIRMWARE` names another): boot, console, LEDs from
 //! the register through QMP, reset, Wi-Fi link, power cycle, erase, and QEMU gone after
-//! the board is dropped. The image has no network yet, so nothing here connects.
+//! the board is dropped; and a scenario through the runner that provisions the board,
+//! which joins QEMU's user network and streams telemetry to the embedded broker.
 
 use harness::board::Board;
 use harness::board::qemu::{MPS2_AN385, QemuBoard, QemuOptions, default_firmware};
@@ -119,7 +120,7 @@ async fn a_qemu_board_boots_answers_resets_power_cycles_and_goes() {
         .await
         .unwrap();
     assert!(!reply.starts_with("ERROR"), "{reply}");
-    // The firmware saves after it replies; its next reply comes after the save.
+    // The firmware carries out a command's actions (the save) before it replies.
     board.console().command("version", WAIT).await.unwrap();
     let nvm = board.state_dir().join("nvm.json");
     let saved = std::fs::read_to_string(&nvm).unwrap();
@@ -216,8 +217,7 @@ async fn a_panic_ends_qemu_on_a_current_thread_runtime() {
 }
 
 /// Through the runner on `scenarios/rigs/qemu.toml`: the board is erased and provisioned on
-/// its console, and its LEDs, read from the register, say it is trying to join. This is
-/// as far as a scenario goes until the image has its network.
+/// its console, joins (blue solid, read from the register) and streams telemetry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs qemu-system-arm and the mps2-an385 image (ci/build-qemu-firmware)"]
 async fn a_scenario_provisions_a_qemu_board_and_reads_its_leds() {
@@ -226,17 +226,20 @@ async fn a_scenario_provisions_a_qemu_board_and_reads_its_leds() {
     firmware();
     let rig = harness::rig::Rig::load(&workspace_root().join("scenarios/rigs/qemu.toml")).unwrap();
     let text = r#"
-name = "a QEMU board is provisioned and tries to join"
+name = "a QEMU board is provisioned, joins and streams"
 [[step]]
 erase = { board = "dut" }
 [[step]]
 provision = { board = "dut", mode = "jitr" }
 [[step]]
-expect_led = { board = "dut", led = "blue", blinking = { hz = "1.5..2.5" }, for = "2s" }
+expect_led = { board = "dut", led = "blue", is = "on", within = "10s" }
 [[step]]
-expect_led = { board = "dut", led = "red", is = "off", within = "5s" }
+expect_message = { topic = "{dut.thing}/sensors", within = "30s" }
+[[step]]
+expect_led = { board = "dut", led = "red", holds = "off", for = "1s" }
 "#;
-    let scenario = Scenario::parse(std::path::Path::new("qemu-join.toml"), text).unwrap();
+    let scenario =
+        Scenario::parse(std::path::Path::new("qemu-join-and-stream.toml"), text).unwrap();
     let out = tempfile::tempdir().unwrap();
     let runner = Runner::new(rig).with_output_root(out.path().to_owned());
     let report = runner.run(&scenario, &Quiet).await;

@@ -30,6 +30,9 @@ pub(super) async fn accept_loop(
 ) -> TcpListener {
     loop {
         let accepted = tokio::select! {
+            // Stopping first: a client connecting during a restart stays in the backlog
+            // for the restarted broker rather than being accepted and dropped by this one.
+            biased;
             _ = cancel.cancelled() => return listener,
             accepted = listener.accept() => accepted,
         };

@@ -140,7 +140,9 @@ impl QemuBoard {
         };
         check_elf(&options.firmware, options.machine).map_err(fail)?;
         let state_dir = tempfile::Builder::new()
-            .prefix(&format!("hil-qemu-{name}-"))
+            // Not the board's name: it may hold `/` or `,` (QEMU's option separator), and
+            // the QMP socket's path must stay under the 108 bytes a unix socket allows.
+            .prefix("hil-qemu-")
             .tempdir()
             .map_err(|e| fail(format!("cannot create a state dir: {e}")))?;
         // Private: QEMU writes the device key with the host's umask (semihosting has no

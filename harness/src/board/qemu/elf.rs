@@ -123,8 +123,13 @@ fn check_bytes(data: &[u8], machine: &Machine) -> Result<(), String> {
 /// Checks that `path` is an image `machine` can run; the error names the file and what is
 /// wrong with it.
 pub fn check_elf(path: &Path, machine: &Machine) -> Result<(), String> {
-    let data =
-        std::fs::read(path).map_err(|e| format!("cannot read firmware {}: {e}", path.display()))?;
+    let data = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read firmware {}: {e} (the reference image: run ci/build-qemu-firmware; \
+                 another: `firmware =` in the rig, or HIL_QEMU_FIRMWARE)",
+            path.display()
+        )
+    })?;
     check_bytes(&data, machine).map_err(|why| {
         format!(
             "firmware {} cannot run on {}: {why}",

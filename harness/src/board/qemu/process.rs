@@ -9,7 +9,7 @@
 //! also kills QEMU by its pid at once. No unsafe code, no `prctl`. QEMU's standard error
 //! goes on the timeline.
 
-use super::qmp::{QMP_TIMEOUT, Qmp};
+use super::qmp::{QMP_TIMEOUT, Qmp, QmpError};
 use crate::timeline::{Timeline, What};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -21,10 +21,11 @@ use tokio::process::{Child, ChildStdin};
 /// How long QEMU may take to make its QMP socket, and to quit.
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The lifeline: runs QEMU (`"$@"`), prints its pid, kills it when standard input closes,
-/// and exits with QEMU's status.
+/// The lifeline: runs QEMU (`"$@"`, its standard output joined to its standard error, which
+/// goes on the timeline: a guest's semihosting output included), prints its pid, kills it
+/// when standard input closes, and exits with QEMU's status.
 const LIFELINE: &str = r#"exec 3<&0
-"$@" </dev/null &
+"$@" </dev/null >&2 &
 q=$!
 echo "$q"
 ( read -r _ <&3; kill -9 "$q" 2>/dev/null ) &
@@ -70,7 +71,9 @@ impl QemuCommand {
         .map(|s| (*s).to_owned())
         .collect();
         args.push("-qmp".into());
-        args.push(format!("unix:{},server=on,wait=off", qmp.display()));
+        // A `,` in the path (TMPDIR's) is written `,,` in QEMU's option syntax.
+        let qmp = qmp.display().to_string().replace(',', ",,");
+        args.push(format!("unix:{qmp},server=on,wait=off"));
         args.push("-kernel".into());
         args.push(self.firmware.display().to_string());
         args
@@ -182,9 +185,14 @@ impl QemuProcess {
         let program = command.program.display();
         loop {
             if path.exists() {
-                return Qmp::connect(path, QMP_TIMEOUT)
-                    .await
-                    .map_err(|e| e.to_string());
+                // QEMU makes the socket file when it binds, a moment before it listens:
+                // refused until then.
+                match Qmp::connect(path, QMP_TIMEOUT).await {
+                    Err(QmpError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::ConnectionRefused
+                            && tokio::time::Instant::now() < deadline => {}
+                    other => return other.map_err(|e| e.to_string()),
+                }
             }
             let exited = child.try_wait().ok().flatten();
             if exited.is_some() || tokio::time::Instant::now() >= deadline {

@@ -244,6 +244,14 @@ impl Rig {
             Some(ms) if *ms.get_ref() == 0 => {
                 Err(src.at(ms, "poll_ms must be at least 1", "zero", None))
             }
+            // An LED query waits for the next poll (at most 2 s), and a level shorter than
+            // the period may be missed: a second is the most that makes sense.
+            Some(ms) if *ms.get_ref() > 1000 => Err(src.at(
+                ms,
+                "poll_ms must be at most 1000",
+                "too long",
+                Some("LED levels are sampled: a blink faster than the period is missed"),
+            )),
             Some(ms) => Ok(Duration::from_millis(*ms.get_ref())),
             None => Ok(default),
         }
