@@ -347,44 +347,7 @@ async fn bad_console_input_is_refused_and_corrupts_nothing() {
     let nvm = board.state_dir.join("nvm.json");
     let saved = std::fs::read(&nvm).unwrap();
 
-    let long = "x".repeat(1000);
-    assert!(
-        console
-            .command(&long)
-            .await
-            .starts_with("ERROR: line too long")
-    );
-    console.send("\u{1b}\u{7}\u{1}\u{2}garbage\r\n");
-    assert_eq!(console.reply().await, "ERROR: invalid characters in line");
-    let garbage_pem = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----";
-    assert!(
-        console
-            .send_pem("cert", garbage_pem)
-            .await
-            .starts_with("ERROR: ")
-    );
-    assert!(
-        console
-            .send_pem("rootca", "hello")
-            .await
-            .starts_with("ERROR: not a PEM certificate")
-    );
-    // A certificate for another key, from the right signer.
-    let other = pki.certificate_for_another_key();
-    assert_eq!(
-        console.send_pem("cert", &other).await,
-        "ERROR: the certificate does not match the device key"
-    );
-    assert_eq!(
-        console.command("endpoint :8883").await,
-        "ERROR: usage: endpoint <host>[:<port>]"
-    );
-    assert!(
-        console
-            .command("wifi")
-            .await
-            .starts_with("ERROR: usage: wifi")
-    );
+    support::bad_input_is_refused(&mut console, &pki).await;
 
     assert_eq!(
         std::fs::read(&nvm).unwrap(),

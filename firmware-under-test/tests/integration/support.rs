@@ -436,3 +436,74 @@ pub async fn provision(console: &mut Console, pki: &Pki, port: u16) -> String {
     assert_eq!(thing.len(), 40, "{thing}");
     thing
 }
+
+/// The console contract's answers to bad input, the same on every build of the firmware
+/// (the core answers them): over-long and non-ASCII lines, PEM blocks that are not base64,
+/// not PEM, not DER, too long, or for another key, a non-CA signer, bad `endpoint` and
+/// `debug` arguments. Each is refused with its `ERROR:` line and the board answers on.
+pub async fn bad_input_is_refused(console: &mut Console, pki: &Pki) {
+    assert!(
+        console
+            .command(&"x".repeat(1000))
+            .await
+            .starts_with("ERROR: line too long")
+    );
+    console.send("\u{1b}\u{7}\u{1}\u{2}garbage\r\n");
+    assert_eq!(console.reply().await, "ERROR: invalid characters in line");
+    // Bytes that are not ASCII at all.
+    console.send("\u{ff}\u{fe}\u{80}\r\n");
+    assert_eq!(console.reply().await, "ERROR: invalid characters in line");
+    let not_base64 = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----";
+    assert!(
+        console
+            .send_pem("cert", not_base64)
+            .await
+            .starts_with("ERROR: ")
+    );
+    assert_eq!(
+        console.send_pem("rootca", "hello").await,
+        "ERROR: not a PEM certificate"
+    );
+    let not_der = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----";
+    assert_eq!(
+        console.send_pem("cert", not_der).await,
+        "ERROR: the certificate does not parse"
+    );
+    // A certificate for another key, from the right signer.
+    let other = pki.certificate_for_another_key();
+    assert_eq!(
+        console.send_pem("cert", &other).await,
+        "ERROR: the certificate does not match the device key"
+    );
+    assert_eq!(
+        console.send_pem("signer", &other).await,
+        "ERROR: not a CA certificate"
+    );
+    let too_long: String = std::iter::repeat_n("QUJDRA==", 400)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        console
+            .send_pem(
+                "rootca",
+                &format!("-----BEGIN CERTIFICATE-----\n{too_long}\n-----END CERTIFICATE-----")
+            )
+            .await,
+        "ERROR: the certificate is too long"
+    );
+    assert_eq!(
+        console.command("endpoint :8883").await,
+        "ERROR: usage: endpoint <host>[:<port>]"
+    );
+    assert_eq!(
+        console.command("debug 9").await,
+        "ERROR: usage: debug <0-4>"
+    );
+    assert!(
+        console
+            .command("wifi")
+            .await
+            .starts_with("ERROR: usage: wifi")
+    );
+    assert_eq!(console.command("cli_version").await, "2.0");
+}
