@@ -156,8 +156,9 @@ impl LedPoller {
                         _ => {}
                     }
                     polls.done.send_replace(poll);
-                    // The poll period: a register can only be sampled.
-                    std::thread::sleep(period);
+                    // The poll period: a register can only be sampled. Parked, so a drop
+                    // wakes the thread at once.
+                    std::thread::park_timeout(period);
                 }
             })
             .ok();
@@ -173,6 +174,7 @@ impl Drop for LedPoller {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
         // No poll will come: a query waiting for one decides on what it has, at once.
