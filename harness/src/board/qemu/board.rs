@@ -216,16 +216,25 @@ impl QemuBoard {
         }
     }
 
+    /// The running QEMU, or why there is none.
+    fn running(&self) -> Result<&QemuProcess, BoardError> {
+        self.process
+            .as_ref()
+            .ok_or_else(|| self.control_error("qemu is not running"))
+    }
+
     async fn qmp(
         &self,
         command: &str,
         arguments: serde_json::Value,
     ) -> Result<serde_json::Value, BoardError> {
-        let process = self
-            .process
-            .as_ref()
-            .ok_or_else(|| self.control_error("qemu is not running"))?;
-        let result = process.qmp().lock().await.execute(command, arguments).await;
+        let result = self
+            .running()?
+            .qmp()
+            .lock()
+            .await
+            .execute(command, arguments)
+            .await;
         result.map_err(|e| self.control_error(e))
     }
 
@@ -278,9 +287,14 @@ fn erase_flash(dir: &Path) -> Result<(), String> {
 #[async_trait::async_trait]
 impl Environment for QemuBoard {
     async fn set_wifi(&mut self, _ssid: &str, up: bool) -> Result<(), BoardError> {
-        self.qmp("set_link", serde_json::json!({"name": NETDEV, "up": up}))
+        let result = self
+            .running()?
+            .qmp()
+            .lock()
             .await
-            .map(drop)
+            .set_link(NETDEV, up)
+            .await;
+        result.map_err(|e| self.control_error(e))
     }
 
     async fn set_sensors(&mut self, _: Option<u32>, _: Option<f64>) -> Result<(), BoardError> {
