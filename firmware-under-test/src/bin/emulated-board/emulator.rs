@@ -57,6 +57,9 @@ struct Emulator {
     last_now: Instant,
     /// While a deadline is handled: its time, used instead of the clock's.
     due: Option<Instant>,
+    /// The clock's time an input from the world is fed at, read once when it arrived
+    /// (see [`Emulator::at_input`]).
+    input_at: Option<Instant>,
     join_ms: u64,
     wifi_join_at: Option<Instant>,
     wifi_ssid: Option<String>,
@@ -149,6 +152,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         clock: Clock::new(args.speed),
         last_now: Instant::ZERO,
         due: None,
+        input_at: None,
         join_ms: args.join_ms,
         wifi_join_at: None,
         wifi_ssid: None,
@@ -165,19 +169,12 @@ pub async fn run(args: Args) -> Result<(), String> {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             bytes = console.recv() => match bytes {
-                Some(bytes) => {
-                    emulator.catch_up();
-                    emulator.feed(Input::Console(&bytes));
-                }
+                Some(bytes) => emulator.at_input(|e| e.feed(Input::Console(&bytes))),
                 None => return Err("the console thread stopped".into()),
             },
-            Some((id, event)) = net_rx.recv() => {
-                emulator.catch_up();
-                emulator.network(id, event);
-            }
+            Some((id, event)) = net_rx.recv() => emulator.at_input(|e| e.network(id, event)),
             Some(envelope) = control_requests.recv() => {
-                emulator.catch_up();
-                let reply = emulator.control(envelope.request);
+                let reply = emulator.at_input(|e| e.control(envelope.request));
                 let _ = envelope.reply.send(reply);
             }
             _ = sleep_until(wake) => emulator.tick(deadline),
@@ -230,6 +227,7 @@ impl Emulator {
     fn now(&mut self) -> Instant {
         let now = self
             .due
+            .or(self.input_at)
             .unwrap_or_else(|| self.clock.now())
             .max(self.last_now);
         self.last_now = now;
@@ -239,8 +237,7 @@ impl Emulator {
     /// Handles every deadline that has passed, each at its own time, before an input from
     /// the world is fed at the clock's time (the loop may have picked that input first,
     /// or run late).
-    fn catch_up(&mut self) {
-        let now = self.clock.now();
+    fn catch_up(&mut self, now: Instant) {
         // Bounded, in case a deadline did not move on; each tick normally does.
         for _ in 0..MAX_CATCH_UP {
             match self.next_deadline() {
@@ -248,6 +245,19 @@ impl Emulator {
                 _ => return,
             }
         }
+    }
+
+    /// Handles an input from the world at one reading of the clock: the deadlines that
+    /// passed by then first, each at its own time, then the input (`handle`) at that same
+    /// time. Read twice, a deadline falling between the readings would be handled after
+    /// the input, at the input's later time: a blink edge stamped late.
+    fn at_input<R>(&mut self, handle: impl FnOnce(&mut Self) -> R) -> R {
+        let now = self.clock.now();
+        self.catch_up(now);
+        self.input_at = Some(now);
+        let result = handle(self);
+        self.input_at = None;
+        result
     }
 
     /// Handles the deadline `due` (the one the loop slept until) at its own time.
