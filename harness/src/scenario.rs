@@ -66,6 +66,10 @@ pub struct Scenario {
     /// Tags, for `hil run --tag`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The AWS IoT Device Advisor test case this scenario stands for, by Device Advisor's
+    /// name (e.g. `"TLS Expired Server Cert"`); `hil qualify` runs and reports it by this.
+    #[serde(default)]
+    pub device_advisor: Option<String>,
     /// The rig boards the scenario uses (default `["dut"]`).
     #[serde(default = "default_boards")]
     pub boards: Vec<String>,

@@ -37,6 +37,14 @@ fn a_scenario_parses_with_defaults() {
     assert!(matches!(scenario.steps[0].get(), Step::Provision(p) if p.mode == Mode::Jitr));
     assert_eq!(scenario.id(), "test");
     assert_eq!(scenario.steps[2].get().kind(), "expect_message");
+    assert_eq!(scenario.device_advisor, None);
+}
+
+#[test]
+fn a_scenario_may_name_its_device_advisor_case() {
+    let text = format!("device_advisor = \"TLS Connect\"\n{GOOD}");
+    let scenario = parse(&text).unwrap();
+    assert_eq!(scenario.device_advisor.as_deref(), Some("TLS Connect"));
 }
 
 #[test]
