@@ -62,7 +62,7 @@ fn parse_partition(text: &str) -> Result<Partition, String> {
 }
 
 /// The number of jobs when `--jobs` is not given: the CPUs this process may use.
-fn default_jobs() -> NonZeroUsize {
+pub(crate) fn default_jobs() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
@@ -141,7 +141,7 @@ fn announce(rig: &Rig, selection: &Selection, partition: Option<Partition>, jobs
 /// Runs `scenarios`, `at_once` at a time, each on its own task, showing them as they go;
 /// once `stop` is cancelled, those under way end interrupted and no other starts. Returns
 /// the reports of those that ran, in the order of `scenarios`.
-async fn run_all(
+pub(crate) async fn run_all(
     runner: &Arc<Runner>,
     scenarios: &[Scenario],
     at_once: usize,
