@@ -7,6 +7,7 @@ mod commands;
 mod hooks;
 mod interrupt;
 mod parallel;
+mod qualify;
 mod run;
 
 use std::process::Command;

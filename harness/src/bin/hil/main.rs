@@ -10,6 +10,7 @@ mod flash_cmd;
 mod interrupt;
 mod leds_cmd;
 mod provision_cmd;
+mod qualify_cmd;
 mod run_cmd;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ struct Cli {
 enum Command {
     /// Run scenario files (or every *.toml in directories) on a rig.
     Run(run_cmd::RunArgs),
+    /// Run the AWS IoT Device Advisor cases (scenarios/qualification/) and write a
+    /// Markdown and a JUnit report.
+    Qualify(qualify_cmd::QualifyArgs),
     /// Run the rig's embedded broker on its own (signer CA registered for JITR) and print
     /// its events until Ctrl-C.
     Broker {
@@ -152,6 +156,7 @@ pub(crate) fn load_rig(path: Option<&Path>) -> miette::Result<Rig> {
 async fn run(cli: Cli) -> miette::Result<Ending> {
     match cli.command {
         Command::Run(args) => run_cmd::run(args).await,
+        Command::Qualify(args) => qualify_cmd::qualify(args).await,
         Command::Broker { rig, listen, quiet } => {
             broker_cmd::serve(&load_rig(rig.as_deref())?, listen, quiet).await?;
             Ok(Ending::Passed)

@@ -1,0 +1,90 @@
+//! `hil qualify`'s arguments and its run: the cases picked by `cases`, run as `hil run`
+//! runs scenarios (several at once unless the rig allows one), then the summary, the
+//! Markdown report and the JUnit file under the output directory.
+
+use super::cases::{cases, default_dir};
+use super::markdown::render;
+use crate::run_cmd::{default_jobs, run_all, summary, write_junit};
+use crate::{Ending, interrupt, load_rig};
+use harness::rig::workspace_root;
+use harness::runner::{Outcome, Runner};
+use harness::schedule::one_at_a_time;
+use miette::{Context, IntoDiagnostic};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The Markdown report's file name in the output directory.
+pub const MARKDOWN: &str = "qualification.md";
+/// The JUnit report's file name in the output directory.
+pub const JUNIT: &str = "qualification.junit.xml";
+
+/// `hil qualify`'s arguments.
+#[derive(clap::Args)]
+pub struct QualifyArgs {
+    /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
+    #[arg(long)]
+    rig: Option<PathBuf>,
+    /// Run only this case, by its Device Advisor name (e.g. "TLS Expired Server Cert").
+    #[arg(long, value_name = "NAME")]
+    case: Option<String>,
+    /// The directory of case files (default: scenarios/qualification/ in the workspace).
+    #[arg(long, value_name = "DIR")]
+    cases: Option<PathBuf>,
+    /// Write the reports (qualification.md, qualification.junit.xml) and each case's
+    /// timeline (DIR/<scenario id>/) here (default: target/hil/qualify in the workspace).
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+/// Runs `hil qualify`: exit 0 when every case passed, 1 when one did not (failed, or
+/// skipped for what the rig lacks: a skipped case is not qualified), 2 on invalid input.
+pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
+    let stop = interrupt::watch()
+        .into_diagnostic()
+        .wrap_err("cannot watch for Ctrl-C")?;
+    let rig = load_rig(args.rig.as_deref())?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("target").join("hil").join("qualify"));
+    let dir = args.cases.clone().unwrap_or_else(default_dir);
+    let cases = cases(&dir, args.case.as_deref(), &output)?;
+    let at_once = if one_at_a_time(&rig).is_some() {
+        1
+    } else {
+        default_jobs().get().min(cases.len().max(1))
+    };
+    println!(
+        "rig {}, {} Device Advisor case(s), {at_once} at a time",
+        rig.path.display(),
+        cases.len()
+    );
+    std::fs::create_dir_all(&output)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create {}", output.display()))?;
+    let rig_name = rig.path.display().to_string();
+    let runner = Arc::new(Runner::new(rig).with_output_root(output.clone()));
+    let start = std::time::Instant::now();
+    let reports = run_all(&runner, &cases, at_once, &stop.token, &output).await;
+    summary(&reports, start.elapsed(), false, at_once);
+
+    let markdown = output.join(MARKDOWN);
+    std::fs::write(&markdown, render(&rig_name, &cases, &reports))
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", markdown.display()))?;
+    let junit = output.join(JUNIT);
+    write_junit(&junit, &reports)?;
+    println!("report: {}", markdown.display());
+    println!("JUnit:  {}", junit.display());
+
+    if stop.token.is_cancelled() {
+        return Ok(Ending::Interrupted);
+    }
+    let all_passed = reports.len() == cases.len()
+        && reports.iter().all(|r| matches!(r.outcome, Outcome::Passed));
+    Ok(if all_passed {
+        Ending::Passed
+    } else {
+        Ending::Failed
+    })
+}

@@ -1,0 +1,117 @@
+//! `hil qualify`: the Device Advisor cases on the default emulated rig, `--case` by name,
+//! an unknown case name (exit 2 with the list), and a case that fails (exit 1, evidence in
+//! the report).
+
+use super::*;
+
+#[test]
+fn every_case_passes_on_the_default_rig_and_the_report_names_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = hil(&["qualify", "--output", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report = std::fs::read_to_string(dir.path().join("qualification.md")).unwrap();
+    let cases = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/qualification"
+    ))
+    .unwrap()
+    .map(|entry| harness::scenario::Scenario::load(&entry.unwrap().path()).unwrap())
+    .collect::<Vec<_>>();
+    assert!(cases.len() >= 8, "{} cases", cases.len());
+    for case in &cases {
+        assert!(
+            case.tags.iter().any(|t| t == "qualification"),
+            "{}",
+            case.id()
+        );
+        let name = case.device_advisor.as_deref().unwrap();
+        assert!(
+            report.contains(&format!("## {name}: Pass")),
+            "{name} in {report}"
+        );
+        assert!(report.contains(case.description.trim()), "{report}");
+    }
+    let xml = std::fs::read_to_string(dir.path().join("qualification.junit.xml")).unwrap();
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+}
+
+#[test]
+fn one_case_runs_by_its_device_advisor_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = hil(&["qualify", "--case", "tls connect", "--output", out]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report = std::fs::read_to_string(dir.path().join("qualification.md")).unwrap();
+    assert!(report.contains("1 of 1 case(s) passed"), "{report}");
+    assert!(report.contains("## TLS Connect: Pass"), "{report}");
+}
+
+#[test]
+fn an_unknown_case_exits_2_with_the_cases_and_the_nearest() {
+    let (code, _, stderr) = hil(&["qualify", "--case", "TLS Expird Server Cert"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("no qualification case is named"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean \"TLS Expired Server Cert\"?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("MQTT Connect"),
+        "the cases are listed: {stderr}"
+    );
+}
+
+#[test]
+fn a_failing_case_exits_1_with_its_evidence_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases");
+    std::fs::create_dir(&cases).unwrap();
+    std::fs::write(
+        cases.join("silent.toml"),
+        "name = \"nobody talks\"\ndescription = \"Validates that someone talks.\"\n\
+         tags = [\"qualification\"]\ndevice_advisor = \"MQTT Publish\"\n\
+         [[step]]\nexpect_message = { topic = \"nobody/home\", within = \"300ms\" }\n",
+    )
+    .unwrap();
+    // Not a case: no qualification tag.
+    std::fs::write(
+        cases.join("other.toml"),
+        "name = \"other\"\n[[step]]\nwait = { for = \"1ms\" }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = hil(&[
+        "qualify",
+        "--cases",
+        cases.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let report = std::fs::read_to_string(out.join("qualification.md")).unwrap();
+    assert!(report.contains("0 of 1 case(s) passed"), "{report}");
+    assert!(report.contains("## MQTT Publish: Fail"), "{report}");
+    assert!(report.contains("Validates that someone talks."), "{report}");
+    assert!(
+        report.contains("expected: 1 message(s) on nobody/home"),
+        "{report}"
+    );
+    let xml = std::fs::read_to_string(out.join("qualification.junit.xml")).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+}
+
+#[test]
+fn a_case_without_a_device_advisor_name_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nameless.toml"),
+        "name = \"nameless\"\ntags = [\"qualification\"]\n[[step]]\nwait = { for = \"1ms\" }\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = hil(&["qualify", "--cases", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("device_advisor = "), "{stderr}");
+}
