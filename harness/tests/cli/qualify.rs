@@ -115,3 +115,35 @@ fn a_case_without_a_device_advisor_name_is_an_error() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("device_advisor = "), "{stderr}");
 }
+
+#[test]
+fn the_cases_run_on_the_board_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = hil(&[
+        "qualify",
+        "--board",
+        "dut2",
+        "--case",
+        "MQTT Connect",
+        "--output",
+        out,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report = std::fs::read_to_string(dir.path().join("qualification.md")).unwrap();
+    assert!(
+        report.contains("board `dut2`: 1 of 1 case(s) passed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_unknown_board_exits_2_with_the_rig_boards() {
+    let (code, _, stderr) = hil(&["qualify", "--board", "nope", "--case", "MQTT Connect"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("has no board \"nope\""), "{stderr}");
+    assert!(
+        stderr.contains("dut2"),
+        "the rig's boards are listed: {stderr}"
+    );
+}

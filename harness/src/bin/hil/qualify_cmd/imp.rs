@@ -6,12 +6,35 @@ use super::cases::{cases, default_dir};
 use super::markdown::render;
 use crate::run_cmd::{default_jobs, run_all, summary, write_junit};
 use crate::{Ending, interrupt, load_rig};
-use harness::rig::workspace_root;
+use harness::rig::{Rig, workspace_root};
 use harness::runner::{Outcome, Runner};
 use harness::schedule::one_at_a_time;
 use miette::{Context, IntoDiagnostic};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The board the cases name.
+const DUT: &str = "dut";
+
+/// `rig` with its board `board` standing in for the cases' `dut` (its spec and its
+/// provisioning hook, if any). An unknown board is an error (exit 2) naming the rig's.
+fn on_board(mut rig: Rig, board: &str) -> miette::Result<Rig> {
+    let Some(spec) = rig.boards.get(board).cloned() else {
+        let known: Vec<&str> = rig.boards.keys().map(String::as_str).collect();
+        miette::bail!(
+            help = format!("the rig's boards: {}", known.join(", ")),
+            "{} has no board {board:?}",
+            rig.path.display()
+        );
+    };
+    let hook = rig.provision_hooks.get(board).cloned();
+    rig.boards.insert(DUT.to_owned(), spec);
+    match hook {
+        Some(hook) => rig.provision_hooks.insert(DUT.to_owned(), hook),
+        None => rig.provision_hooks.remove(DUT),
+    };
+    Ok(rig)
+}
 
 /// The Markdown report's file name in the output directory.
 pub const MARKDOWN: &str = "qualification.md";
@@ -24,6 +47,10 @@ pub struct QualifyArgs {
     /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml).
     #[arg(long)]
     rig: Option<PathBuf>,
+    /// Run the cases on this rig board: the cases' `dut` becomes board B (its kind, probe,
+    /// console, Wi-Fi and provisioning hook); default: the rig's `dut`.
+    #[arg(long, value_name = "B")]
+    board: Option<String>,
     /// Run only this case, by its Device Advisor name (e.g. "TLS Expired Server Cert").
     #[arg(long, value_name = "NAME")]
     case: Option<String>,
@@ -42,7 +69,10 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     let stop = interrupt::watch()
         .into_diagnostic()
         .wrap_err("cannot watch for Ctrl-C")?;
-    let rig = load_rig(args.rig.as_deref())?;
+    let mut rig = load_rig(args.rig.as_deref())?;
+    if let Some(board) = &args.board {
+        rig = on_board(rig, board)?;
+    }
     let output = args
         .output
         .clone()
@@ -54,8 +84,9 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     } else {
         default_jobs().get().min(cases.len().max(1))
     };
+    let board = args.board.as_deref().unwrap_or(DUT);
     println!(
-        "rig {}, {} Device Advisor case(s), {at_once} at a time",
+        "rig {}, board {board}, {} Device Advisor case(s), {at_once} at a time",
         rig.path.display(),
         cases.len()
     );
@@ -69,7 +100,7 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     summary(&reports, start.elapsed(), false, at_once);
 
     let markdown = output.join(MARKDOWN);
-    std::fs::write(&markdown, render(&rig_name, &cases, &reports))
+    std::fs::write(&markdown, render(&rig_name, board, &cases, &reports))
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", markdown.display()))?;
     let junit = output.join(JUNIT);

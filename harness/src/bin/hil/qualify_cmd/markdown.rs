@@ -20,8 +20,9 @@ pub fn verdict(outcome: &Outcome) -> &'static str {
 }
 
 /// The report of `cases`, whose reports are `reports` (in the same order; a case with no
-/// report was not run, after an interruption). `rig` names the rig it ran on.
-pub fn render(rig: &str, cases: &[Scenario], reports: &[Report]) -> String {
+/// report was not run, after an interruption). `rig` and `board` name the rig and the
+/// board they ran on.
+pub fn render(rig: &str, board: &str, cases: &[Scenario], reports: &[Report]) -> String {
     let mut out = String::new();
     let passed = reports
         .iter()
@@ -30,7 +31,7 @@ pub fn render(rig: &str, cases: &[Scenario], reports: &[Report]) -> String {
     let _ = writeln!(out, "# AWS IoT Device Advisor qualification (local)\n");
     let _ = writeln!(
         out,
-        "Rig `{rig}`: {passed} of {} case(s) passed.\n",
+        "Rig `{rig}`, board `{board}`: {passed} of {} case(s) passed.\n",
         cases.len()
     );
     let _ = writeln!(out, "| Device Advisor case | Result | Scenario |");
