@@ -37,7 +37,7 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
     .unwrap()
     .map(|entry| harness::scenario::Scenario::load(&entry.unwrap().path()).unwrap())
     .collect::<Vec<_>>();
-    assert!(cases.len() >= 8, "{} cases", cases.len());
+    assert!(cases.len() >= 10, "{} cases", cases.len());
     for case in &cases {
         assert!(
             case.tags.iter().any(|t| t == "qualification"),
