@@ -48,6 +48,40 @@ pub enum BackoffVerdict {
     Undecided(String),
 }
 
+/// The delays between `attempts` (from the end of one to the start of the next, in
+/// seconds), the first `most` of them: what [`backoff_verdict`] judges.
+fn judged_delays(attempts: &[Attempt], most: usize) -> Vec<f64> {
+    attempts
+        .windows(2)
+        .take(most)
+        .map(|w| {
+            w[1].start
+                .saturating_sub(w[0].end.unwrap_or(w[0].start))
+                .as_secs_f64()
+        })
+        .collect()
+}
+
+/// Delays as the verdicts and the timeline show them: `1.20s, 3.05s`.
+fn show(delays: &[f64]) -> String {
+    delays
+        .iter()
+        .map(|d| format!("{d:.2}s"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The timeline note of a passed `expect_backoff`: the step, the board, how many
+/// attempts were judged and their delays (the evidence `hil qualify` reports).
+pub fn passed_note(board: &str, attempts: &[Attempt], minimum: usize) -> String {
+    let delays = judged_delays(attempts, MAX_DELAYS.max(minimum.saturating_sub(1)));
+    format!(
+        "expect_backoff {board}: passed on {} attempts, delays {}",
+        attempts.len(),
+        show(&delays)
+    )
+}
+
 /// Judges connection attempts, in order, as capped exponential backoff with jitter.
 ///
 /// The delays are the times between one attempt's end and the next one's start (the
@@ -77,20 +111,8 @@ pub enum BackoffVerdict {
 /// 12% of the time with 7 delays at a 0.1% false-fail rate.
 pub fn backoff_verdict(attempts: &[Attempt], minimum: usize) -> BackoffVerdict {
     let most = MAX_DELAYS.max(minimum.saturating_sub(1));
-    let delays: Vec<f64> = attempts
-        .windows(2)
-        .take(most)
-        .map(|w| {
-            w[1].start
-                .saturating_sub(w[0].end.unwrap_or(w[0].start))
-                .as_secs_f64()
-        })
-        .collect();
-    let shown = delays
-        .iter()
-        .map(|d| format!("{d:.2}s"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let delays = judged_delays(attempts, most);
+    let shown = show(&delays);
     let needed = minimum.saturating_sub(1).max(3);
     if delays.len() < needed {
         return BackoffVerdict::Undecided(format!("only {} delays ({shown})", delays.len()));
@@ -228,7 +250,12 @@ impl World {
             let verdict = backoff_verdict(&attempts, wanted);
             if attempts.len() >= wanted {
                 match &verdict {
-                    BackoffVerdict::Pass => return Ok(()),
+                    BackoffVerdict::Pass => {
+                        self.timeline.record(What::Action {
+                            text: passed_note(s.board.get(), &attempts, wanted),
+                        });
+                        return Ok(());
+                    }
                     BackoffVerdict::Fail(seen) => return Err(mismatch(expected, seen)),
                     BackoffVerdict::Undecided(_) => {}
                 }
@@ -318,6 +345,11 @@ mod tests {
             attempt(325.5, None),
         ];
         assert_eq!(backoff_verdict(&attempts, 5), BackoffVerdict::Pass);
+        assert!(
+            passed_note("dut", &attempts, 5).starts_with("expect_backoff dut: passed on "),
+            "{}",
+            passed_note("dut", &attempts, 5)
+        );
         let start_to_start: Vec<Attempt> = attempts
             .iter()
             .map(|a| attempt(a.start.as_secs_f64(), Some(a.start.as_secs_f64())))
