@@ -50,6 +50,15 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
             "{name} in {report}"
         );
         assert!(report.contains(case.description.trim()), "{report}");
+        if case.tags.iter().any(|t| t == "backoff") {
+            // The judged delays are the evidence of a passed backoff case.
+            let section = report.split(&format!("## {name}: Pass")).nth(1).unwrap();
+            let section = section.split("\n## ").next().unwrap();
+            assert!(
+                section.contains("- expect_backoff dut: passed on "),
+                "{section}"
+            );
+        }
     }
     let xml = std::fs::read_to_string(out.join("qualification.junit.xml")).unwrap();
     assert!(xml.contains("failures=\"0\""), "{xml}");

@@ -1,8 +1,9 @@
 //! The Markdown report of `hil qualify`: a summary line, a table of the cases, then one
 //! section per case with its verdict, its purpose (the scenario's `description`) and, for
 //! a case that failed, the runner's failure report (the step, what was expected, what was
-//! seen, the timeline around it) and where its timeline is. Pure text: writing the file
-//! is the caller's.
+//! seen, the timeline around it) and where its timeline is; for a case that passed, what
+//! its judging steps noted on the timeline (today `expect_backoff`'s attempts and delays).
+//! Writing the file is the caller's.
 
 use super::cases::name;
 use harness::runner::{Outcome, Report};
@@ -57,7 +58,15 @@ pub fn render(rig: &str, board: &str, cases: &[Scenario], reports: &[Report]) ->
         let Some(report) = report else { continue };
         let timeline = report.output.join("timeline.json");
         match &report.outcome {
-            Outcome::Passed => {}
+            Outcome::Passed => {
+                let notes = evidence(&timeline);
+                if !notes.is_empty() {
+                    let _ = writeln!(out, "\nEvidence:\n");
+                    for note in notes {
+                        let _ = writeln!(out, "- {note}");
+                    }
+                }
+            }
             Outcome::Skipped(reason) => {
                 let _ = writeln!(out, "\nSkipped: {reason}");
             }
@@ -71,4 +80,23 @@ pub fn render(rig: &str, board: &str, cases: &[Scenario], reports: &[Report]) ->
         }
     }
     out
+}
+
+/// What the judging steps noted on the timeline at `path` (`timeline.json`): the text of
+/// each harness action that starts with a judging step's name. None when the file cannot
+/// be read: the evidence is a help, the verdict is the runner's.
+fn evidence(path: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(&text) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter(|entry| entry["kind"] == "action")
+        .filter_map(|entry| entry["text"].as_str())
+        .filter(|text| text.starts_with("expect_backoff "))
+        .map(str::to_owned)
+        .collect()
 }
