@@ -1,0 +1,308 @@
+//! The connection's life: Wi-Fi, transport, CONNECT and CONNACK, keep-alive, QoS 1 and
+//! SUBSCRIBE retries, telemetry, and the backoff between attempts; plus the LED patterns
+//! that show where it stands.
+
+use super::output::{LOG_INFO, LOG_WARN};
+use super::{Action, Actions, Board, Payload, Phase, Qos, Topic, delta_topic, push};
+use crate::credentials::ThingName;
+use crate::hardware::Hardware;
+use crate::led::Led;
+use crate::telemetry;
+use crate::time::Instant;
+use core::fmt::Write;
+
+/// A QoS 1 message waiting for its PUBACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Inflight {
+    pub(super) topic: Topic,
+    pub(super) payload: Payload,
+    pub(super) pkid: u16,
+    pub(super) sent_at: Instant,
+}
+
+/// State of a live MQTT connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Session {
+    pub(super) since: Instant,
+    pub(super) next_telemetry: Instant,
+    pub(super) last_sent: Instant,
+    pub(super) ping_sent: Option<Instant>,
+    pub(super) subscription: Option<(u16, Instant)>,
+    pub(super) inflight: heapless::Vec<Inflight, 4>,
+    pub(super) next_pkid: u16,
+}
+
+impl Session {
+    fn allocate_pkid(&mut self) -> u16 {
+        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+        self.next_pkid
+    }
+}
+
+impl Board {
+    pub(super) fn boot(&mut self, now: Instant, hw: &mut dyn Hardware, out: &mut Actions) {
+        self.say(format_args!(
+            "HIL reference firmware {} (device {})",
+            crate::FIRMWARE_VERSION,
+            hw.device_serial()
+        ));
+        self.start(now, out);
+        self.end_reply();
+    }
+
+    /// Starts connecting if the board has everything it needs.
+    pub(super) fn start(&mut self, now: Instant, out: &mut Actions) {
+        let missing = self.credentials.missing();
+        if !missing.is_empty() {
+            self.phase = Phase::Unprovisioned;
+            let mut list: heapless::String<64> = heapless::String::new();
+            for (i, name) in missing.iter().enumerate() {
+                let _ = write!(list, "{}{name}", if i == 0 { "" } else { ", " });
+            }
+            self.log(LOG_WARN, format_args!("missing credentials: {list}"));
+            return;
+        }
+        self.backoff.reset();
+        push(out, Action::JoinWifi);
+        self.phase = Phase::JoiningWifi { retry_at: None };
+        let _ = now;
+    }
+
+    pub(super) fn tick(&mut self, now: Instant, hw: &mut dyn Hardware, out: &mut Actions) {
+        match &mut self.phase {
+            Phase::JoiningWifi { retry_at } if retry_at.is_some_and(|t| now >= t) => {
+                *retry_at = None;
+                push(out, Action::JoinWifi);
+            }
+            Phase::Backoff { until } if now >= *until => {
+                self.log(
+                    LOG_INFO,
+                    format_args!("mqtt: connecting (attempt {})", self.backoff.attempts() + 1),
+                );
+                push(out, Action::OpenTransport);
+                self.phase = Phase::Opening {
+                    deadline: now + self.config.connect_timeout,
+                };
+            }
+            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }
+                if now >= *deadline =>
+            {
+                self.log(LOG_WARN, format_args!("mqtt: connect timed out"));
+                self.retry_later(now, true, out);
+            }
+            Phase::Connected(_) => self.tick_connected(now, hw, out),
+            _ => {}
+        }
+    }
+
+    pub(super) fn tick_connected(
+        &mut self,
+        now: Instant,
+        hw: &mut dyn Hardware,
+        out: &mut Actions,
+    ) {
+        let config = self.config.clone();
+        let thing = self.thing_name(hw);
+        let Phase::Connected(s) = &mut self.phase else {
+            return;
+        };
+        if s.ping_sent.is_some_and(|t| now >= t + config.ping_timeout) {
+            self.log(LOG_WARN, format_args!("mqtt: no PINGRESP, disconnecting"));
+            self.retry_later(now, true, out);
+            return;
+        }
+        // Resend what was not acknowledged in time, with the same packet id.
+        if let Some((pkid, sent)) = s.subscription
+            && now >= sent + config.ack_timeout
+        {
+            s.subscription = Some((pkid, now));
+            s.last_sent = now;
+            let filter = delta_topic(&thing);
+            push(out, Action::MqttSubscribe { filter, pkid });
+        }
+        for m in s.inflight.iter_mut() {
+            if now >= m.sent_at + config.ack_timeout {
+                m.sent_at = now;
+                s.last_sent = now;
+                push(
+                    out,
+                    Action::MqttPublish {
+                        topic: m.topic.clone(),
+                        payload: m.payload.clone(),
+                        qos: Qos::AtLeastOnce,
+                        pkid: m.pkid,
+                        dup: true,
+                    },
+                );
+            }
+        }
+        let telemetry_due = now >= s.next_telemetry;
+        if telemetry_due {
+            s.next_telemetry = now + config.telemetry_interval;
+        }
+        if now - s.since >= config.stable_after {
+            self.backoff.reset();
+        }
+        if telemetry_due {
+            self.publish_telemetry(now, &thing, hw, out);
+        }
+        if let Phase::Connected(s) = &mut self.phase
+            && s.ping_sent.is_none()
+            && now >= s.last_sent + config.keep_alive
+        {
+            s.ping_sent = Some(now);
+            s.last_sent = now;
+            push(out, Action::MqttPing);
+        }
+    }
+
+    pub(super) fn publish_telemetry(
+        &mut self,
+        now: Instant,
+        thing: &str,
+        hw: &mut dyn Hardware,
+        out: &mut Actions,
+    ) {
+        let Ok(json) = telemetry::payload(hw.sensors()) else {
+            return;
+        };
+        let mut topic = Topic::new();
+        let _ = write!(topic, "{thing}/sensors");
+        let payload = Payload::try_from(json.as_str()).unwrap_or_default();
+        if self.publish(now, topic, payload, out) {
+            self.telemetry_sent = self.telemetry_sent.saturating_add(1);
+            if self.yellow_held.is_none() {
+                self.leds.pulse(Led::Yellow, now);
+            }
+        }
+    }
+
+    /// Publishes with the configured QoS; false when QoS 1 has no room in flight.
+    pub(super) fn publish(
+        &mut self,
+        now: Instant,
+        topic: Topic,
+        payload: Payload,
+        out: &mut Actions,
+    ) -> bool {
+        let qos = self.config.telemetry_qos;
+        let Phase::Connected(s) = &mut self.phase else {
+            return false;
+        };
+        let pkid = match qos {
+            Qos::AtMostOnce => 0,
+            Qos::AtLeastOnce => {
+                if s.inflight.is_full() {
+                    self.log(
+                        LOG_WARN,
+                        format_args!("mqtt: too many unacknowledged messages"),
+                    );
+                    return false;
+                }
+                let pkid = s.allocate_pkid();
+                let _ = s.inflight.push(Inflight {
+                    topic: topic.clone(),
+                    payload: payload.clone(),
+                    pkid,
+                    sent_at: now,
+                });
+                pkid
+            }
+        };
+        s.last_sent = now;
+        push(
+            out,
+            Action::MqttPublish {
+                topic,
+                payload,
+                qos,
+                pkid,
+                dup: false,
+            },
+        );
+        true
+    }
+
+    pub(super) fn on_connack(
+        &mut self,
+        now: Instant,
+        accepted: bool,
+        hw: &mut dyn Hardware,
+        out: &mut Actions,
+    ) {
+        if !matches!(self.phase, Phase::AwaitingConnAck { .. }) {
+            return;
+        }
+        if !accepted {
+            self.log(LOG_WARN, format_args!("mqtt: connection refused"));
+            self.retry_later(now, true, out);
+            return;
+        }
+        let thing = self.thing_name(hw);
+        self.log(LOG_INFO, format_args!("mqtt: connected as {thing}"));
+        let mut session = Session {
+            since: now,
+            next_telemetry: now,
+            last_sent: now,
+            ping_sent: None,
+            subscription: None,
+            inflight: heapless::Vec::new(),
+            next_pkid: 0,
+        };
+        let pkid = session.allocate_pkid();
+        session.subscription = Some((pkid, now));
+        push(
+            out,
+            Action::MqttSubscribe {
+                filter: delta_topic(&thing),
+                pkid,
+            },
+        );
+        self.phase = Phase::Connected(session);
+        self.tick_connected(now, hw, out);
+    }
+
+    /// Closes the connection (when asked) and schedules the next attempt after a jittered
+    /// backoff delay.
+    pub(super) fn retry_later(&mut self, now: Instant, close: bool, out: &mut Actions) {
+        if close {
+            push(out, Action::CloseTransport);
+        }
+        let delay = self.backoff.next_delay();
+        self.log(
+            LOG_INFO,
+            format_args!("mqtt: retrying in {} ms", delay.millis()),
+        );
+        self.phase = Phase::Backoff { until: now + delay };
+    }
+
+    /// The thing name: from the device certificate, or derived from the key before there
+    /// is one (the two agree for a certificate issued from the board's CSR).
+    pub(super) fn thing_name(&self, hw: &dyn Hardware) -> ThingName {
+        self.credentials
+            .thing
+            .clone()
+            .unwrap_or_else(|| hw.key_id())
+    }
+
+    /// Sets the LED patterns for the current state and reports level changes.
+    pub(super) fn refresh_leds(&mut self, now: Instant, out: &mut Actions) {
+        let joining = matches!(self.phase, Phase::JoiningWifi { .. });
+        match (self.wifi_up, joining) {
+            (true, _) => self.leds.set(Led::Blue, true),
+            (false, true) => self.leds.blink(Led::Blue, now),
+            (false, false) => self.leds.set(Led::Blue, false),
+        }
+        match self.phase {
+            Phase::Connected(_) => self.leds.set(Led::Green, true),
+            Phase::Backoff { .. } | Phase::Opening { .. } | Phase::AwaitingConnAck { .. } => {
+                self.leds.blink(Led::Green, now)
+            }
+            _ => self.leds.set(Led::Green, false),
+        }
+        let fatal = matches!(self.phase, Phase::Unprovisioned | Phase::Fatal);
+        self.leds.set(Led::Red, fatal);
+        self.leds
+            .update(now, |led, on| push(out, Action::SetLed { led, on }));
+    }
+}

@@ -1,0 +1,276 @@
+//! The application: a sans-IO state machine that is the whole firmware's behaviour.
+//!
+//! [`Board::handle`] takes an [`Input`] (console bytes, Wi-Fi and transport news, MQTT
+//! packets, or just the passing of time) with `now`, and returns [`Actions`]: LED levels,
+//! Wi-Fi and transport requests, MQTT packets to send, a request to save the credentials or
+//! to reset. Console replies go to a buffer the platform drains with
+//! [`Board::take_console`]. [`Board::poll_at`] says when the board next needs a
+//! [`Input::Tick`] (an LED edge, telemetry, a ping, a timeout, a backoff expiry).
+//!
+//! Life of a connection: join Wi-Fi (blue blinks, then holds); open the transport (TLS to
+//! the endpoint, green blinks); send CONNECT with the thing name as client id; on CONNACK
+//! green holds, the shadow delta is subscribed to and telemetry starts (yellow pulses on
+//! each publish). Any failure closes the transport and waits a capped exponential backoff
+//! with full jitter before trying again. A server certificate that does not verify is
+//! fatal: red lights and the board stops trying until `reconnect` or `reset`.
+//!
+//! MQTT is handled at the level of packets' meaning; encoding them is the platform's job.
+
+mod commands;
+mod config;
+mod connection;
+mod io;
+mod output;
+mod shadow;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Config, Qos};
+pub use io::{Action, Button, Input, TransportError};
+pub use shadow::{delta_topic, find_toggle};
+
+use crate::backoff::Backoff;
+use crate::console::LineEditor;
+use crate::credentials::Credentials;
+use crate::hardware::Hardware;
+use crate::led::{Led, LedBank};
+use crate::time::{Instant, earliest};
+use commands::PemInput;
+use connection::Session;
+use output::{LOG_ERROR, LOG_INFO, LOG_WARN};
+
+/// Capacity of the console output buffer; output beyond it is dropped (and a `[E]` line
+/// says so), like a UART FIFO nobody reads.
+pub const CONSOLE_CAPACITY: usize = 8192;
+/// Capacity of an MQTT topic.
+pub type Topic = heapless::String<128>;
+/// Capacity of a payload the board publishes.
+pub type Payload = heapless::String<256>;
+/// Actions of one [`Board::handle`] call.
+pub type Actions = heapless::Vec<Action, 24>;
+
+/// Where the connection stands.
+// Without an allocator the session (with its in-flight messages) is kept inline.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Credentials missing: red, waiting for provisioning.
+    Unprovisioned,
+    /// A fatal error: red, waiting for `reconnect` or `reset`.
+    Fatal,
+    /// Joining Wi-Fi; retry at the given time after a failure.
+    JoiningWifi { retry_at: Option<Instant> },
+    /// Wi-Fi up, waiting before the next connection attempt.
+    Backoff { until: Instant },
+    /// Waiting for the transport to open.
+    Opening { deadline: Instant },
+    /// CONNECT sent, waiting for CONNACK.
+    AwaitingConnAck { deadline: Instant },
+    /// MQTT connected.
+    Connected(Session),
+}
+
+/// The firmware; see the module documentation.
+#[derive(Debug)]
+pub struct Board {
+    config: Config,
+    credentials: Credentials,
+    phase: Phase,
+    wifi_up: bool,
+    yellow_held: Option<bool>,
+    leds: LedBank,
+    backoff: Backoff,
+    editor: LineEditor,
+    pem: Option<PemInput>,
+    log_level: u8,
+    console: heapless::Vec<u8, CONSOLE_CAPACITY>,
+    console_overflow: bool,
+    telemetry_sent: u32,
+}
+
+impl Board {
+    /// A board with saved credentials, not yet booted (feed [`Input::Boot`]).
+    pub fn new(config: Config, credentials: Credentials) -> Self {
+        let backoff = Backoff::new(config.backoff_base, config.backoff_cap, config.seed);
+        Board {
+            config,
+            credentials,
+            phase: Phase::Unprovisioned,
+            wifi_up: false,
+            yellow_held: None,
+            leds: LedBank::default(),
+            backoff,
+            editor: LineEditor::default(),
+            pem: None,
+            log_level: LOG_INFO,
+            console: heapless::Vec::new(),
+            console_overflow: false,
+            telemetry_sent: 0,
+        }
+    }
+
+    /// The credentials, as saved and used.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The level each LED was last driven to.
+    pub fn led(&self, led: Led) -> bool {
+        self.leds.level(led)
+    }
+
+    /// Telemetry messages published since boot.
+    pub fn telemetry_sent(&self) -> u32 {
+        self.telemetry_sent
+    }
+
+    /// Is MQTT connected?
+    pub fn is_connected(&self) -> bool {
+        matches!(self.phase, Phase::Connected(_))
+    }
+
+    /// Console output produced since the last call.
+    pub fn take_console(&mut self) -> heapless::Vec<u8, CONSOLE_CAPACITY> {
+        self.console_overflow = false;
+        core::mem::take(&mut self.console)
+    }
+
+    /// When the board next needs an [`Input::Tick`].
+    pub fn poll_at(&self, now: Instant) -> Option<Instant> {
+        let phase = match &self.phase {
+            Phase::Unprovisioned | Phase::Fatal => None,
+            Phase::JoiningWifi { retry_at } => *retry_at,
+            Phase::Backoff { until } => Some(*until),
+            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(*deadline),
+            Phase::Connected(s) => {
+                let mut at = Some(s.next_telemetry);
+                at = earliest(at, Some(s.last_sent + self.config.keep_alive));
+                at = earliest(at, s.ping_sent.map(|t| t + self.config.ping_timeout));
+                at = earliest(at, s.subscription.map(|(_, t)| t + self.config.ack_timeout));
+                for m in &s.inflight {
+                    at = earliest(at, Some(m.sent_at + self.config.ack_timeout));
+                }
+                at
+            }
+        };
+        earliest(phase, self.leds.poll_at(now))
+    }
+
+    /// Handles one input at `now`.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>, hw: &mut dyn Hardware) -> Actions {
+        let mut out = Actions::new();
+        match input {
+            Input::Boot => self.boot(now, hw, &mut out),
+            Input::Tick => self.tick(now, hw, &mut out),
+            Input::Console(bytes) => {
+                for byte in bytes {
+                    if let Some(line) = self.editor.push(*byte) {
+                        self.on_line(now, line, hw, &mut out);
+                    }
+                }
+            }
+            Input::WifiJoined => {
+                if matches!(self.phase, Phase::JoiningWifi { .. }) {
+                    self.wifi_up = true;
+                    self.log(LOG_INFO, format_args!("wifi: joined"));
+                    self.phase = Phase::Backoff { until: now };
+                }
+            }
+            Input::WifiJoinFailed => {
+                if matches!(self.phase, Phase::JoiningWifi { .. }) {
+                    self.log(LOG_WARN, format_args!("wifi: join failed, retrying"));
+                    self.phase = Phase::JoiningWifi {
+                        retry_at: Some(now + self.config.wifi_retry),
+                    };
+                }
+            }
+            Input::WifiLost => {
+                if self.wifi_up {
+                    self.wifi_up = false;
+                    self.log(LOG_WARN, format_args!("wifi: lost"));
+                    if !matches!(self.phase, Phase::Unprovisioned | Phase::Fatal) {
+                        if !matches!(self.phase, Phase::Backoff { .. }) {
+                            push(&mut out, Action::CloseTransport);
+                        }
+                        self.phase = Phase::JoiningWifi {
+                            retry_at: Some(now + self.config.wifi_retry),
+                        };
+                    }
+                }
+            }
+            Input::TransportUp => {
+                if matches!(self.phase, Phase::Opening { .. }) {
+                    let client_id = self.thing_name(hw);
+                    push(
+                        &mut out,
+                        Action::MqttConnect {
+                            client_id,
+                            keep_alive_secs: u16::try_from(self.config.keep_alive.millis() / 1000)
+                                .unwrap_or(u16::MAX),
+                        },
+                    );
+                    self.phase = Phase::AwaitingConnAck {
+                        deadline: now + self.config.connect_timeout,
+                    };
+                }
+            }
+            Input::TransportFailed(TransportError::ServerCertificate) => {
+                if matches!(self.phase, Phase::Opening { .. }) {
+                    self.log(
+                        LOG_ERROR,
+                        format_args!("tls: server certificate rejected, not retrying"),
+                    );
+                    self.phase = Phase::Fatal;
+                }
+            }
+            Input::TransportFailed(TransportError::Other) | Input::TransportClosed => {
+                if matches!(
+                    self.phase,
+                    Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected(_)
+                ) {
+                    self.log(LOG_WARN, format_args!("mqtt: connection closed"));
+                    self.retry_later(now, false, &mut out);
+                }
+            }
+            Input::ConnAck { accepted } => self.on_connack(now, accepted, hw, &mut out),
+            Input::Publish {
+                topic,
+                payload,
+                qos,
+                pkid,
+            } => self.on_publish(now, topic, payload, qos, pkid, hw, &mut out),
+            Input::PubAck { pkid } => {
+                if let Phase::Connected(s) = &mut self.phase {
+                    s.inflight.retain(|m| m.pkid != pkid);
+                }
+            }
+            Input::SubAck { pkid } => {
+                if let Phase::Connected(s) = &mut self.phase
+                    && s.subscription.is_some_and(|(p, _)| p == pkid)
+                {
+                    s.subscription = None;
+                }
+            }
+            Input::PingResp => {
+                if let Phase::Connected(s) = &mut self.phase {
+                    s.ping_sent = None;
+                }
+            }
+            Input::Button(button) => {
+                let name = match button {
+                    Button::Sw0 => "sw0",
+                    Button::Sw1 => "sw1",
+                };
+                self.log(LOG_INFO, format_args!("button: {name} pressed"));
+            }
+        }
+        self.refresh_leds(now, &mut out);
+        out
+    }
+}
+
+fn push(out: &mut Actions, action: Action) {
+    // 24 actions cover the busiest event (LED edges plus a reconnect); dropping one would
+    // be a firmware bug, caught by the tests' assertions on actions.
+    let _ = out.push(action);
+}
