@@ -4,8 +4,21 @@
 //! "full jitter" of the AWS architecture blog that AWS IoT Device Advisor checks for. The
 //! random numbers come from a PCG generator seeded by the caller, so tests are repeatable.
 //! Microchip's original firmware retried at a fixed rate; this is one of the fixed flaws.
+//! The two [`Mode`]s besides full jitter exist to bring such flaws back on purpose
+//! ([`crate::flaws::Flaw::NoBackoff`], [`crate::flaws::Flaw::NoJitter`]).
 
 use crate::time::Duration;
+
+/// How a delay is drawn from its ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Uniformly random in `[0, ceiling]`: the reference firmware.
+    FullJitter,
+    /// Always `base`: no growth, no jitter (a flaw).
+    Fixed,
+    /// Exactly the ceiling: growth without jitter (a flaw).
+    Ceiling,
+}
 
 /// Backoff state: the attempt counter and the generator.
 #[derive(Debug, Clone)]
@@ -14,6 +27,7 @@ pub struct Backoff {
     cap: Duration,
     attempt: u32,
     rng: oorandom::Rand32,
+    mode: Mode,
 }
 
 impl Backoff {
@@ -24,7 +38,15 @@ impl Backoff {
             cap,
             attempt: 0,
             rng: oorandom::Rand32::new(seed),
+            mode: Mode::FullJitter,
         }
+    }
+
+    /// The same backoff drawing its delays the way `mode` says.
+    #[must_use]
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// The upper bound of the next delay, before jitter.
@@ -36,10 +58,16 @@ impl Backoff {
         Duration::from_millis(grown.min(self.cap.millis()))
     }
 
-    /// The next delay (random in `[0, ceiling]`), counting one more attempt.
+    /// The next delay (random in `[0, ceiling]` in [`Mode::FullJitter`]), counting one more
+    /// attempt.
     pub fn next_delay(&mut self) -> Duration {
         let ceiling = self.ceiling().millis();
         self.attempt = self.attempt.saturating_add(1);
+        match self.mode {
+            Mode::FullJitter => {}
+            Mode::Fixed => return self.base,
+            Mode::Ceiling => return Duration::from_millis(ceiling),
+        }
         let bound = u32::try_from(ceiling.saturating_add(1)).unwrap_or(u32::MAX);
         Duration::from_millis(u64::from(self.rng.rand_range(0..bound)))
     }
@@ -95,5 +123,17 @@ mod tests {
         a.reset();
         assert_eq!(a.attempts(), 0);
         assert_eq!(a.ceiling(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_flawed_modes_are_fixed_or_exactly_the_ceiling() {
+        let base = Duration::from_secs(1);
+        let cap = Duration::from_secs(8);
+        let mut fixed = Backoff::new(base, cap, 1).with_mode(Mode::Fixed);
+        let mut ceiling = Backoff::new(base, cap, 1).with_mode(Mode::Ceiling);
+        let fixed: [u64; 5] = core::array::from_fn(|_| fixed.next_delay().millis());
+        let ceiling: [u64; 5] = core::array::from_fn(|_| ceiling.next_delay().millis());
+        assert_eq!(fixed, [1000; 5]);
+        assert_eq!(ceiling, [1000, 2000, 4000, 8000, 8000]);
     }
 }

@@ -43,6 +43,7 @@ pub mod backoff;
 pub mod board;
 pub mod console;
 pub mod credentials;
+pub mod flaws;
 pub mod hardware;
 pub mod led;
 #[cfg(feature = "stored")]

@@ -52,11 +52,12 @@ pub fn encode(action: &Action, out: &mut [u8]) -> Result<Option<usize>, EncodeEr
         Action::MqttConnect {
             client_id,
             keep_alive_secs,
+            clean_session,
         } => Packet::Connect(Connect {
             protocol: Protocol::MQTT311,
             keep_alive: *keep_alive_secs,
             client_id: client_id.as_str(),
-            clean_session: true,
+            clean_session: *clean_session,
             last_will: None,
             username: None,
             password: None,
@@ -165,6 +166,7 @@ pub fn input(packet: &[u8]) -> Option<Input<'_>> {
     match mqttrs::decode_slice(packet).ok()?? {
         Packet::Connack(ack) => Some(Input::ConnAck {
             accepted: ack.code == mqttrs::ConnectReturnCode::Accepted,
+            session_present: ack.session_present,
         }),
         Packet::Publish(publish) => {
             let (qos, pkid) = match publish.qospid {

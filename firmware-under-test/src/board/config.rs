@@ -1,5 +1,6 @@
 //! The application's settings ([`Config`]) and the MQTT QoS it publishes with.
 
+use crate::flaws::Flaws;
 use crate::time::Duration;
 
 /// MQTT quality of service the board uses.
@@ -16,7 +17,7 @@ pub enum Qos {
 pub struct Config {
     /// Telemetry period.
     pub telemetry_interval: Duration,
-    /// QoS of telemetry and shadow reports.
+    /// QoS of telemetry (shadow reports go at QoS 1).
     pub telemetry_qos: Qos,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
@@ -36,6 +37,9 @@ pub struct Config {
     pub wifi_retry: Duration,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// Deliberate defects, for showing that qualification cases fail ([`Flaws::NONE`] for
+    /// the reference firmware).
+    pub flaws: Flaws,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             stable_after: Duration::from_secs(30),
             wifi_retry: Duration::from_secs(2),
             seed: 0x5eed,
+            flaws: Flaws::NONE,
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::output::{LOG_INFO, LOG_WARN};
 use super::{Action, Actions, Board, Payload, Phase, Qos, Topic, delta_topic, push};
 use crate::credentials::ThingName;
+use crate::flaws::Flaw;
 use crate::hardware::Hardware;
 use crate::led::Led;
 use crate::telemetry;
@@ -107,12 +108,21 @@ impl Board {
             return;
         };
         if s.ping_sent.is_some_and(|t| now >= t + config.ping_timeout) {
-            self.log(LOG_WARN, format_args!("mqtt: no PINGRESP, disconnecting"));
-            self.retry_later(now, true, out);
-            return;
+            if config.flaws.has(Flaw::IgnorePingrespLoss) {
+                s.ping_sent = None;
+            } else {
+                self.log(LOG_WARN, format_args!("mqtt: no PINGRESP, disconnecting"));
+                self.retry_later(now, true, out);
+                return;
+            }
         }
         // Resend what was not acknowledged in time, with the same packet id.
-        if let Some((pkid, sent)) = s.subscription
+        if let Some((_, sent)) = s.subscription
+            && now >= sent + config.ack_timeout
+            && config.flaws.has(Flaw::NoSubscribeRetry)
+        {
+            s.subscription = None;
+        } else if let Some((pkid, sent)) = s.subscription
             && now >= sent + config.ack_timeout
         {
             s.subscription = Some((pkid, now));
@@ -131,7 +141,7 @@ impl Board {
                         payload: m.payload.clone(),
                         qos: Qos::AtLeastOnce,
                         pkid: m.pkid,
-                        dup: true,
+                        dup: !config.flaws.has(Flaw::NoDup),
                     },
                 );
             }
@@ -163,13 +173,16 @@ impl Board {
         hw: &mut dyn Hardware,
         out: &mut Actions,
     ) {
+        if self.config.flaws.has(Flaw::NoTelemetry) {
+            return;
+        }
         let Ok(json) = telemetry::payload(hw.sensors()) else {
             return;
         };
         let mut topic = Topic::new();
         let _ = write!(topic, "{thing}/sensors");
         let payload = Payload::try_from(json.as_str()).unwrap_or_default();
-        if self.publish(now, topic, payload, out) {
+        if self.publish(now, topic, payload, self.config.telemetry_qos, out) {
             self.telemetry_sent = self.telemetry_sent.saturating_add(1);
             if self.yellow_held.is_none() {
                 self.leds.pulse(Led::Yellow, now);
@@ -177,15 +190,15 @@ impl Board {
         }
     }
 
-    /// Publishes with the configured QoS; false when QoS 1 has no room in flight.
+    /// Publishes at `qos`; false when QoS 1 has no room in flight.
     pub(super) fn publish(
         &mut self,
         now: Instant,
         topic: Topic,
         payload: Payload,
+        qos: Qos,
         out: &mut Actions,
     ) -> bool {
-        let qos = self.config.telemetry_qos;
         let Phase::Connected(s) = &mut self.phase else {
             return false;
         };
@@ -227,6 +240,7 @@ impl Board {
         &mut self,
         now: Instant,
         accepted: bool,
+        session_present: bool,
         hw: &mut dyn Hardware,
         out: &mut Actions,
     ) {
@@ -240,6 +254,19 @@ impl Board {
         }
         let thing = self.thing_name(hw);
         self.log(LOG_INFO, format_args!("mqtt: connected as {thing}"));
+        // The subscription survives in a resumed session: subscribing again is not needed
+        // (Device Advisor's Persistent Session case checks that it is not done). A session
+        // the broker did not keep, or one whose SUBACK never came, is subscribed anew.
+        let flaws = self.config.flaws;
+        let kept = session_present && !flaws.has(Flaw::CleanSessionAlways) && self.subscribed_once;
+        let subscribe = if flaws.has(Flaw::NeverResubscribe) {
+            !self.subscribed_once
+        } else {
+            !kept
+        };
+        if kept {
+            self.log(LOG_INFO, format_args!("mqtt: session resumed"));
+        }
         let mut session = Session {
             since: now,
             next_telemetry: now,
@@ -249,16 +276,25 @@ impl Board {
             inflight: heapless::Vec::new(),
             next_pkid: 0,
         };
-        let pkid = session.allocate_pkid();
-        session.subscription = Some((pkid, now));
-        push(
-            out,
-            Action::MqttSubscribe {
-                filter: delta_topic(&thing),
-                pkid,
-            },
-        );
+        if subscribe {
+            let pkid = session.allocate_pkid();
+            session.subscription = Some((pkid, now));
+            push(
+                out,
+                Action::MqttSubscribe {
+                    filter: delta_topic(&thing),
+                    pkid,
+                },
+            );
+        }
         self.phase = Phase::Connected(session);
+        // The first connection after boot reports the state the board starts in (Device
+        // Advisor's "Publish reported state on start-up").
+        if !self.reported_at_start {
+            self.reported_at_start = true;
+            let toggle = u32::from(self.yellow_held.unwrap_or(false));
+            self.report_toggle(now, &thing, toggle, out);
+        }
         self.tick_connected(now, hw, out);
     }
 

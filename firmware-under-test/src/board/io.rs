@@ -40,6 +40,8 @@ pub enum Input<'a> {
     ConnAck {
         /// Return code 0.
         accepted: bool,
+        /// The broker resumed the session the board asked to keep (MQTT 3.1.1 §3.2.2.2).
+        session_present: bool,
     },
     /// A PUBLISH arrived.
     Publish {
@@ -104,6 +106,9 @@ pub enum Action {
         client_id: ThingName,
         /// Keep-alive in seconds.
         keep_alive_secs: u16,
+        /// Clean session flag: false (a persistent session, the subscription and QoS 1
+        /// messages kept across connections) unless [`crate::flaws::Flaw::CleanSessionAlways`].
+        clean_session: bool,
     },
     /// Send PUBLISH.
     MqttPublish {

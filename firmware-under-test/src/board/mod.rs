@@ -29,9 +29,10 @@ pub use config::{Config, Qos};
 pub use io::{Action, Button, Input, TransportError};
 pub use shadow::{delta_topic, find_toggle};
 
-use crate::backoff::Backoff;
+use crate::backoff::{self, Backoff};
 use crate::console::LineEditor;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, ThingName};
+use crate::flaws::Flaw;
 use crate::hardware::Hardware;
 use crate::led::{Led, LedBank};
 use crate::time::{Instant, earliest};
@@ -86,12 +87,24 @@ pub struct Board {
     console: heapless::Vec<u8, CONSOLE_CAPACITY>,
     console_overflow: bool,
     telemetry_sent: u32,
+    /// A SUBACK has come since boot (what [`Flaw::NeverResubscribe`] goes by).
+    subscribed_once: bool,
+    /// The shadow's reported state has been published since boot.
+    reported_at_start: bool,
 }
 
 impl Board {
     /// A board with saved credentials, not yet booted (feed [`Input::Boot`]).
     pub fn new(config: Config, credentials: Credentials) -> Self {
-        let backoff = Backoff::new(config.backoff_base, config.backoff_cap, config.seed);
+        let mode = if config.flaws.has(Flaw::NoBackoff) {
+            backoff::Mode::Fixed
+        } else if config.flaws.has(Flaw::NoJitter) {
+            backoff::Mode::Ceiling
+        } else {
+            backoff::Mode::FullJitter
+        };
+        let backoff =
+            Backoff::new(config.backoff_base, config.backoff_cap, config.seed).with_mode(mode);
         Board {
             config,
             credentials,
@@ -106,6 +119,8 @@ impl Board {
             console: heapless::Vec::new(),
             console_overflow: false,
             telemetry_sent: 0,
+            subscribed_once: false,
+            reported_at_start: false,
         }
     }
 
@@ -200,13 +215,18 @@ impl Board {
             }
             Input::TransportUp => {
                 if matches!(self.phase, Phase::Opening { .. }) {
-                    let client_id = self.thing_name(hw);
+                    let client_id = if self.config.flaws.has(Flaw::WrongClientId) {
+                        ThingName::try_from("hil-wrong-client-id").unwrap_or_default()
+                    } else {
+                        self.thing_name(hw)
+                    };
                     push(
                         &mut out,
                         Action::MqttConnect {
                             client_id,
                             keep_alive_secs: u16::try_from(self.config.keep_alive.millis() / 1000)
                                 .unwrap_or(u16::MAX),
+                            clean_session: self.config.flaws.has(Flaw::CleanSessionAlways),
                         },
                     );
                     self.phase = Phase::AwaitingConnAck {
@@ -232,7 +252,10 @@ impl Board {
                     self.retry_later(now, false, &mut out);
                 }
             }
-            Input::ConnAck { accepted } => self.on_connack(now, accepted, hw, &mut out),
+            Input::ConnAck {
+                accepted,
+                session_present,
+            } => self.on_connack(now, accepted, session_present, hw, &mut out),
             Input::Publish {
                 topic,
                 payload,
@@ -249,6 +272,7 @@ impl Board {
                     && s.subscription.is_some_and(|(p, _)| p == pkid)
                 {
                     s.subscription = None;
+                    self.subscribed_once = true;
                 }
             }
             Input::PingResp => {

@@ -3,6 +3,7 @@
 
 use super::output::{LOG_INFO, LOG_WARN};
 use super::{Action, Actions, Board, Payload, Qos, Topic, push};
+use crate::flaws::Flaw;
 use crate::hardware::Hardware;
 use crate::led::Led;
 use crate::time::Instant;
@@ -37,6 +38,21 @@ impl Board {
         self.yellow_held = Some(toggle != 0);
         self.leds.set(Led::Yellow, toggle != 0);
         self.log(LOG_INFO, format_args!("shadow: toggle {toggle}"));
+        self.report_toggle(now, &thing, toggle, out);
+    }
+
+    /// Reports `toggle` as the shadow's reported state, at QoS 1 (unless
+    /// [`Flaw::NoShadowReport`]).
+    pub(super) fn report_toggle(
+        &mut self,
+        now: Instant,
+        thing: &str,
+        toggle: u32,
+        out: &mut Actions,
+    ) {
+        if self.config.flaws.has(Flaw::NoShadowReport) {
+            return;
+        }
         let mut topic = Topic::new();
         let _ = write!(topic, "$aws/things/{thing}/shadow/update");
         let mut report = Payload::new();
@@ -44,7 +60,7 @@ impl Board {
             report,
             "{{\"state\":{{\"reported\":{{\"toggle\":{toggle}}}}}}}"
         );
-        self.publish(now, topic, report, out);
+        self.publish(now, topic, report, Qos::AtLeastOnce, out);
     }
 }
 

@@ -168,6 +168,10 @@ pub enum BoardSpec {
         binary: Option<PathBuf>,
         /// The access point to provision (name in `[wifi]`).
         wifi: Option<String>,
+        /// Deliberate defects (`flaws = ["no-jitter"]`), passed to the board as `--flaw`:
+        /// each makes one qualification case fail (`emulated-board --help` lists them;
+        /// the board refuses an unknown one at start).
+        flaws: Vec<String>,
     },
     /// A real board on a debug probe.
     ProbeRs {

@@ -64,6 +64,7 @@ struct RawBoard {
     serial: Option<Spanned<RawSerial>>,
     leds: Option<BTreeMap<Spanned<String>, Spanned<RawLed>>>,
     poll_ms: Option<Spanned<u64>>,
+    flaws: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     rtt: bool,
     provision: Option<Spanned<RawProvisionHook>>,

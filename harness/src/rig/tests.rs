@@ -517,3 +517,23 @@ fn hook_errors_point_at_the_placeholder() {
     assert!(message.contains("comand"), "{message}");
     assert_eq!(at.0, 4);
 }
+
+#[test]
+fn an_emulated_board_takes_flaws_and_only_it() {
+    let rig =
+        parse("[boards.dut]\nkind = \"emulated\"\nflaws = [\"no-jitter\", \"no-dup\"]\n").unwrap();
+    assert!(matches!(&rig.boards["dut"],
+        BoardSpec::Emulated { flaws, .. } if flaws == &["no-jitter", "no-dup"]));
+
+    let (message, at) = located("[boards.dut]\nkind = \"emulated\"\nflaws = [\"No Jitter\"]\n");
+    assert!(message.contains("not a flaw name"), "{message}");
+    assert_eq!(at, (3, 10));
+
+    let qemu = "[boards.dut]\nkind = \"qemu\"\nfirmware = \"fw.elf\"\nflaws = [\"no-dup\"]\n";
+    let (message, at) = located(qemu);
+    assert!(
+        message.contains("flaws are switches of the emulated board"),
+        "{message}"
+    );
+    assert_eq!(at.0, 4);
+}

@@ -125,9 +125,10 @@ pub async fn start_board(
     timeline: Arc<Timeline>,
 ) -> Result<Box<dyn Board>, String> {
     match rig.boards.get(name) {
-        Some(BoardSpec::Emulated { binary, .. }) => {
+        Some(BoardSpec::Emulated { binary, flaws, .. }) => {
             let options = EmulatedOptions {
                 binary: binary.clone(),
+                flaws: flaws.clone(),
                 access_points: rig.wifi.values().cloned().collect(),
                 hosts: vec![(broker.endpoint().to_owned(), broker.address())],
             };

@@ -137,6 +137,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             Qos::AtMostOnce
         },
         seed: args.seed.unwrap_or_else(|| seed_from(hardware.serial())),
+        flaws: args.flaws.iter().copied().collect(),
         ..Config::default()
     };
     let mut emulator = Emulator {
@@ -339,10 +340,11 @@ impl Emulator {
             Action::MqttConnect {
                 client_id,
                 keep_alive_secs,
+                clean_session,
             } => {
                 let mut connect = Connect::new(client_id.as_str());
                 connect.keep_alive = keep_alive_secs;
-                connect.clean_session = true;
+                connect.clean_session = clean_session;
                 self.send(Packet::Connect(connect));
             }
             Action::MqttPublish {
@@ -414,6 +416,7 @@ impl Emulator {
             root_ca_pem: root_ca.to_string(),
             chain_pem,
             key_pkcs8_der: self.hardware.key_der(),
+            flaws: self.config.flaws,
         };
         self.connection = Some(Connection::open(
             self.connection_id,
@@ -441,6 +444,7 @@ impl Emulator {
             NetEvent::Packet(packet) => match packet {
                 Packet::ConnAck(ack) => self.feed(Input::ConnAck {
                     accepted: ack.code == ConnectReturnCode::Success,
+                    session_present: ack.session_present,
                 }),
                 Packet::Publish(publish) => {
                     let qos = match publish.qos {

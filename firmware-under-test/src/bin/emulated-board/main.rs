@@ -9,6 +9,7 @@ mod clock;
 mod control;
 mod emulator;
 mod gpio;
+mod lenient;
 mod network;
 mod nvm;
 mod pty;
@@ -17,6 +18,7 @@ mod sensors;
 mod wifi;
 
 use clap::Parser;
+use firmware_under_test::flaws::Flaw;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -55,6 +57,21 @@ pub struct Args {
     /// differ).
     #[arg(long)]
     seed: Option<u64>,
+    /// Break one AWS IoT Device Advisor rule on purpose (repeatable), to see its
+    /// qualification case fail: no-client-cert, accept-any-server-name, accept-any-issuer,
+    /// accept-expired-server-cert, wrong-client-id, no-backoff, no-jitter, no-telemetry,
+    /// no-dup, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
+    /// never-resubscribe, no-shadow-report.
+    #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
+    flaws: Vec<Flaw>,
+}
+
+/// A `--flaw` name, or an error listing the names.
+fn parse_flaw(name: &str) -> Result<Flaw, String> {
+    Flaw::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Flaw::ALL.iter().map(|flaw| flaw.name()).collect();
+        format!("unknown flaw; the flaws are {}", names.join(", "))
+    })
 }
 
 impl Args {

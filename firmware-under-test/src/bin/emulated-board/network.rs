@@ -5,8 +5,10 @@
 //! events of an old connection are recognised and ignored after a reconnect, and it sends
 //! the packets it is given. Dropping the [`Connection`] closes it.
 
+use crate::lenient::{LenientVerifier, tls_flaws};
 use bytes::BytesMut;
 use firmware_under_test::board::TransportError;
+use firmware_under_test::flaws::{Flaw, Flaws};
 use rumqttc::mqttbytes::v4::Packet;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -38,6 +40,8 @@ pub struct ConnectParams {
     pub root_ca_pem: String,
     pub chain_pem: Vec<String>,
     pub key_pkcs8_der: Vec<u8>,
+    /// The board's flaws; the TLS ones change the client.
+    pub flaws: Flaws,
 }
 
 /// A live connection; dropping it closes the socket.
@@ -133,10 +137,23 @@ fn tls_config(params: &ConnectParams) -> Result<rustls::ClientConfig, String> {
         );
     }
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(params.key_pkcs8_der.clone()));
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?;
+    let flawed = tls_flaws(params.flaws);
+    let builder = if flawed.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LenientVerifier::new(roots, flawed)?))
+    };
+    if params.flaws.has(Flaw::NoClientCert) {
+        return Ok(builder.with_no_client_auth());
+    }
+    builder
         .with_client_auth_cert(chain, key)
         .map_err(|e| format!("device certificate: {e}"))
 }

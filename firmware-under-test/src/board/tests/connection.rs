@@ -40,20 +40,29 @@ fn the_first_connection_follows_the_guide() {
         &up,
         &Action::MqttConnect {
             client_id: ThingName::try_from(THING).unwrap(),
-            keep_alive_secs: 60
+            keep_alive_secs: 60,
+            clean_session: false,
         }
     ));
-    let connected = rig.feed(Input::ConnAck { accepted: true });
+    let connected = rig.feed(Input::ConnAck {
+        accepted: true,
+        session_present: false,
+    });
     // Green was lit in its blink; it now holds (no more edges).
     assert!(rig.board.led(Led::Green));
     assert!(led_edges(&rig.run_until(2000), Led::Green).is_empty());
     assert!(connected.iter().any(|a| matches!(a,
         Action::MqttSubscribe { filter, pkid: 1 } if filter.as_str() == "$aws/things/0123456789abcdef0123456789abcdef01234567/shadow/update/delta")));
-    let first = publishes(&connected.into_iter().map(|a| (0, a)).collect::<Vec<_>>());
+    let first = publishes(&connected.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
     assert!(rig.board.is_connected());
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0].1, std::format!("{THING}/sensors"));
-    assert_eq!(first[0].2, r#"{"Light":321,"Temp":21.50}"#);
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first[1].1, std::format!("{THING}/sensors"));
+    assert_eq!(first[1].2, r#"{"Light":321,"Temp":21.50}"#);
+    // The state the board starts in is reported first, at QoS 1.
+    assert!(connected.iter().any(|a| matches!(a,
+        Action::MqttPublish { topic, payload, qos: Qos::AtLeastOnce, pkid: 2, dup: false }
+            if topic.as_str() == std::format!("$aws/things/{THING}/shadow/update")
+                && payload.as_str() == r#"{"state":{"reported":{"toggle":0}}}"#)));
 }
 
 #[test]
@@ -176,7 +185,10 @@ fn a_refused_connack_is_retried() {
     rig.feed(Input::WifiJoined);
     rig.run_until(0);
     rig.feed(Input::TransportUp);
-    let actions = rig.feed(Input::ConnAck { accepted: false });
+    let actions = rig.feed(Input::ConnAck {
+        accepted: false,
+        session_present: false,
+    });
     assert!(has(&actions, &Action::CloseTransport));
     let later = rig.run_until(2000);
     assert!(later.iter().any(|(_, a)| *a == Action::OpenTransport));
@@ -210,11 +222,12 @@ fn an_unacknowledged_qos1_publish_is_resent_with_the_same_packet_id() {
         .iter()
         .find_map(|a| match a {
             Action::MqttPublish {
+                topic,
                 pkid,
                 dup: false,
                 qos: Qos::AtLeastOnce,
                 ..
-            } => Some(*pkid),
+            } if topic.ends_with("/sensors") => Some(*pkid),
             _ => None,
         })
         .unwrap();
@@ -319,7 +332,10 @@ fn a_stable_connection_resets_the_backoff() {
         rig.run_until(next.millis());
     }
     rig.feed(Input::TransportUp);
-    rig.feed(Input::ConnAck { accepted: true });
+    rig.feed(Input::ConnAck {
+        accepted: true,
+        session_present: false,
+    });
     rig.run_until(rig.now.millis() + 31_000);
     assert_eq!(rig.board.backoff.attempts(), 0);
 }

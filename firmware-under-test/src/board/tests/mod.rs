@@ -139,13 +139,26 @@ impl Rig {
         all
     }
 
-    /// Boots, joins Wi-Fi, opens the transport and gets CONNACK.
+    /// Boots, joins Wi-Fi, opens the transport and gets CONNACK; acknowledges the shadow
+    /// report the first connection publishes (so only the test's own QoS 1 messages are
+    /// in flight).
     fn connect(&mut self) -> Vec<Action> {
         self.feed(Input::Boot);
         self.feed(Input::WifiJoined);
         self.run_until(self.now.millis());
         self.feed(Input::TransportUp);
-        self.feed(Input::ConnAck { accepted: true })
+        let actions = self.feed(Input::ConnAck {
+            accepted: true,
+            session_present: false,
+        });
+        for action in &actions {
+            if let Action::MqttPublish { topic, pkid, .. } = action
+                && topic.ends_with("/shadow/update")
+            {
+                self.feed(Input::PubAck { pkid: *pkid });
+            }
+        }
+        actions
     }
 }
 
@@ -187,4 +200,6 @@ fn publishes(actions: &[(u64, Action)]) -> Vec<(u64, String, String, u16, bool)>
 
 mod commands;
 mod connection;
+mod flaws;
+mod session;
 mod shadow;

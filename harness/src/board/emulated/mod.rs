@@ -56,6 +56,8 @@ pub struct EmulatedOptions {
     pub access_points: Vec<AccessPoint>,
     /// Endpoint names and the addresses they resolve to.
     pub hosts: Vec<(String, IpAddr)>,
+    /// Flaws to switch on (`--flaw NAME` each).
+    pub flaws: Vec<String>,
 }
 
 /// The request side of the control socket, shared by the board and its LED observer:
@@ -251,6 +253,9 @@ impl EmulatedBoard {
         }
         for (host, addr) in &options.hosts {
             command.arg("--host").arg(format!("{host}={addr}"));
+        }
+        for flaw in &options.flaws {
+            command.arg("--flaw").arg(flaw);
         }
         let mut child = command
             .stdin(Stdio::null())

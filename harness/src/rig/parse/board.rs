@@ -59,6 +59,16 @@ impl Rig {
                 )
             })
         };
+        if let Some(flaws) = &raw.flaws
+            && raw.kind.get_ref() != "emulated"
+        {
+            return Err(src.at(
+                flaws,
+                "flaws are switches of the emulated board",
+                "not for this kind",
+                Some("a real or QEMU board runs the firmware image it is given"),
+            ));
+        }
         match raw.kind.get_ref().as_str() {
             "emulated" => {
                 if let Some(serial) = &raw.serial {
@@ -69,9 +79,26 @@ impl Rig {
                         Some("`serial` names a probe-rs board's port"),
                     ));
                 }
+                let mut flaws = Vec::new();
+                for flaw in raw.flaws.iter().flat_map(|f| f.get_ref()) {
+                    let name = flaw.get_ref();
+                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                    {
+                        return Err(src.at(
+                            flaw,
+                            "not a flaw name",
+                            "expected a kebab-case name",
+                            Some(
+                                "e.g. flaws = [\"no-jitter\"]; `emulated-board --help` lists them",
+                            ),
+                        ));
+                    }
+                    flaws.push(name.clone());
+                }
                 Ok(BoardSpec::Emulated {
                     binary: raw.binary.as_ref().map(|b| base.join(b)),
                     wifi: ap,
+                    flaws,
                 })
             }
             "probe-rs" => {

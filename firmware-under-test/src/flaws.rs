@@ -1,0 +1,161 @@
+//! Flaws: switches that make the reference firmware break one AWS IoT Device Advisor rule on
+//! purpose, so that each qualification case can be shown to fail (issue #13, "Proving the
+//! cases can fail").
+//!
+//! A [`Flaw`] has a kebab-case name (`no-jitter`), used by `emulated-board --flaw` and by a
+//! rig file's `flaws = [...]`. Most flaws change the application ([`crate::board::Board`]
+//! reads them from [`crate::board::Config::flaws`]); the four TLS ones change the platform's
+//! TLS client, which reads them from the same set. The reference firmware has none.
+
+/// One deliberate defect, named after the behaviour it breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flaw {
+    /// TLS: connects without presenting the device certificate (fails TLS Connect).
+    NoClientCert,
+    /// TLS: accepts a server certificate for another name (fails Incorrect Subject Name
+    /// Server Cert).
+    AcceptAnyServerName,
+    /// TLS: accepts a server certificate from an untrusted issuer (fails Unsecure Server
+    /// Cert).
+    AcceptAnyIssuer,
+    /// TLS: accepts an expired server certificate (fails Expired Server Cert).
+    AcceptExpiredServerCert,
+    /// MQTT: CONNECT with a client id that is not the thing name, which the policy refuses
+    /// (fails MQTT Connect).
+    WrongClientId,
+    /// Retries after a fixed delay (the backoff base), never longer, never jittered (fails
+    /// Connect Exponential Backoff Retries and Reconnect Backoff Retries).
+    NoBackoff,
+    /// Retries after exactly the exponential ceiling, without jitter (fails Connect Jitter
+    /// Retries).
+    NoJitter,
+    /// Publishes no telemetry (fails MQTT Publish).
+    NoTelemetry,
+    /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
+    /// No Puback).
+    NoDup,
+    /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
+    NoSubscribeRetry,
+    /// Keeps a connection whose PINGRESP never came, and goes on pinging (fails Keep-Alive).
+    IgnorePingrespLoss,
+    /// CONNECT with clean session 1 every time: no persistent session (fails Persistent
+    /// Session).
+    CleanSessionAlways,
+    /// Subscribes only on the first connection after boot and assumes the broker kept the
+    /// session afterwards, whatever CONNACK says (fails Persistent Session Expiry).
+    NeverResubscribe,
+    /// Does not report the shadow's `toggle` back (fails Shadow Update Reported State).
+    NoShadowReport,
+}
+
+impl Flaw {
+    /// Every flaw, in the order of the cases they break.
+    pub const ALL: [Flaw; 14] = [
+        Flaw::NoClientCert,
+        Flaw::AcceptAnyServerName,
+        Flaw::AcceptAnyIssuer,
+        Flaw::AcceptExpiredServerCert,
+        Flaw::WrongClientId,
+        Flaw::NoBackoff,
+        Flaw::NoJitter,
+        Flaw::NoTelemetry,
+        Flaw::NoDup,
+        Flaw::NoSubscribeRetry,
+        Flaw::IgnorePingrespLoss,
+        Flaw::CleanSessionAlways,
+        Flaw::NeverResubscribe,
+        Flaw::NoShadowReport,
+    ];
+
+    /// The kebab-case name, e.g. `no-jitter`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Flaw::NoClientCert => "no-client-cert",
+            Flaw::AcceptAnyServerName => "accept-any-server-name",
+            Flaw::AcceptAnyIssuer => "accept-any-issuer",
+            Flaw::AcceptExpiredServerCert => "accept-expired-server-cert",
+            Flaw::WrongClientId => "wrong-client-id",
+            Flaw::NoBackoff => "no-backoff",
+            Flaw::NoJitter => "no-jitter",
+            Flaw::NoTelemetry => "no-telemetry",
+            Flaw::NoDup => "no-dup",
+            Flaw::NoSubscribeRetry => "no-subscribe-retry",
+            Flaw::IgnorePingrespLoss => "ignore-pingresp-loss",
+            Flaw::CleanSessionAlways => "clean-session-always",
+            Flaw::NeverResubscribe => "never-resubscribe",
+            Flaw::NoShadowReport => "no-shadow-report",
+        }
+    }
+
+    /// The flaw named `name` (kebab-case), if there is one.
+    pub fn from_name(name: &str) -> Option<Flaw> {
+        Flaw::ALL.into_iter().find(|flaw| flaw.name() == name)
+    }
+
+    const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// A set of flaws; empty by default (the reference firmware).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flaws(u32);
+
+impl Flaws {
+    /// No flaw.
+    pub const NONE: Flaws = Flaws(0);
+
+    /// This set and `flaw`.
+    #[must_use]
+    pub const fn with(self, flaw: Flaw) -> Flaws {
+        Flaws(self.0 | flaw.bit())
+    }
+
+    /// Is `flaw` in the set?
+    pub const fn has(self, flaw: Flaw) -> bool {
+        self.0 & flaw.bit() != 0
+    }
+
+    /// Is the set empty?
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The flaws in the set, in [`Flaw::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Flaw> {
+        Flaw::ALL.into_iter().filter(move |flaw| self.has(*flaw))
+    }
+}
+
+impl FromIterator<Flaw> for Flaws {
+    fn from_iter<I: IntoIterator<Item = Flaw>>(flaws: I) -> Self {
+        flaws.into_iter().fold(Flaws::NONE, Flaws::with)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flaw_has_its_own_name_and_bit() {
+        for (i, flaw) in Flaw::ALL.into_iter().enumerate() {
+            assert_eq!(Flaw::from_name(flaw.name()), Some(flaw));
+            for other in &Flaw::ALL[i + 1..] {
+                assert_ne!(flaw.name(), other.name());
+                assert_ne!(flaw.bit(), other.bit());
+            }
+        }
+        assert_eq!(Flaw::from_name("no_jitter"), None, "names are kebab-case");
+    }
+
+    #[test]
+    fn a_set_holds_what_was_added() {
+        let set: Flaws = [Flaw::NoDup, Flaw::NoJitter].into_iter().collect();
+        assert!(set.has(Flaw::NoDup) && set.has(Flaw::NoJitter));
+        assert!(!set.has(Flaw::NoBackoff));
+        assert!(Flaws::NONE.is_empty() && !set.is_empty());
+        let listed: heapless::Vec<Flaw, 14> = set.iter().collect();
+        assert_eq!(listed.as_slice(), [Flaw::NoJitter, Flaw::NoDup]);
+    }
+}
