@@ -34,6 +34,8 @@ pub enum Flaw {
     /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
     /// No Puback).
     NoDup,
+    /// Never subscribes to its shadow delta topic (fails MQTT Subscribe).
+    NoSubscribe,
     /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
     NoSubscribeRetry,
     /// Keeps a connection whose PINGRESP never came, and goes on pinging (fails Keep-Alive).
@@ -50,7 +52,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order of the cases they break.
-    pub const ALL: [Flaw; 14] = [
+    pub const ALL: [Flaw; 15] = [
         Flaw::NoClientCert,
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
@@ -60,6 +62,7 @@ impl Flaw {
         Flaw::NoJitter,
         Flaw::NoTelemetry,
         Flaw::NoDup,
+        Flaw::NoSubscribe,
         Flaw::NoSubscribeRetry,
         Flaw::IgnorePingrespLoss,
         Flaw::CleanSessionAlways,
@@ -79,6 +82,7 @@ impl Flaw {
             Flaw::NoJitter => "no-jitter",
             Flaw::NoTelemetry => "no-telemetry",
             Flaw::NoDup => "no-dup",
+            Flaw::NoSubscribe => "no-subscribe",
             Flaw::NoSubscribeRetry => "no-subscribe-retry",
             Flaw::IgnorePingrespLoss => "ignore-pingresp-loss",
             Flaw::CleanSessionAlways => "clean-session-always",
@@ -155,7 +159,7 @@ mod tests {
         assert!(set.has(Flaw::NoDup) && set.has(Flaw::NoJitter));
         assert!(!set.has(Flaw::NoBackoff));
         assert!(Flaws::NONE.is_empty() && !set.is_empty());
-        let listed: heapless::Vec<Flaw, 14> = set.iter().collect();
+        let listed: heapless::Vec<Flaw, 15> = set.iter().collect();
         assert_eq!(listed.as_slice(), [Flaw::NoJitter, Flaw::NoDup]);
     }
 }

@@ -36,6 +36,7 @@ mod cloud;
 mod expect;
 mod message;
 mod needs;
+mod packets;
 mod snapshot_step;
 mod start;
 mod world;

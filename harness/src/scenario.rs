@@ -45,11 +45,13 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
+mod packet_steps;
 mod step_strings;
 mod steps;
 mod text_checks;
 mod validate;
 mod variables;
+pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;
 pub use steps::*;
 pub use variables::{FILTERS, substitute, variables_in};

@@ -9,7 +9,7 @@ use crate::flaws::Flaw;
 use crate::hardware::Hardware;
 use crate::led::Led;
 use crate::telemetry;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use core::fmt::Write;
 
 /// A QoS 1 message waiting for its PUBACK.
@@ -27,6 +27,8 @@ pub(super) struct Session {
     pub(super) since: Instant,
     pub(super) next_telemetry: Instant,
     pub(super) last_sent: Instant,
+    /// When the last packet came from the broker.
+    pub(super) last_received: Instant,
     pub(super) ping_sent: Option<Instant>,
     pub(super) subscription: Option<(u16, Instant)>,
     pub(super) inflight: heapless::Vec<Inflight, 4>,
@@ -34,6 +36,15 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// When a PINGREQ is due: a keep-alive after the last packet sent, or after the last
+    /// one received, whichever is earlier. A board that streams QoS 0 telemetry sends all
+    /// the time but may hear nothing back for ever; pinging on what it hears too is how it
+    /// notices a dead connection (Device Advisor's MQTT_No_Ack_PingResp blocks PINGRESP
+    /// from a streaming device; coreMQTT fixed the same gap, FreeRTOS/coreMQTT#211).
+    pub(super) fn ping_due(&self, keep_alive: Duration) -> Instant {
+        self.last_sent.min(self.last_received) + keep_alive
+    }
+
     fn allocate_pkid(&mut self) -> u16 {
         self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
         self.next_pkid
@@ -158,7 +169,7 @@ impl Board {
         }
         if let Phase::Connected(s) = &mut self.phase
             && s.ping_sent.is_none()
-            && now >= s.last_sent + config.keep_alive
+            && now >= s.ping_due(config.keep_alive)
         {
             s.ping_sent = Some(now);
             s.last_sent = now;
@@ -259,7 +270,9 @@ impl Board {
         // the broker did not keep, or one whose SUBACK never came, is subscribed anew.
         let flaws = self.config.flaws;
         let kept = session_present && !flaws.has(Flaw::CleanSessionAlways) && self.subscribed_once;
-        let subscribe = if flaws.has(Flaw::NeverResubscribe) {
+        let subscribe = if flaws.has(Flaw::NoSubscribe) {
+            false
+        } else if flaws.has(Flaw::NeverResubscribe) {
             !self.subscribed_once
         } else {
             !kept
@@ -271,6 +284,7 @@ impl Board {
             since: now,
             next_telemetry: now,
             last_sent: now,
+            last_received: now,
             ping_sent: None,
             subscription: None,
             inflight: heapless::Vec::new(),

@@ -159,7 +159,9 @@ impl Board {
             Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(*deadline),
             Phase::Connected(s) => {
                 let mut at = Some(s.next_telemetry);
-                at = earliest(at, Some(s.last_sent + self.config.keep_alive));
+                if s.ping_sent.is_none() {
+                    at = earliest(at, Some(s.ping_due(self.config.keep_alive)));
+                }
                 at = earliest(at, s.ping_sent.map(|t| t + self.config.ping_timeout));
                 at = earliest(at, s.subscription.map(|(_, t)| t + self.config.ack_timeout));
                 for m in &s.inflight {
@@ -174,6 +176,13 @@ impl Board {
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input<'_>, hw: &mut dyn Hardware) -> Actions {
         let mut out = Actions::new();
+        if matches!(
+            input,
+            Input::Publish { .. } | Input::PubAck { .. } | Input::SubAck { .. } | Input::PingResp
+        ) && let Phase::Connected(s) = &mut self.phase
+        {
+            s.last_received = now;
+        }
         match input {
             Input::Boot => self.boot(now, hw, &mut out),
             Input::Tick => self.tick(now, hw, &mut out),

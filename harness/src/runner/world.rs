@@ -265,6 +265,8 @@ impl World {
                     .map_err(|e| mismatch("the broker restarts on its port", e.to_string()))
             }
             Step::ExpectBackoff(s) => self.expect_backoff(s).await,
+            Step::ExpectRetry(s) => self.expect_retry(s).await,
+            Step::ExpectPacket(s) => self.expect_packet(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
             Step::Connect(s) => self.connect(s).await,

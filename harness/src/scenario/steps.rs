@@ -2,7 +2,7 @@
 //!
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
-use super::{BoardName, Span};
+use super::{BoardName, ExpectPacketStep, ExpectRetryStep, Span};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -431,6 +431,10 @@ pub enum Step {
     Fault(FaultStep),
     /// Reconnect backoff verdict.
     ExpectBackoff(ExpectBackoffStep),
+    /// An unacknowledged packet resent.
+    ExpectRetry(ExpectRetryStep),
+    /// How many packets of a kind a board sent.
+    ExpectPacket(ExpectPacketStep),
     /// Broker restart.
     BrokerRestart(BrokerRestartStep),
     /// Connect a scenario client.
@@ -471,6 +475,8 @@ impl Step {
             Step::Certificate(_) => "certificate",
             Step::Fault(_) => "fault",
             Step::ExpectBackoff(_) => "expect_backoff",
+            Step::ExpectRetry(_) => "expect_retry",
+            Step::ExpectPacket(_) => "expect_packet",
             Step::BrokerRestart(_) => "broker_restart",
             Step::Connect(_) => "connect",
             Step::Subscribe(_) => "subscribe",
@@ -495,6 +501,8 @@ impl Step {
             Step::SetSensor(s) => Some(&s.board),
             Step::Certificate(s) => Some(&s.board),
             Step::ExpectBackoff(s) => Some(&s.board),
+            Step::ExpectRetry(s) => Some(&s.board),
+            Step::ExpectPacket(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
             Step::ExpectMessage(_)

@@ -191,6 +191,12 @@ impl Scenario {
                     }
                 }
                 Step::Fault(s) => self.validate_fault(s)?,
+                Step::ExpectRetry(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::ExpectPacket(s) => {
+                    self.duration(&s.within)?;
+                }
                 Step::ExpectBackoff(s) => {
                     self.duration(&s.within)?;
                     if s.attempts < 4 {

@@ -339,3 +339,24 @@ fn a_stable_connection_resets_the_backoff() {
     rig.run_until(rig.now.millis() + 31_000);
     assert_eq!(rig.board.backoff.attempts(), 0);
 }
+
+#[test]
+fn a_streaming_board_that_hears_nothing_back_still_pings_and_drops_without_pingresp() {
+    // QoS 0 telemetry every second: the board sends all the time, the broker says nothing.
+    let mut rig = Rig::new(provisioned());
+    rig.connect();
+    rig.feed(Input::SubAck { pkid: 1 });
+    let actions = rig.run_until(61_000);
+    let pings: Vec<u64> = actions
+        .iter()
+        .filter(|(_, a)| *a == Action::MqttPing)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(pings, [60_000], "a keep-alive after the SUBACK");
+    let actions = rig.run_until(71_000);
+    assert!(
+        actions
+            .iter()
+            .any(|(t, a)| *t == 70_000 && *a == Action::CloseTransport)
+    );
+}

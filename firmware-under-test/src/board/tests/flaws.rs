@@ -103,6 +103,20 @@ fn no_dup_resends_with_the_same_packet_id_but_without_dup() {
 }
 
 #[test]
+fn no_subscribe_never_subscribes() {
+    let mut rig = flawed(Flaw::NoSubscribe);
+    let connected = rig.connect();
+    let later = rig.run_until(30_000);
+    assert!(
+        !connected
+            .iter()
+            .chain(later.iter().map(|(_, a)| a))
+            .any(|a| matches!(a, Action::MqttSubscribe { .. }))
+    );
+    assert!(rig.board.is_connected());
+}
+
+#[test]
 fn no_subscribe_retry_gives_up_on_the_suback() {
     let mut rig = flawed(Flaw::NoSubscribeRetry);
     rig.connect();

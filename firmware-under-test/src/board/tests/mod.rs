@@ -126,10 +126,19 @@ impl Rig {
     /// with the time it happened.
     fn run_until(&mut self, t: u64) -> Vec<(u64, Action)> {
         let mut all = Vec::new();
+        let mut ticks = 0u32;
         while let Some(at) = self.board.poll_at(self.now) {
             if at.millis() > t {
                 break;
             }
+            // A board that keeps asking for a tick at a time that has passed would spin
+            // the real firmware's main loop: fail instead of hanging.
+            ticks += 1;
+            assert!(
+                ticks < 100_000,
+                "poll_at stays at {at:?} (now {:?})",
+                self.now
+            );
             self.now = at.max(self.now);
             for action in self.feed(Input::Tick) {
                 all.push((self.now.millis(), action));

@@ -1,0 +1,95 @@
+//! The step types that judge a board's MQTT packets as the broker's tap recorded them:
+//! `expect_retry` (an unacknowledged PUBLISH or SUBSCRIBE resent as MQTT and Device
+//! Advisor want it) and `expect_packet` (how many packets of a kind the board has sent).
+//! Field docs become the descriptions in the generated JSON Schema.
+
+use super::{BoardName, Span};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A packet a board sends, as the packet steps name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoardPacket {
+    /// CONNECT.
+    Connect,
+    /// PUBLISH (any QoS).
+    Publish,
+    /// PUBACK for a QoS 1 message the broker delivered.
+    Puback,
+    /// SUBSCRIBE.
+    Subscribe,
+    /// PINGREQ.
+    Pingreq,
+    /// DISCONNECT.
+    Disconnect,
+}
+
+impl BoardPacket {
+    /// The MQTT packet name, e.g. `SUBSCRIBE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoardPacket::Connect => "CONNECT",
+            BoardPacket::Publish => "PUBLISH",
+            BoardPacket::Puback => "PUBACK",
+            BoardPacket::Subscribe => "SUBSCRIBE",
+            BoardPacket::Pingreq => "PINGREQ",
+            BoardPacket::Disconnect => "DISCONNECT",
+        }
+    }
+
+    /// The broker tap's event for this packet coming from a client.
+    pub fn tap_event(self) -> &'static str {
+        match self {
+            BoardPacket::Connect => "connect",
+            BoardPacket::Publish => "publish_in",
+            BoardPacket::Puback => "puback_in",
+            BoardPacket::Subscribe => "subscribe",
+            BoardPacket::Pingreq => "pingreq",
+            BoardPacket::Disconnect => "disconnect",
+        }
+    }
+}
+
+/// A packet whose acknowledgement a board waits for, and resends without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetriedPacket {
+    /// A QoS 1 PUBLISH without its PUBACK: resent with the same packet id and DUP set,
+    /// before the connection closes (Device Advisor's MQTT_Publish_Retry_No_Puback).
+    Publish,
+    /// A SUBSCRIBE without its SUBACK: resent with the same packet id and filters
+    /// (MQTT_Subscribe_Retry_No_Suback).
+    Subscribe,
+}
+
+/// `expect_retry`: the board resends a packet the broker did not acknowledge (withhold the
+/// acknowledgement first with a `fault`). The packet judged is the board's first one of
+/// the kind, sent after the step before this one, that the broker did not acknowledge.
+/// A pass leaves a timeline note with the packet id and both times.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectRetryStep {
+    /// Board (its thing name is its client id).
+    pub board: BoardName,
+    /// `publish` or `subscribe`.
+    pub packet: RetriedPacket,
+    /// Deadline for the resend, from the step's start (board time).
+    pub within: Span<String>,
+}
+
+/// `expect_packet`: the board has sent exactly `count` packets of a kind since the scenario
+/// began (waiting up to `within` for the count to be reached; more than `count` fails at
+/// once). For instance, one SUBSCRIBE in all after resuming a persistent session.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectPacketStep {
+    /// Board (its thing name is its client id).
+    pub board: BoardName,
+    /// `connect`, `publish`, `puback`, `subscribe`, `pingreq` or `disconnect`.
+    pub packet: BoardPacket,
+    /// How many, since the scenario began.
+    pub count: u32,
+    /// Deadline for the count to be reached, from the step's start (board time).
+    pub within: Span<String>,
+}
