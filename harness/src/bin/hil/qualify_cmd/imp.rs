@@ -1,14 +1,15 @@
 //! `hil qualify`'s arguments and its run: the cases picked by `cases`, run as `hil run`
 //! runs scenarios (several at once unless the rig allows one), then the summary, the
-//! Markdown report and the JUnit file under the output directory.
+//! Markdown report, the HTML report and the JUnit file under the output directory.
 
 use super::cases::{cases, default_dir};
+use super::html::render as render_html;
 use super::markdown::render as render_markdown;
 use super::verdict::Tally;
 use crate::run_cmd::{default_jobs, run_all, summary, write_junit};
 use crate::{Ending, interrupt, load_rig};
 use harness::rig::{Rig, workspace_root};
-use harness::runner::Runner;
+use harness::runner::{Report, Runner};
 use harness::schedule::one_at_a_time;
 use miette::{Context, IntoDiagnostic};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,8 @@ fn on_board(mut rig: Rig, board: &str) -> miette::Result<Rig> {
 pub const MARKDOWN: &str = "qualification.md";
 /// The JUnit report's file name in the output directory.
 pub const JUNIT: &str = "qualification.junit.xml";
+/// The HTML report's file name in the output directory.
+pub const HTML: &str = "qualification.html";
 
 /// Writes a report to `path`.
 fn write(path: &Path, text: &str) -> miette::Result<()> {
@@ -65,8 +68,9 @@ pub struct QualifyArgs {
     /// The directory of case files (default: scenarios/qualification/ in the workspace).
     #[arg(long, value_name = "DIR")]
     cases: Option<PathBuf>,
-    /// Write the reports (qualification.md, qualification.junit.xml) and each case's
-    /// timeline (DIR/<scenario id>/) here (default: target/hil/qualify in the workspace).
+    /// Write the reports (qualification.md, qualification.html, qualification.junit.xml)
+    /// and each case's timeline (DIR/<scenario id>/) here (default: target/hil/qualify in
+    /// the workspace).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
 }
@@ -114,9 +118,17 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
         &markdown,
         &render_markdown(&rig_name, board, &cases, &reports),
     )?;
+    let html = output.join(HTML);
+    let picture =
+        |report: &Report| std::fs::read_to_string(report.output.join("timeline.svg")).ok();
+    write(
+        &html,
+        &render_html(&rig_name, board, &cases, &reports, picture),
+    )?;
     let junit = output.join(JUNIT);
     write_junit(&junit, &reports)?;
     println!("report: {}", markdown.display());
+    println!("HTML:   {}", html.display());
     println!("JUnit:  {}", junit.display());
 
     if stop.token.is_cancelled() {
