@@ -33,7 +33,7 @@ enum Command {
     /// Run scenario files (or every *.toml in directories) on a rig.
     Run(run_cmd::RunArgs),
     /// Run the AWS IoT Device Advisor cases (scenarios/qualification/) and write a
-    /// Markdown and a JUnit report.
+    /// Markdown, an HTML and a JUnit report.
     Qualify(qualify_cmd::QualifyArgs),
     /// Run the rig's embedded broker on its own (signer CA registered for JITR) and print
     /// its events until Ctrl-C.
