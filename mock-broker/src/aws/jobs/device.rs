@@ -4,7 +4,7 @@
 //!
 //! Each takes a thing, a request read by [`super::request`] and `now` (Unix ms), and
 //! returns the members of its `/accepted` answer (without `timestamp` and `clientToken`,
-//! which [`Jobs::handle`](super::store::Jobs) adds) plus the notifications the change
+//! which [`Jobs::handle`] adds) plus the notifications the change
 //! causes, or the [`JobsError`] that goes to `/rejected`.
 //!
 //! **The state machine.** A device may set IN_PROGRESS, SUCCEEDED, FAILED or REJECTED on

@@ -16,6 +16,7 @@ use super::request::Payload;
 use super::store::{Jobs, Notification};
 use super::topic::{JobsRequest, JobsTopic, parse_topic};
 use super::views::seconds;
+use crate::mqtt::handle::{BrokerGone, BrokerHandle};
 use crate::mqtt::hooks::{BrokerMessage, Service};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -120,11 +121,39 @@ impl JobService {
         })
     }
 
-    /// The jobs, locked. Whoever also holds the broker's lock (a change published with
-    /// [`crate::mqtt::handle::BrokerHandle::publish_with`]) must take it first, as the
-    /// broker does when it calls the service.
+    /// The jobs, locked. The broker calls the service with its own lock held: a change
+    /// whose notifications must be published goes through [`JobService::change`], which
+    /// takes this lock inside the broker's, never the other way round.
     pub fn lock(&self) -> MutexGuard<'_, Jobs> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `change` on the jobs with the broker behind `broker` locked, then publishes
+    /// the notifications it returns there, before anything else can happen: a change made
+    /// outside MQTT (the admin API's CreateJob and CancelJob, a harness creating a job in
+    /// process) reaches devices in order with the MQTT side's. A refused change publishes
+    /// nothing.
+    ///
+    /// # Errors
+    /// [`BrokerGone`] when the broker has shut down; `change` did not run then.
+    pub fn change<R, E>(
+        &self,
+        broker: &BrokerHandle,
+        change: impl FnOnce(&mut Jobs) -> Result<(R, Vec<Notification>), E>,
+    ) -> Result<Result<R, E>, BrokerGone> {
+        broker.publish_with(|| match change(&mut self.lock()) {
+            Ok((answer, notifications)) => {
+                let messages = notifications
+                    .into_iter()
+                    .map(|(topic, payload)| BrokerMessage {
+                        topic,
+                        payload: payload.into_bytes(),
+                    })
+                    .collect();
+                (Ok(answer), messages)
+            }
+            Err(error) => (Err(error), Vec::new()),
+        })
     }
 
     fn save(&self) -> std::io::Result<()> {

@@ -28,7 +28,7 @@ use super::model::{Execution, ExecutionStatus, Job, JobStatus};
 use super::topic::valid_job_id;
 use crate::aws::registry::{AwsError, AwsErrorKind};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest job document, in bytes (botocore's `JobDocument`: 32768).
 pub const MAX_DOCUMENT: usize = 32768;
@@ -149,7 +149,7 @@ impl Jobs {
             check_text("description", description, MAX_DESCRIPTION)?;
         }
         let mut things = job.things;
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         things.retain(|thing| seen.insert(thing.clone()));
         let record = Job {
             id: job.id.clone(),

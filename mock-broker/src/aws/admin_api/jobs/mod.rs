@@ -6,9 +6,9 @@
 //! (CreateJob is `PUT /jobs/{jobId}`, CancelJob `PUT /jobs/{jobId}/cancel?force=`,
 //! DescribeJobExecution `GET /things/{thingName}/jobs/{jobId}`, ...); requests are signed
 //! for `iot`, as the rest of the admin API. Every change goes through
-//! [`BrokerHandle::publish_with`], so the `notify` and `notify-next` messages it causes
-//! are published under the broker's lock, in the order of the changes, as the MQTT side
-//! publishes its own. That is why these routes need a running broker and are served by
+//! [`crate::aws::jobs::JobService::change`], so the `notify` and `notify-next` messages it
+//! causes are published under the broker's lock, in the order of the changes, as the MQTT
+//! side publishes its own. That is why these routes need a running broker and are served by
 //! [`super::AdminApi::start_with_data`] (and [`router`]), not by [`super::router`] alone.
 //!
 //! Split by purpose: `create` (CreateJob and its targets), `cancel` (CancelJob), `reads`
@@ -21,7 +21,6 @@ use crate::aws::control_plane::ControlPlane;
 use crate::aws::jobs::{Jobs, Notification};
 use crate::aws::registry::{AwsError, AwsErrorKind};
 use crate::mqtt::handle::BrokerHandle;
-use crate::mqtt::hooks::BrokerMessage;
 use axum::Router;
 use axum::extract::State;
 use axum::middleware;
@@ -80,30 +79,14 @@ fn now_ms() -> u64 {
 }
 
 /// Runs a changing operation on the jobs at the current time, with the broker's lock
-/// held, and publishes the notifications it returns there.
+/// held, and publishes the notifications it returns there
+/// ([`crate::aws::jobs::JobService::change`]).
 fn change<R>(
     api: &JobsApi,
     f: impl FnOnce(&mut Jobs, u64) -> Result<(R, Vec<Notification>), AwsError>,
 ) -> Result<R, ApiError> {
-    let service = api.plane.jobs().clone();
-    let answer = api.broker.publish_with(|| {
-        // The broker's lock is held: taking the jobs' now keeps the broker's order.
-        let mut jobs = service.lock();
-        match f(&mut jobs, now_ms()) {
-            Ok((answer, notifications)) => {
-                let messages = notifications
-                    .into_iter()
-                    .map(|(topic, payload)| BrokerMessage {
-                        topic,
-                        payload: payload.into_bytes(),
-                    })
-                    .collect();
-                (Ok(answer), messages)
-            }
-            Err(error) => (Err(error), Vec::new()),
-        }
-    });
-    match answer {
+    let now = now_ms();
+    match api.plane.jobs().change(&api.broker, |jobs| f(jobs, now)) {
         Ok(answer) => answer.map_err(ApiError),
         Err(_) => Err(ApiError(AwsError::new(
             AwsErrorKind::ServiceUnavailable,
