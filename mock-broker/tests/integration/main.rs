@@ -1,7 +1,7 @@
 //! Integration tests of the mock broker over real sockets and TLS: conformance with
 //! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
-//! persistence, AWS IoT Core's behaviour as measured on the live service, and a bounded
-//! random-bytes test.
+//! persistence, AWS IoT Core's behaviour as measured on the live service, the Jobs
+//! service, and a bounded random-bytes test.
 
 mod admin_api;
 mod aws_fidelity;
@@ -11,6 +11,7 @@ mod conformance;
 mod control_plane;
 mod data_api;
 mod faults;
+mod jobs;
 mod limits;
 mod mosquitto_clients;
 mod persistence;
