@@ -297,6 +297,16 @@ impl Runner {
             .await
     }
 
+    /// The clock `scenario` runs on: the rig's, or its `max_speed` when the rig is faster.
+    pub fn clock_for(&self, scenario: &Scenario) -> RigClock {
+        match &scenario.max_speed {
+            Some(max) if *max.get() < self.rig.clock.speed() => {
+                RigClock::new(*max.get()).unwrap_or(self.rig.clock)
+            }
+            _ => self.rig.clock,
+        }
+    }
+
     /// Runs `scenario` until it ends or `stop` is cancelled, whichever comes first; either
     /// way the rig is torn down and the timeline written before this returns. The set-up
     /// (broker and boards starting) is not cut short; the first step then does not start.
@@ -308,13 +318,14 @@ impl Runner {
     ) -> Report {
         let started = std::time::Instant::now();
         let output = self.output_root.join(scenario.id());
+        let clock = self.clock_for(scenario);
         let mut report = Report {
             id: scenario.id(),
             name: scenario.name.clone(),
             outcome: Outcome::Passed,
             duration: Duration::ZERO,
             board_time: Duration::ZERO,
-            clock: self.rig.clock,
+            clock,
             steps: Vec::new(),
             output: output.clone(),
             notes: Vec::new(),
@@ -323,7 +334,7 @@ impl Runner {
             report.outcome = Outcome::Skipped(reason);
             return report;
         }
-        let timeline = Timeline::with_clock(self.rig.clock);
+        let timeline = Timeline::with_clock(clock);
         let world = self.set_up(scenario, timeline.clone()).await;
         let world = match world {
             Ok(world) => world,

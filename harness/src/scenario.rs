@@ -72,6 +72,13 @@ pub struct Scenario {
     /// name (e.g. `"TLS Expired Server Cert"`); `hil qualify` runs and reports it by this.
     #[serde(default)]
     pub device_advisor: Option<String>,
+    /// The highest rig clock speed the scenario's judgements hold at: on a faster rig it
+    /// runs at this speed instead (board time stays exact; only the wall time grows). A
+    /// millisecond of the host's own scheduling is `speed` ms of board time, so a verdict
+    /// that must resolve a board's delays finely (jitter, to 5% of a 1 s delay) needs a
+    /// slow clock.
+    #[serde(default)]
+    pub max_speed: Option<Span<f64>>,
     /// The rig boards the scenario uses (default `["dut"]`).
     #[serde(default = "default_boards")]
     pub boards: Vec<String>,

@@ -9,7 +9,7 @@
 
 use super::world::{Mismatch, World, mismatch};
 use crate::clock::RigClock;
-use crate::scenario::{ExpectBackoffStep, Scenario};
+use crate::scenario::{ExpectBackoffStep, Scenario, WithoutJitter};
 use crate::timeline::{Entry, What};
 use std::time::Duration;
 
@@ -48,6 +48,12 @@ pub enum BackoffVerdict {
     Pass,
     /// They do not; why, with the delays.
     Fail(String),
+    /// They grow by one fixed ratio: exponential backoff without jitter (the delays).
+    /// Device Advisor passes this with a warning in its backoff cases other than the
+    /// jitter one (MQTT_Connect_Jitter_Backoff_Retries says "If the device under test has
+    /// a strictly exponential backoff delay, this test case will pass with warnings");
+    /// the step's `without_jitter` says which it is.
+    NoJitter(String),
     /// Not clear yet: the next attempt may decide (the delays so far).
     Undecided(String),
 }
@@ -157,7 +163,7 @@ pub fn backoff_verdict(attempts: &[Attempt], minimum: usize) -> BackoffVerdict {
                 "the same ratio from one delay to the next so far: {shown}"
             ))
         } else {
-            BackoffVerdict::Fail(format!("delays grow without jitter: {shown}"))
+            BackoffVerdict::NoJitter(format!("delays grow without jitter: {shown}"))
         };
     }
     let growth = growth(&delays);
@@ -305,7 +311,16 @@ impl World {
                         }
                         return Ok(());
                     }
-                    BackoffVerdict::Fail(seen) => return Err(mismatch(expected, seen)),
+                    BackoffVerdict::NoJitter(seen) if s.without_jitter == WithoutJitter::Warn => {
+                        self.timeline.record(What::Note {
+                            text: format!("expect_backoff {}: {seen}", s.board.get()),
+                            warning: true,
+                        });
+                        return Ok(());
+                    }
+                    BackoffVerdict::Fail(seen) | BackoffVerdict::NoJitter(seen) => {
+                        return Err(mismatch(expected, seen));
+                    }
                     BackoffVerdict::Undecided(_) => {}
                 }
             }
@@ -325,7 +340,9 @@ impl World {
                 Ok(true) => {}
                 _ if attempts.len() >= wanted => {
                     let so_far = match verdict {
-                        BackoffVerdict::Undecided(so_far) | BackoffVerdict::Fail(so_far) => so_far,
+                        BackoffVerdict::Undecided(so_far)
+                        | BackoffVerdict::Fail(so_far)
+                        | BackoffVerdict::NoJitter(so_far) => so_far,
                         BackoffVerdict::Pass => String::new(),
                     };
                     return Err(mismatch(

@@ -35,6 +35,16 @@ impl World {
                     "it is not connected",
                 ));
             }
+        } else if s.expire_session {
+            let Target::Client(thing) = target else {
+                return Err(mismatch("a board whose session to expire", "none named"));
+            };
+            if !faults.expire_session(&thing) {
+                return Err(mismatch(
+                    format!("{thing} offline with a persistent session, to be expired"),
+                    "it is connected, or has no stored session",
+                ));
+            }
         } else if let Some(kind) = &s.server_cert {
             let kind = match kind.get().as_str() {
                 "restore" => {

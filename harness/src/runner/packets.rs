@@ -1,7 +1,8 @@
 //! The `expect_retry` and `expect_packet` steps: a board's MQTT packets, read from the
 //! broker's tap on the timeline. The judging is pure ([`retry_verdict`],
 //! [`packets_sent`]) over the timeline's entries; the steps wait for new entries until the
-//! verdict is in or the deadline passes. Times are board time.
+//! verdict is in or the deadline passes. A pass leaves a note ([`What::Note`]) with the
+//! evidence: the packet ids and times. Times are board time.
 
 use super::world::{Mismatch, World, mismatch};
 use crate::scenario::{BoardPacket, ExpectPacketStep, ExpectRetryStep, RetriedPacket, Scenario};
@@ -115,7 +116,7 @@ pub fn retry_verdict(
             ""
         };
         return RetryVerdict::Pass(format!(
-            "{first}, not acknowledged, resent at {}{dup} with the same packet id on the same connection",
+            "{first}, not acknowledged, resent at {}{dup}, the same packet id, on the same connection",
             secs(*later_at)
         ));
     }
@@ -138,11 +139,9 @@ impl World {
     ) -> bool {
         use tokio::sync::broadcast::error::RecvError;
         let next = async {
-            loop {
-                match live.recv().await {
-                    Ok(_) | Err(RecvError::Lagged(_)) => return true,
-                    Err(RecvError::Closed) => return false,
-                }
+            match live.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => false,
             }
         };
         matches!(tokio::time::timeout_at(deadline, next).await, Ok(true))
@@ -178,8 +177,9 @@ impl World {
         loop {
             match retry_verdict(&self.timeline.entries(), &thing, since, s.packet) {
                 RetryVerdict::Pass(evidence) => {
-                    self.timeline.record(What::Action {
+                    self.timeline.record(What::Note {
                         text: format!("expect_retry {}: {evidence}", s.board.get()),
+                        warning: false,
                     });
                     return Ok(());
                 }
@@ -206,8 +206,9 @@ impl World {
             let at: Vec<String> = sent.iter().map(|at| secs(*at)).collect();
             let seen = format!("{} {name} (at {})", sent.len(), at.join(", "));
             if sent.len() == wanted {
-                self.timeline.record(What::Action {
+                self.timeline.record(What::Note {
                     text: format!("expect_packet {}: {seen}", s.board.get()),
+                    warning: false,
                 });
                 return Ok(());
             }

@@ -273,6 +273,10 @@ pub struct FaultStep {
     /// Drop the board's connection now.
     #[serde(default)]
     pub disconnect: bool,
+    /// Expire the board's persistent session now (the board must be offline): its next
+    /// CONNECT gets session present 0, as an hour offline would give.
+    #[serde(default)]
+    pub expire_session: bool,
     /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
     /// connections, or `restore` the good one.
     pub server_cert: Option<Span<String>>,
@@ -304,6 +308,22 @@ pub struct ExpectBackoffStep {
     /// unclear cases: with full jitter from 1 s to a 32 s cap, 99.9% of verdicts come
     /// within 90 s, all within 4 minutes.
     pub within: Span<String>,
+    /// What delays that grow by one exact ratio (exponential backoff without jitter) make
+    /// of the step: `fail` (default; Device Advisor's jitter case) or `warn` (a pass with a
+    /// warning: its other backoff cases).
+    #[serde(default)]
+    pub without_jitter: WithoutJitter,
+}
+
+/// What `expect_backoff` makes of exponential backoff without jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutJitter {
+    /// The step fails.
+    #[default]
+    Fail,
+    /// The step passes with a warning.
+    Warn,
 }
 
 /// Who a scenario client is.

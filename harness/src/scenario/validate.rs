@@ -62,6 +62,16 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(max) = &self.max_speed
+            && let Err(e) = crate::clock::RigClock::new(*max.get())
+        {
+            return Err(self.error_at(
+                max,
+                e.to_string(),
+                "not a speed",
+                Some("max_speed = 10 runs the scenario at most 10 times faster than real time"),
+            ));
+        }
         // First, so the checks below can fill variables in with stand-ins.
         self.validate_variables()?;
         for step in &self.steps {
@@ -276,6 +286,7 @@ impl Scenario {
             s.withhold_connack.is_some(),
             s.withhold.is_some(),
             s.disconnect,
+            s.expire_session,
             s.server_cert.is_some(),
             s.clear,
         ];
@@ -285,7 +296,7 @@ impl Scenario {
             .or(s.server_cert.as_ref())
             .or(s.board.as_ref());
         if actions.iter().filter(|a| **a).count() != 1 {
-            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, server_cert and clear";
+            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, expire_session, server_cert and clear";
             return Err(match place {
                 Some(span) => self.error_at(span, message, "in this step", None),
                 None => self.file_error(message, None),
@@ -313,6 +324,9 @@ impl Scenario {
         }
         if s.disconnect && s.board.is_none() {
             return Err(self.file_error("fault disconnect needs a board", None));
+        }
+        if s.expire_session && s.board.is_none() {
+            return Err(self.file_error("fault expire_session needs a board", None));
         }
         Ok(())
     }

@@ -64,6 +64,14 @@ impl Faults {
             })
     }
 
+    /// Expires the persistent session of `client_id`, which must be offline, as an hour
+    /// offline would (see [`crate::mqtt::core::Core::expire_session`]). Returns false when
+    /// it has no stored session or is connected.
+    pub fn expire_session(&self, client_id: &str) -> bool {
+        self.shared
+            .with_core(|core, _| (core.expire_session(client_id), Vec::new()))
+    }
+
     /// Presents `identity` to connections accepted from now on (an expired certificate, one
     /// for the wrong name, or one from an untrusted issuer).
     pub fn present_server_identity(&self, identity: &ServerIdentity) -> Result<(), TlsConfigError> {

@@ -112,3 +112,37 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_help_names_every_flaw_and_an_unknown_one_is_refused_with_the_list() {
+        let command = Args::command();
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "flaws")
+            .and_then(|arg| arg.get_help())
+            .map(|help| help.to_string().replace('\n', " "))
+            .unwrap();
+        for flaw in Flaw::ALL {
+            assert!(
+                help.contains(flaw.name()),
+                "{} missing from {help}",
+                flaw.name()
+            );
+        }
+        let error = Args::try_parse_from(["emulated-board", "--state-dir", "x", "--flaw", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown flaw; the flaws are no-client-cert, "),
+            "{error}"
+        );
+        let args = Args::try_parse_from(["emulated-board", "--state-dir", "x", "--flaw", "no-dup"])
+            .unwrap();
+        assert_eq!(args.flaws, [Flaw::NoDup]);
+    }
+}
