@@ -9,7 +9,7 @@
 
 use super::world::{Mismatch, World, mismatch};
 use crate::clock::RigClock;
-use crate::scenario::{ExpectBackoffStep, Scenario, WithoutJitter};
+use crate::scenario::{BackoffSince, ExpectBackoffStep, Scenario, WithoutJitter};
 use crate::timeline::{Entry, What};
 use std::time::Duration;
 
@@ -287,7 +287,10 @@ impl World {
         let (id, thing) = (provisioned.certificate_id, provisioned.thing);
         // The retries of the outage under way: the board's connection that succeeded last
         // (before this step) is not one of them, nor is anything before it.
-        let since = self.last_connected(&thing, self.timeline.now());
+        let since = match s.since {
+            BackoffSince::Outage => self.last_connected(&thing, self.timeline.now()),
+            BackoffSince::Step => self.previous_step_started(),
+        };
         let wanted = s.attempts as usize;
         let within = Scenario::checked_duration(&s.within);
         let deadline = self.timeline.instant(self.timeline.now() + within);

@@ -35,6 +35,8 @@ impl World {
                     "it is not connected",
                 ));
             }
+        } else if let Some(count) = s.unstable {
+            faults.unstable(target, count);
         } else if s.expire_session {
             let Target::Client(thing) = target else {
                 return Err(mismatch("a board whose session to expire", "none named"));

@@ -150,7 +150,7 @@ impl World {
     /// When the step before the one under way started (zero when there is none): the
     /// packets `expect_retry` judges are those after it, so the step before (a `fault`
     /// withholding the acknowledgement, say) and what it set off count.
-    fn previous_step_started(&self) -> Duration {
+    pub(super) fn previous_step_started(&self) -> Duration {
         self.timeline
             .entries()
             .iter()

@@ -273,6 +273,9 @@ pub struct FaultStep {
     /// Drop the board's connection now.
     #[serde(default)]
     pub disconnect: bool,
+    /// Make the board's next N connections unstable: each is dropped at a random moment
+    /// within 5 s (board time) of its CONNACK.
+    pub unstable: Option<u32>,
     /// Expire the board's persistent session now (the board must be offline): its next
     /// CONNECT gets session present 0, as an hour offline would give.
     #[serde(default)]
@@ -313,6 +316,23 @@ pub struct ExpectBackoffStep {
     /// warning: its other backoff cases).
     #[serde(default)]
     pub without_jitter: WithoutJitter,
+    /// Which attempts are judged: those since the board's last accepted connection
+    /// (`outage`, default: CONNACK withheld or refused), or all since the step before
+    /// this one started (`step`: connections that are accepted and then dropped, as
+    /// `fault = { unstable = N }` does; the delay is from each drop to the next attempt).
+    #[serde(default)]
+    pub since: BackoffSince,
+}
+
+/// Where `expect_backoff` starts counting attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackoffSince {
+    /// The board's last accepted connection before the step.
+    #[default]
+    Outage,
+    /// The start of the step before this one.
+    Step,
 }
 
 /// What `expect_backoff` makes of exponential backoff without jitter.

@@ -287,6 +287,7 @@ impl Scenario {
             s.withhold.is_some(),
             s.disconnect,
             s.expire_session,
+            s.unstable.is_some(),
             s.server_cert.is_some(),
             s.clear,
         ];
@@ -296,7 +297,7 @@ impl Scenario {
             .or(s.server_cert.as_ref())
             .or(s.board.as_ref());
         if actions.iter().filter(|a| **a).count() != 1 {
-            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, expire_session, server_cert and clear";
+            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, unstable, expire_session, server_cert and clear";
             return Err(match place {
                 Some(span) => self.error_at(span, message, "in this step", None),
                 None => self.file_error(message, None),
@@ -327,6 +328,9 @@ impl Scenario {
         }
         if s.expire_session && s.board.is_none() {
             return Err(self.file_error("fault expire_session needs a board", None));
+        }
+        if s.unstable.is_some() && s.board.is_none() {
+            return Err(self.file_error("fault unstable needs a board", None));
         }
         Ok(())
     }

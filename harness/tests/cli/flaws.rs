@@ -45,6 +45,7 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
 #[case::exponential_backoff("no-backoff", "MQTT Connect Exponential Backoff Retries")]
 #[case::jitter("no-jitter", "MQTT Connect Jitter Retries")]
 #[case::reconnect_backoff("no-backoff", "MQTT Reconnect Backoff Retries On Server Disconnect")]
+#[case::unstable_connection("no-backoff", "MQTT Reconnect Backoff Retries On Unstable Connection")]
 #[case::publish("no-telemetry", "MQTT Publish")]
 #[case::publish_retry("no-dup", "MQTT Publish Retry On No Puback")]
 #[case::subscribe("no-subscribe", "MQTT Subscribe")]
@@ -72,7 +73,8 @@ fn every_case_has_a_flaw_that_fails_it() {
         let case = harness::scenario::Scenario::load(&entry.unwrap().path()).unwrap();
         let name = case.device_advisor.unwrap();
         assert!(
-            tested.contains(&format!("\"{name}\")]")),
+            tested.contains(&format!("\"{name}\")]"))
+                || tested.contains(&format!("\"{name}\"\n)]")),
             "no flaw test for {name}"
         );
     }

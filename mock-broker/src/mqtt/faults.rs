@@ -37,6 +37,13 @@ impl Faults {
             .faults(|plan| plan.withhold_connack(target, count));
     }
 
+    /// Makes the next `count` connections of `target` unstable: each is dropped (a
+    /// server-initiated disconnect) at a random moment within
+    /// [`crate::mqtt::fault_plan::UNSTABLE_WINDOW`] of its CONNACK, scaled by the time scale.
+    pub fn unstable(&self, target: Target, count: u32) {
+        self.shared.faults(|plan| plan.unstable(target, count));
+    }
+
     /// Withholds `packet` for `target` until [`Faults::release`] or [`Faults::clear`].
     pub fn withhold(&self, target: Target, packet: Withhold) {
         self.shared.faults(|plan| plan.withhold(target, packet));
