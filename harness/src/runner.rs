@@ -39,6 +39,7 @@ mod backoff;
 mod clients;
 mod cloud;
 mod expect;
+mod long_duration;
 mod message;
 mod needs;
 mod packets;

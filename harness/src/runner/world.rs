@@ -267,6 +267,7 @@ impl World {
             Step::ExpectBackoff(s) => self.expect_backoff(s).await,
             Step::ExpectRetry(s) => self.expect_retry(s).await,
             Step::ExpectPacket(s) => self.expect_packet(s).await,
+            Step::LongDuration(s) => self.long_duration(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
             Step::Connect(s) => self.connect(s).await,
@@ -406,7 +407,7 @@ impl World {
         }
     }
 
-    fn ap_for(&self, board: &str) -> Result<AccessPoint, Mismatch> {
+    pub(super) fn ap_for(&self, board: &str) -> Result<AccessPoint, Mismatch> {
         self.access_points.get(board).cloned().ok_or_else(|| {
             mismatch(
                 format!("a Wi-Fi access point for {board} in the rig"),

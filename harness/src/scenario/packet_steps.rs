@@ -93,3 +93,25 @@ pub struct ExpectPacketStep {
     /// Deadline for the count to be reached, from the step's start (board time).
     pub within: Span<String>,
 }
+
+/// `long_duration`: Device Advisor's long-duration suite, locally. For `for` (board time;
+/// `hil qualify --long-duration D` overrides it), the broker and the rig disrupt the board
+/// every `every` in turn: a server disconnect, withheld PUBACKs while the shadow's desired
+/// state changes, a Wi-Fi loss while it changes, and three withheld CONNACKs. After each,
+/// telemetry must resume within `recover`, the desired change (a QoS 1 delta to the board,
+/// a QoS 1 report back) must arrive (no QoS 1 message lost), and at the end the board's
+/// memory (the emulated board's resident set) must not have grown by more than 10% (and
+/// 1 MiB) since the first disruption. Each disruption leaves a timeline note.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LongDurationStep {
+    /// Board (provisioned and connected).
+    pub board: BoardName,
+    /// How long, in board time (Device Advisor's default: 2 hours).
+    #[serde(rename = "for")]
+    pub for_: Span<String>,
+    /// Time between disruptions, in board time (default 10 minutes).
+    pub every: Option<Span<String>>,
+    /// How long the board may take to stream again after a disruption (default 2 minutes).
+    pub recover: Option<Span<String>>,
+}

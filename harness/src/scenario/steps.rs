@@ -2,7 +2,7 @@
 //!
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
-use super::{BoardName, ExpectPacketStep, ExpectRetryStep, Span};
+use super::{BoardName, ExpectPacketStep, ExpectRetryStep, LongDurationStep, Span};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -475,6 +475,8 @@ pub enum Step {
     ExpectRetry(ExpectRetryStep),
     /// How many packets of a kind a board sent.
     ExpectPacket(ExpectPacketStep),
+    /// Device Advisor's long-duration suite.
+    LongDuration(LongDurationStep),
     /// Broker restart.
     BrokerRestart(BrokerRestartStep),
     /// Connect a scenario client.
@@ -517,6 +519,7 @@ impl Step {
             Step::ExpectBackoff(_) => "expect_backoff",
             Step::ExpectRetry(_) => "expect_retry",
             Step::ExpectPacket(_) => "expect_packet",
+            Step::LongDuration(_) => "long_duration",
             Step::BrokerRestart(_) => "broker_restart",
             Step::Connect(_) => "connect",
             Step::Subscribe(_) => "subscribe",
@@ -543,6 +546,7 @@ impl Step {
             Step::ExpectBackoff(s) => Some(&s.board),
             Step::ExpectRetry(s) => Some(&s.board),
             Step::ExpectPacket(s) => Some(&s.board),
+            Step::LongDuration(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
             Step::ExpectMessage(_)

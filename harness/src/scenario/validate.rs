@@ -207,6 +207,12 @@ impl Scenario {
                 Step::ExpectPacket(s) => {
                     self.duration(&s.within)?;
                 }
+                Step::LongDuration(s) => {
+                    self.duration(&s.for_)?;
+                    for span in [&s.every, &s.recover].into_iter().flatten() {
+                        self.duration(span)?;
+                    }
+                }
                 Step::ExpectBackoff(s) => {
                     self.duration(&s.within)?;
                     if s.attempts < 4 {

@@ -17,7 +17,8 @@ fn flawed_rig(dir: &std::path::Path, flaw: &str) -> std::path::PathBuf {
     path
 }
 
-/// Runs case `case` with `flaw`: the exit code and the Markdown report.
+/// Runs case `case` with `flaw`: the exit code and the Markdown report. The long-duration
+/// case runs 40 minutes of board time (four disruptions).
 fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let rig = flawed_rig(dir.path(), flaw);
@@ -30,6 +31,8 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
         case,
         "--output",
         out.to_str().unwrap(),
+        "--long-duration",
+        "40m",
     ]);
     let report = std::fs::read_to_string(out.join("qualification.md"))
         .unwrap_or_else(|e| panic!("no report ({e}): {stdout}{stderr}"));
@@ -55,6 +58,8 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
 #[case::session_expiry("never-resubscribe", "MQTT Persistent Session Expiry")]
 #[case::shadow_start_up("no-shadow-report", "Shadow Publish Reported State")]
 #[case::shadow_update("no-shadow-report", "Shadow Update Reported State")]
+#[case::long_duration_qos1("clean-session-always", "MQTT Long Duration")]
+#[case::long_duration_memory("leak-per-connection", "MQTT Long Duration")]
 fn each_flaw_fails_its_case(#[case] flaw: &str, #[case] case: &str) {
     let (code, report) = qualify_with(flaw, case);
     assert_eq!(code, 1, "{report}");

@@ -27,6 +27,8 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
         rig.to_str().unwrap(),
         "--output",
         out.to_str().unwrap(),
+        "--long-duration",
+        "20m",
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report = std::fs::read_to_string(out.join("qualification.md")).unwrap();

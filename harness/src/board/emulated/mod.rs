@@ -467,6 +467,10 @@ impl Board for EmulatedBoard {
         self.control(json!({"cmd": "power_on"})).await.map(drop)
     }
 
+    fn memory_bytes(&self) -> Option<u64> {
+        crate::board::resident_bytes(self.child.id()?)
+    }
+
     async fn shutdown(mut self: Box<Self>) -> Result<(), BoardError> {
         if let Some(pid) = self.child.id() {
             let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));

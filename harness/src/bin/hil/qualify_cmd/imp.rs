@@ -73,6 +73,15 @@ pub struct QualifyArgs {
     /// the workspace).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
+    /// How long the long-duration case runs, in board time (e.g. "10m"; default: the
+    /// case file's, 2 hours). The rig clock runs it faster where the rig allows.
+    #[arg(long, value_name = "D", value_parser = long_duration)]
+    long_duration: Option<String>,
+}
+
+/// A `--long-duration` value: a duration as scenarios write them.
+fn long_duration(text: &str) -> Result<String, String> {
+    harness::scenario::parse_duration(text).map(|_| text.to_owned())
 }
 
 /// Runs `hil qualify`: exit 0 when every case passed (with warnings or without), 1 when one
@@ -91,7 +100,10 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
         .clone()
         .unwrap_or_else(|| workspace_root().join("target").join("hil").join("qualify"));
     let dir = args.cases.clone().unwrap_or_else(default_dir);
-    let cases = cases(&dir, args.case.as_deref(), &output)?;
+    let mut cases = cases(&dir, args.case.as_deref(), &output)?;
+    if let Some(duration) = &args.long_duration {
+        super::cases::with_long_duration(&mut cases, duration);
+    }
     let at_once = if one_at_a_time(&rig).is_some() {
         1
     } else {
