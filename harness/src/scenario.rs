@@ -232,6 +232,28 @@ impl Scenario {
             .file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     }
+
+    /// The scenario with the `for` of every top-level `long_duration` step set to
+    /// `duration` (`hil qualify --long-duration`). The file's text is changed and parsed
+    /// again, since steps are read from it when they run; a `duration` that is not one is
+    /// the located error `load` would give.
+    pub fn with_long_duration(&self, duration: &str) -> Result<Scenario, ScenarioError> {
+        let mut places: Vec<std::ops::Range<usize>> = self
+            .steps
+            .iter()
+            .filter_map(|step| match step.get() {
+                Step::LongDuration(s) => Some(s.for_.0.span()),
+                _ => None,
+            })
+            .collect();
+        places.sort_by_key(|place| std::cmp::Reverse(place.start));
+        let mut text = self.text.clone();
+        for place in places {
+            let quoted = toml::Value::String(duration.to_owned()).to_string();
+            text.replace_range(place, &quoted);
+        }
+        Self::parse(&self.path, &text)
+    }
 }
 
 /// The JSON Schema of scenario files, pretty-printed.

@@ -406,3 +406,20 @@ fn publish_via_http_is_for_the_cloud_not_for_a_client() {
     );
     assert!(message.contains("unknown variant"), "{message}");
 }
+
+#[test]
+fn a_long_duration_can_be_shortened_and_the_new_text_is_what_runs() {
+    let text = "name = \"x\"\n[[step]]\nlong_duration = { board = \"dut\", for = \"2h\" }\n";
+    let scenario = parse(text).unwrap();
+    let short = scenario.with_long_duration("20m").unwrap();
+    let Step::LongDuration(s) = short.step_filled(0, &BTreeMap::new()).unwrap() else {
+        panic!("not a long_duration step");
+    };
+    assert_eq!(s.for_.get(), "20m");
+    let error = scenario.with_long_duration("soon").unwrap_err();
+    assert!(
+        error.message().contains("not a duration"),
+        "{}",
+        error.message()
+    );
+}

@@ -73,15 +73,11 @@ pub fn default_dir() -> PathBuf {
         .join("qualification")
 }
 
-/// Sets the stretch of every `long_duration` step of `cases` to `duration` (a duration as
-/// scenarios write it, already checked): `hil qualify --long-duration`.
-pub fn with_long_duration(cases: &mut [Scenario], duration: &str) {
+/// Sets the stretch of every `long_duration` step of `cases` to `duration`: `hil qualify
+/// --long-duration`.
+pub fn with_long_duration(cases: &mut [Scenario], duration: &str) -> miette::Result<()> {
     for case in cases {
-        for step in &mut case.steps {
-            if let harness::scenario::Step::LongDuration(s) = step.0.get_mut() {
-                let span = s.for_.0.span();
-                s.for_ = harness::scenario::Span(toml::Spanned::new(span, duration.to_owned()));
-            }
-        }
+        *case = case.with_long_duration(duration)?;
     }
+    Ok(())
 }

@@ -102,7 +102,7 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     let dir = args.cases.clone().unwrap_or_else(default_dir);
     let mut cases = cases(&dir, args.case.as_deref(), &output)?;
     if let Some(duration) = &args.long_duration {
-        super::cases::with_long_duration(&mut cases, duration);
+        super::cases::with_long_duration(&mut cases, duration)?;
     }
     let at_once = if one_at_a_time(&rig).is_some() {
         1
