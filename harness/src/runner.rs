@@ -54,7 +54,7 @@ pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
 pub use start::{open_pki, start_board, start_broker, start_embedded_broker};
-pub use tls_cases::{SuiteVerdict, cipher_suite_verdict, padded_payload};
+pub use tls_cases::{SuiteNote, SuiteVerdict, cipher_suite_verdict, padded_payload};
 pub use tokio_util::sync::CancellationToken;
 pub use world::DEFAULT_COMMAND_TIMEOUT;
 
