@@ -45,6 +45,7 @@ mod needs;
 mod packets;
 mod snapshot_step;
 mod start;
+mod tls_cases;
 mod world;
 pub use backoff::{
     Attempt, BackoffVerdict, FINAL_RATIO, MAX_DELAYS, PASS_RATIO, attempts_in, backoff_verdict,
@@ -54,6 +55,7 @@ pub use clients::DEFAULT_CLIENT_TIMEOUT;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
 pub use start::{open_pki, start_board, start_broker, start_embedded_broker};
+pub use tls_cases::{SuiteNote, SuiteVerdict, cipher_suite_verdict, padded_payload};
 pub use tokio_util::sync::CancellationToken;
 pub use world::DEFAULT_COMMAND_TIMEOUT;
 

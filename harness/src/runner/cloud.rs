@@ -55,6 +55,7 @@ impl World {
                 }
                 "expired" => crate::pki::BadServerCert::Expired,
                 "wrong_name" => crate::pki::BadServerCert::WrongName,
+                "large" => crate::pki::BadServerCert::Large,
                 _ => crate::pki::BadServerCert::Untrusted,
             };
             let names = [broker.endpoint(), "localhost", "127.0.0.1"];

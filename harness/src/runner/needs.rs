@@ -51,7 +51,10 @@ pub fn need_of(scenario: &Scenario, step: &Step) -> Option<Need> {
         }
         Step::Certificate(_) | Step::Ca(_) => Some(Need::ControlPlane("certificate registries")),
         Step::Fault(_) => Some(Need::Faults),
-        Step::ExpectBackoff(_) | Step::ExpectRetry(_) | Step::ExpectPacket(_) => Some(Need::Tap),
+        Step::ExpectBackoff(_)
+        | Step::ExpectRetry(_)
+        | Step::ExpectPacket(_)
+        | Step::ExpectCipherSuites(_) => Some(Need::Tap),
         Step::LongDuration(_) => Some(Need::Faults),
         Step::BrokerRestart(_) => Some(Need::Restart),
         Step::ExpectDisconnected(_) => Some(Need::ControlPlane("policy enforcement")),

@@ -268,6 +268,7 @@ impl World {
             Step::ExpectRetry(s) => self.expect_retry(s).await,
             Step::ExpectPacket(s) => self.expect_packet(s).await,
             Step::LongDuration(s) => self.long_duration(s).await,
+            Step::ExpectCipherSuites(s) => self.expect_cipher_suites(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
             Step::Connect(s) => self.connect(s).await,
@@ -371,6 +372,11 @@ impl World {
             (Some(text), _) => text.clone(),
             (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
             (None, None) => String::new(),
+        };
+        let payload = match &s.size {
+            Some(size) => super::tls_cases::padded_payload(payload, s.json.is_some(), *size.get())
+                .map_err(|why| mismatch(format!("a payload of {} bytes", size.get()), why))?,
+            None => payload,
         };
         let qos = if s.qos1 {
             rumqttc::QoS::AtLeastOnce

@@ -1,7 +1,8 @@
-//! The step types that judge a board's MQTT packets as the broker's tap recorded them:
+//! The step types that judge a board's packets as the broker's tap recorded them:
 //! `expect_retry` (an unacknowledged PUBLISH or SUBSCRIBE resent as MQTT and Device
-//! Advisor want it) and `expect_packet` (how many packets of a kind the board has sent).
-//! Field docs become the descriptions in the generated JSON Schema.
+//! Advisor want it), `expect_packet` (how many packets of a kind the board has sent) and
+//! `expect_cipher_suites` (the cipher suites of the board's TLS ClientHello). Field docs
+//! become the descriptions in the generated JSON Schema.
 
 use super::{BoardName, Span};
 use schemars::JsonSchema;
@@ -114,4 +115,21 @@ pub struct LongDurationStep {
     pub every: Option<Span<String>>,
     /// How long the board may take to stream again after a disruption (default 2 minutes).
     pub recover: Option<Span<String>>,
+}
+
+/// `expect_cipher_suites`: the cipher suites the board offers in its TLS ClientHello,
+/// judged against AWS IoT Core's default security policy as Device Advisor's "TLS Device
+/// Support for AWS IoT recommended Cipher Suites" does: a pass when they hold a
+/// recommended suite and nothing AWS does not support, a pass with a warning when they
+/// hold a supported suite but no recommended one or something unsupported, a failure when
+/// they hold no supported suite. The handshake judged is the board's latest accepted one
+/// (waiting up to `within` for one). Each suite offered is noted on the timeline.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCipherSuitesStep {
+    /// Board (its certificate identifies its handshakes).
+    pub board: BoardName,
+    /// Deadline for an accepted handshake of the board, from the step's start (board
+    /// time).
+    pub within: Span<String>,
 }

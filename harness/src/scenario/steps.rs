@@ -2,7 +2,9 @@
 //!
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
-use super::{BoardName, ExpectPacketStep, ExpectRetryStep, LongDurationStep, Span};
+use super::{
+    BoardName, ExpectCipherSuitesStep, ExpectPacketStep, ExpectRetryStep, LongDurationStep, Span,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -182,6 +184,9 @@ pub struct PublishStep {
     /// Retain.
     #[serde(default)]
     pub retain: bool,
+    /// Pad the payload with `x`s to this many bytes (Device Advisor's large payload, for
+    /// TLS Receive Maximum Size Fragments): a JSON payload gets a `padding` member.
+    pub size: Option<Span<u32>>,
     /// How a cloud-side message reaches the broker: `mqtt` (default, the operator's
     /// connection) or `http` (AWS IoT's `iot-data` Publish API, as cloud-side code calls
     /// it through boto3; the embedded broker only). Not with `client`.
@@ -281,7 +286,7 @@ pub struct FaultStep {
     #[serde(default)]
     pub expire_session: bool,
     /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
-    /// connections, or `restore` the good one.
+    /// connections, a valid but `large` chain (10 KiB or more), or `restore` the good one.
     pub server_cert: Option<Span<String>>,
     /// Disarm every fault.
     #[serde(default)]
@@ -477,6 +482,8 @@ pub enum Step {
     ExpectPacket(ExpectPacketStep),
     /// Device Advisor's long-duration suite.
     LongDuration(LongDurationStep),
+    /// The cipher suites a board's ClientHello offers.
+    ExpectCipherSuites(ExpectCipherSuitesStep),
     /// Broker restart.
     BrokerRestart(BrokerRestartStep),
     /// Connect a scenario client.
@@ -520,6 +527,7 @@ impl Step {
             Step::ExpectRetry(_) => "expect_retry",
             Step::ExpectPacket(_) => "expect_packet",
             Step::LongDuration(_) => "long_duration",
+            Step::ExpectCipherSuites(_) => "expect_cipher_suites",
             Step::BrokerRestart(_) => "broker_restart",
             Step::Connect(_) => "connect",
             Step::Subscribe(_) => "subscribe",
@@ -547,6 +555,7 @@ impl Step {
             Step::ExpectRetry(s) => Some(&s.board),
             Step::ExpectPacket(s) => Some(&s.board),
             Step::LongDuration(s) => Some(&s.board),
+            Step::ExpectCipherSuites(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
             Step::ExpectMessage(_)

@@ -224,7 +224,7 @@ fn faults_and_backoff_are_checked() {
     assert!(message.contains("puback, suback or pingresp"), "{message}");
     let (message, _) = error_at("name = \"x\"\n[[step]]\nfault = { server_cert = \"stale\" }\n");
     assert!(
-        message.contains("expired, wrong_name, untrusted or restore"),
+        message.contains("expired, wrong_name, untrusted, large or restore"),
         "{message}"
     );
     let error = parse("name = \"x\"\n[[step]]\nfault = { withhold_connack = 2, clear = true }\n")

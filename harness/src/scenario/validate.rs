@@ -133,6 +133,16 @@ impl Scenario {
                             None,
                         ));
                     }
+                    if let Some(size) = &s.size
+                        && *size.get() > 128 * 1024
+                    {
+                        return Err(self.error_at(
+                            size,
+                            "a payload over 128 KiB, AWS IoT Core's limit",
+                            "at most 131072",
+                            None,
+                        ));
+                    }
                     if let (Some(via), Some(_)) = (&s.via, &s.client)
                         && *via.get() == PublishVia::Http
                     {
@@ -212,6 +222,9 @@ impl Scenario {
                     for span in [&s.every, &s.recover].into_iter().flatten() {
                         self.duration(span)?;
                     }
+                }
+                Step::ExpectCipherSuites(s) => {
+                    self.duration(&s.within)?;
                 }
                 Step::ExpectBackoff(s) => {
                     self.duration(&s.within)?;
@@ -320,11 +333,12 @@ impl Scenario {
             ));
         }
         if let Some(cert) = &s.server_cert
-            && !["expired", "wrong_name", "untrusted", "restore"].contains(&cert.get().as_str())
+            && !["expired", "wrong_name", "untrusted", "large", "restore"]
+                .contains(&cert.get().as_str())
         {
             return Err(self.error_at(
                 cert,
-                "server_cert is expired, wrong_name, untrusted or restore",
+                "server_cert is expired, wrong_name, untrusted, large or restore",
                 "unknown",
                 None,
             ));

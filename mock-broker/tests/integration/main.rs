@@ -1,5 +1,6 @@
 //! Integration tests of the mock broker over real sockets and TLS: conformance with
-//! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
+//! rumqttc and Debian's mosquitto clients, TLS refusals, what Device Advisor's TLS cases
+//! need (a large chain, 16 KiB records, the cipher suites offered), AWS limits, bad input, faults,
 //! persistence, AWS IoT Core's behaviour as measured on the live service, the Jobs
 //! service, and a bounded random-bytes test.
 
@@ -19,4 +20,5 @@ mod random_bytes;
 mod runtime_trust;
 mod serve_binary;
 mod support;
+mod tls_cases;
 mod tls_negatives;

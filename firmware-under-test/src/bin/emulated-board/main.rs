@@ -13,6 +13,7 @@ mod lenient;
 mod network;
 mod nvm;
 mod pty;
+mod record_limit;
 mod secure_element;
 mod sensors;
 mod wifi;
@@ -59,7 +60,8 @@ pub struct Args {
     seed: Option<u64>,
     /// Break one AWS IoT Device Advisor rule on purpose (repeatable), to see its
     /// qualification case fail: no-client-cert, accept-any-server-name, accept-any-issuer,
-    /// accept-expired-server-cert, wrong-client-id, no-backoff, no-jitter, no-telemetry,
+    /// accept-expired-server-cert, small-tls-buffer, small-cert-buffer, tls12-chacha-only,
+    /// wrong-client-id, no-backoff, no-jitter, no-telemetry,
     /// no-dup, no-subscribe, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
     /// never-resubscribe, no-shadow-report, leak-per-connection.
     #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
