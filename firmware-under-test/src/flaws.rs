@@ -34,7 +34,7 @@ pub enum Flaw {
     /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
     /// No Puback).
     NoDup,
-    /// Never subscribes to its shadow delta topic (fails MQTT Subscribe).
+    /// Never subscribes, to its shadow delta or its jobs topics (fails MQTT Subscribe).
     NoSubscribe,
     /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
     NoSubscribeRetry,
@@ -48,11 +48,14 @@ pub enum Flaw {
     NeverResubscribe,
     /// Does not report the shadow's `toggle` back (fails Shadow Update Reported State).
     NoShadowReport,
+    /// Starts jobs and applies them, but never reports their outcome: they stay
+    /// IN_PROGRESS (fails Job Execution).
+    JobsNeverComplete,
 }
 
 impl Flaw {
     /// Every flaw, in the order of the cases they break.
-    pub const ALL: [Flaw; 15] = [
+    pub const ALL: [Flaw; 16] = [
         Flaw::NoClientCert,
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
@@ -68,6 +71,7 @@ impl Flaw {
         Flaw::CleanSessionAlways,
         Flaw::NeverResubscribe,
         Flaw::NoShadowReport,
+        Flaw::JobsNeverComplete,
     ];
 
     /// The kebab-case name, e.g. `no-jitter`.
@@ -88,6 +92,7 @@ impl Flaw {
             Flaw::CleanSessionAlways => "clean-session-always",
             Flaw::NeverResubscribe => "never-resubscribe",
             Flaw::NoShadowReport => "no-shadow-report",
+            Flaw::JobsNeverComplete => "jobs-never-complete",
         }
     }
 

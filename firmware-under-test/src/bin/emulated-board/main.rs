@@ -61,7 +61,7 @@ pub struct Args {
     /// qualification case fail: no-client-cert, accept-any-server-name, accept-any-issuer,
     /// accept-expired-server-cert, wrong-client-id, no-backoff, no-jitter, no-telemetry,
     /// no-dup, no-subscribe, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
-    /// never-resubscribe, no-shadow-report.
+    /// never-resubscribe, no-shadow-report, jobs-never-complete.
     #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
     flaws: Vec<Flaw>,
 }
