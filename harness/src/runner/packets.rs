@@ -133,7 +133,7 @@ pub fn packets_sent(entries: &[Entry], client_id: &str, packet: BoardPacket) -> 
 
 impl World {
     /// Waits for a new timeline entry until `deadline`; false when the deadline passed.
-    async fn next_entry(
+    pub(super) async fn next_entry(
         live: &mut tokio::sync::broadcast::Receiver<Entry>,
         deadline: tokio::time::Instant,
     ) -> bool {

@@ -2,7 +2,7 @@
 //!
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
-use super::{BoardName, ExpectPacketStep, ExpectRetryStep, Span};
+use super::{BoardName, ExpectJobStep, ExpectPacketStep, ExpectRetryStep, JobStep, Span};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -467,6 +467,10 @@ pub enum Step {
     Ca(CaStep),
     /// Compare with a stored snapshot.
     Snapshot(SnapshotStep),
+    /// Create a job for a board.
+    Job(JobStep),
+    /// A board's job execution status.
+    ExpectJob(ExpectJobStep),
     /// Steps run at once; the block fails as soon as one fails, passes when all pass.
     #[schemars(with = "Vec<Step>")]
     Parallel(Vec<Span<Step>>),
@@ -503,6 +507,8 @@ impl Step {
             Step::ExpectDisconnected(_) => "expect_disconnected",
             Step::Ca(_) => "ca",
             Step::Snapshot(_) => "snapshot",
+            Step::Job(_) => "job",
+            Step::ExpectJob(_) => "expect_job",
             Step::Parallel(_) => "parallel",
         }
     }
@@ -525,6 +531,8 @@ impl Step {
             Step::ExpectPacket(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
+            Step::Job(s) => Some(&s.board),
+            Step::ExpectJob(s) => Some(&s.board),
             Step::ExpectMessage(_)
             | Step::ExpectNoMessage(_)
             | Step::Publish(_)

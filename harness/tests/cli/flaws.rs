@@ -54,6 +54,7 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
 #[case::session_expiry("never-resubscribe", "MQTT Persistent Session Expiry")]
 #[case::shadow_start_up("no-shadow-report", "Shadow Publish Reported State")]
 #[case::shadow_update("no-shadow-report", "Shadow Update Reported State")]
+#[case::job_execution("jobs-never-complete", "Job Execution")]
 fn each_flaw_fails_its_case(#[case] flaw: &str, #[case] case: &str) {
     let (code, report) = qualify_with(flaw, case);
     assert_eq!(code, 1, "{report}");
