@@ -44,7 +44,7 @@ pub enum Flaw {
     /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
     /// No Puback).
     NoDup,
-    /// Never subscribes to its shadow delta topic (fails MQTT Subscribe).
+    /// Never subscribes, to its shadow delta or its jobs topics (fails MQTT Subscribe).
     NoSubscribe,
     /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
     NoSubscribeRetry,
@@ -61,11 +61,14 @@ pub enum Flaw {
     /// Platform: leaks 512 KiB of memory with every connection it opens (fails MQTT Long
     /// Duration, which watches the board's memory).
     LeakPerConnection,
+    /// Starts jobs and applies them, but never reports their outcome: they stay
+    /// IN_PROGRESS (fails Job Execution).
+    JobsNeverComplete,
 }
 
 impl Flaw {
     /// Every flaw, in the order of the cases they break.
-    pub const ALL: [Flaw; 19] = [
+    pub const ALL: [Flaw; 20] = [
         Flaw::NoClientCert,
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
@@ -85,6 +88,7 @@ impl Flaw {
         Flaw::NeverResubscribe,
         Flaw::NoShadowReport,
         Flaw::LeakPerConnection,
+        Flaw::JobsNeverComplete,
     ];
 
     /// The kebab-case name, e.g. `no-jitter`.
@@ -109,6 +113,7 @@ impl Flaw {
             Flaw::NeverResubscribe => "never-resubscribe",
             Flaw::NoShadowReport => "no-shadow-report",
             Flaw::LeakPerConnection => "leak-per-connection",
+            Flaw::JobsNeverComplete => "jobs-never-complete",
         }
     }
 
@@ -180,7 +185,7 @@ mod tests {
         assert!(set.has(Flaw::NoDup) && set.has(Flaw::NoJitter));
         assert!(!set.has(Flaw::NoBackoff));
         assert!(Flaws::NONE.is_empty() && !set.is_empty());
-        let listed: heapless::Vec<Flaw, 19> = set.iter().collect();
+        let listed: heapless::Vec<Flaw, 20> = set.iter().collect();
         assert_eq!(listed.as_slice(), [Flaw::NoJitter, Flaw::NoDup]);
     }
 }

@@ -39,6 +39,7 @@ mod backoff;
 mod clients;
 mod cloud;
 mod expect;
+mod jobs;
 mod long_duration;
 mod message;
 mod needs;
@@ -52,6 +53,7 @@ pub use backoff::{
     backoff_warning,
 };
 pub use clients::DEFAULT_CLIENT_TIMEOUT;
+pub use jobs::job_history;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
 pub use start::{open_pki, start_board, start_broker, start_embedded_broker};

@@ -45,12 +45,14 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
+mod job_steps;
 mod packet_steps;
 mod step_strings;
 mod steps;
 mod text_checks;
 mod validate;
 mod variables;
+pub use job_steps::*;
 pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;
 pub use steps::*;

@@ -1,9 +1,16 @@
 //! The connection's life: Wi-Fi, transport, CONNECT and CONNACK, keep-alive, QoS 1 and
 //! SUBSCRIBE retries, telemetry, and the backoff between attempts; plus the LED patterns
 //! that show where it stands.
+//!
+//! The board subscribes once per session, with one SUBSCRIBE for all its filters (the
+//! shadow delta and the jobs topics): one packet id, one SUBACK, resent whole when the
+//! SUBACK does not come. A session the broker resumed (CONNACK's session present) keeps
+//! them, so the board does not subscribe again, unless its SUBACK never came.
 
 use super::output::{LOG_INFO, LOG_WARN};
-use super::{Action, Actions, Board, Payload, Phase, Qos, Topic, delta_topic, push};
+use super::{
+    Action, Actions, Board, Filters, Payload, Phase, Qos, Topic, delta_topic, jobs_filters, push,
+};
 use crate::credentials::ThingName;
 use crate::flaws::Flaw;
 use crate::hardware::Hardware;
@@ -49,6 +56,17 @@ impl Session {
         self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
         self.next_pkid
     }
+}
+
+/// What the board subscribes to, in one SUBSCRIBE: its shadow delta, then the jobs
+/// topics.
+fn filters(thing: &str) -> Filters {
+    let mut filters = Filters::new();
+    let _ = filters.push(delta_topic(thing));
+    for filter in jobs_filters(thing) {
+        let _ = filters.push(filter);
+    }
+    filters
 }
 
 impl Board {
@@ -138,8 +156,8 @@ impl Board {
         {
             s.subscription = Some((pkid, now));
             s.last_sent = now;
-            let filter = delta_topic(&thing);
-            push(out, Action::MqttSubscribe { filter, pkid });
+            let filters = filters(&thing);
+            push(out, Action::MqttSubscribe { filters, pkid });
         }
         for m in s.inflight.iter_mut() {
             if now >= m.sent_at + config.ack_timeout {
@@ -265,7 +283,7 @@ impl Board {
         }
         let thing = self.thing_name(hw);
         self.log(LOG_INFO, format_args!("mqtt: connected as {thing}"));
-        // The subscription survives in a resumed session: subscribing again is not needed
+        // The subscriptions survive in a resumed session: subscribing again is not needed
         // (Device Advisor's Persistent Session case checks that it is not done). A session
         // the broker did not keep, or one whose SUBACK never came, is subscribed anew.
         let flaws = self.config.flaws;
@@ -296,7 +314,7 @@ impl Board {
             push(
                 out,
                 Action::MqttSubscribe {
-                    filter: delta_topic(&thing),
+                    filters: filters(&thing),
                     pkid,
                 },
             );
@@ -309,6 +327,7 @@ impl Board {
             let toggle = u32::from(self.yellow_held.unwrap_or(false));
             self.report_toggle(now, &thing, toggle, out);
         }
+        self.jobs_connected(now, &thing, out);
         self.tick_connected(now, hw, out);
     }
 

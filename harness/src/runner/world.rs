@@ -275,6 +275,8 @@ impl World {
             Step::Subscribe(s) => self.subscribe(s).await,
             Step::ExpectDisconnected(s) => self.expect_disconnected(s).await,
             Step::Snapshot(s) => self.snapshot(scenario, s),
+            Step::Job(s) => self.create_job(s).await,
+            Step::ExpectJob(s) => self.expect_job(s).await,
             Step::Parallel(steps) => self.parallel(scenario, steps).await,
         }
     }

@@ -3,7 +3,8 @@
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
 use super::{
-    BoardName, ExpectCipherSuitesStep, ExpectPacketStep, ExpectRetryStep, LongDurationStep, Span,
+    BoardName, ExpectCipherSuitesStep, ExpectJobStep, ExpectPacketStep, ExpectRetryStep, JobStep,
+    LongDurationStep, Span,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -496,6 +497,10 @@ pub enum Step {
     Ca(CaStep),
     /// Compare with a stored snapshot.
     Snapshot(SnapshotStep),
+    /// Create a job for a board.
+    Job(JobStep),
+    /// A board's job execution status.
+    ExpectJob(ExpectJobStep),
     /// Steps run at once; the block fails as soon as one fails, passes when all pass.
     #[schemars(with = "Vec<Step>")]
     Parallel(Vec<Span<Step>>),
@@ -534,6 +539,8 @@ impl Step {
             Step::ExpectDisconnected(_) => "expect_disconnected",
             Step::Ca(_) => "ca",
             Step::Snapshot(_) => "snapshot",
+            Step::Job(_) => "job",
+            Step::ExpectJob(_) => "expect_job",
             Step::Parallel(_) => "parallel",
         }
     }
@@ -558,6 +565,8 @@ impl Step {
             Step::ExpectCipherSuites(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
+            Step::Job(s) => Some(&s.board),
+            Step::ExpectJob(s) => Some(&s.board),
             Step::ExpectMessage(_)
             | Step::ExpectNoMessage(_)
             | Step::Publish(_)

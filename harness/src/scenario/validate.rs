@@ -226,6 +226,13 @@ impl Scenario {
                 Step::ExpectCipherSuites(s) => {
                     self.duration(&s.within)?;
                 }
+                Step::Job(s) => self.job_id(&s.id)?,
+                Step::ExpectJob(s) => {
+                    self.job_id(&s.id)?;
+                    self.duration(&s.within)?;
+                    let statuses = mock_broker::aws::jobs::ExecutionStatus::ALL.map(|s| s.as_str());
+                    self.status(&s.status, &statuses)?;
+                }
                 Step::ExpectBackoff(s) => {
                     self.duration(&s.within)?;
                     if s.attempts < 4 {
@@ -286,6 +293,18 @@ impl Scenario {
                 None,
             ))
         }
+    }
+
+    fn job_id(&self, id: &Span<String>) -> Result<(), ScenarioError> {
+        if mock_broker::aws::jobs::valid_job_id(id.get()) {
+            return Ok(());
+        }
+        Err(self.error_at(
+            id,
+            format!("{:?} is not a job id", id.get()),
+            "1 to 64 letters, digits, _ and -",
+            None,
+        ))
     }
 
     fn qos(&self, qos: &Span<u8>) -> Result<(), ScenarioError> {

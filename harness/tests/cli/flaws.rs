@@ -66,6 +66,7 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
 #[case::shadow_update("no-shadow-report", "Shadow Update Reported State")]
 #[case::long_duration_qos1("clean-session-always", "MQTT Long Duration")]
 #[case::long_duration_memory("leak-per-connection", "MQTT Long Duration")]
+#[case::job_execution("jobs-never-complete", "Job Execution")]
 fn each_flaw_fails_its_case(#[case] flaw: &str, #[case] case: &str) {
     let (code, report) = qualify_with(flaw, case);
     assert_eq!(code, 1, "{report}");

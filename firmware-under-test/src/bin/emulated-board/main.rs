@@ -63,7 +63,7 @@ pub struct Args {
     /// accept-expired-server-cert, small-tls-buffer, small-cert-buffer, tls12-chacha-only,
     /// wrong-client-id, no-backoff, no-jitter, no-telemetry,
     /// no-dup, no-subscribe, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
-    /// never-resubscribe, no-shadow-report, leak-per-connection.
+    /// never-resubscribe, no-shadow-report, leak-per-connection, jobs-never-complete.
     #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
     flaws: Vec<Flaw>,
 }

@@ -149,8 +149,8 @@ impl Rig {
     }
 
     /// Boots, joins Wi-Fi, opens the transport and gets CONNACK; acknowledges the shadow
-    /// report the first connection publishes (so only the test's own QoS 1 messages are
-    /// in flight).
+    /// report and the jobs `start-next` request the first connection publishes (so only
+    /// the test's own QoS 1 messages are in flight).
     fn connect(&mut self) -> Vec<Action> {
         self.feed(Input::Boot);
         self.feed(Input::WifiJoined);
@@ -162,7 +162,7 @@ impl Rig {
         });
         for action in &actions {
             if let Action::MqttPublish { topic, pkid, .. } = action
-                && topic.ends_with("/shadow/update")
+                && (topic.ends_with("/shadow/update") || topic.ends_with("/jobs/start-next"))
             {
                 self.feed(Input::PubAck { pkid: *pkid });
             }
@@ -210,5 +210,6 @@ fn publishes(actions: &[(u64, Action)]) -> Vec<(u64, String, String, u16, bool)>
 mod commands;
 mod connection;
 mod flaws;
+mod jobs;
 mod session;
 mod shadow;
