@@ -8,6 +8,14 @@
 //! one cause is one line in a report). A board's cause for a failed attempt is the
 //! broker's reason when the broker refused that attempt (it knows why: "certificate is
 //! REVOKED"), else what the board saw ("closed before CONNACK: closed by the server").
+//!
+//! The two views of one failure come on two streams (the broker's tap, the board's lines)
+//! in no fixed order, and a board may be back with its next attempt before the broker's
+//! word on the last one is read. So a broker close is matched to its attempt exactly: the
+//! broker's connection is the client at a TCP port (its TLS accept), the board says which
+//! port each attempt has (`tls_up`). Whichever view comes first waits for the other; a
+//! board-view count moves to the broker's reason when that comes later. Without a port
+//! (a connection whose port is not known), a close is the board's attempt under way.
 
 use super::events::{BoardEvent, BoardEventKind, BrokerObservation};
 use super::stats::Distribution;
@@ -37,12 +45,20 @@ pub struct BoardRecord {
     pub fatal: bool,
     /// The cause of its last failed attempt.
     pub last_failure: Option<String>,
-    /// The broker's reason for refusing the attempt under way, if it did.
+    /// Attempts whose failure is waiting for its other view, by attempt number.
     #[serde(skip)]
-    attempt_refusal: Option<String>,
-    /// The cause counted for the attempt under way, if its failure was counted, and
-    /// whether it was the broker's.
+    pending: HashMap<u32, Attempt>,
+    /// The attempt `last_failure` is of.
     #[serde(skip)]
+    last_failed_attempt: u32,
+}
+
+/// One attempt's failure, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Attempt {
+    /// The broker's reason, come before the board's view.
+    broker: Option<String>,
+    /// The cause counted, and whether it was the broker's.
     counted: Option<(String, bool)>,
 }
 
@@ -122,6 +138,12 @@ pub struct Accounting {
     registration_events: u64,
     telemetry_messages: u64,
     counts: Counts,
+    /// The broker's connection ids and their clients' TCP ports (TLS accepted).
+    conn_ports: HashMap<u64, u16>,
+    /// TCP ports and the board and attempt using them (`tls_up`).
+    port_attempts: HashMap<u16, (usize, u32)>,
+    /// Broker refusals whose port no board has claimed yet.
+    early_refusals: HashMap<u16, String>,
 }
 
 /// Running counts, cheap to read after every event (for progress displays).
@@ -171,9 +193,10 @@ impl Accounting {
     /// Feeds one of the boards' events (lines without a board, or for a board out of
     /// range, are ignored).
     pub fn record(&mut self, event: &BoardEvent) {
-        let Some(record) = event.board.and_then(|b| self.boards.get_mut(b)) else {
+        let Some(board) = event.board.filter(|&b| b < self.boards.len()) else {
             return;
         };
+        let record = &mut self.boards[board];
         let t = event.t_ms;
         let failure = match &event.kind {
             BoardEventKind::PowerOn => {
@@ -182,8 +205,16 @@ impl Accounting {
             }
             BoardEventKind::Connecting { .. } => {
                 record.attempts += 1;
-                record.attempt_refusal = None;
-                record.counted = None;
+                None
+            }
+            BoardEventKind::TlsUp { port: Some(port) } => {
+                let attempt = record.attempts;
+                match self.early_refusals.remove(port) {
+                    Some(cause) => self.refuse_attempt(board, attempt, cause),
+                    None => {
+                        self.port_attempts.insert(*port, (board, attempt));
+                    }
+                }
                 None
             }
             BoardEventKind::Connack { accepted: true } => {
@@ -221,14 +252,53 @@ impl Accounting {
             _ => None,
         };
         if let Some(board_view) = failure {
-            let (cause, brokers) = match record.attempt_refusal.take() {
-                Some(refusal) => (refusal, true),
-                None => (group(&board_view), false),
-            };
-            *self.attempt_failures.entry(cause.clone()).or_default() += 1;
-            self.counts.failed_attempts += 1;
-            record.last_failure = Some(cause.clone());
-            record.counted = Some((cause, brokers));
+            self.attempt_failed(board, group(&board_view));
+        }
+    }
+
+    /// The board's attempt under way failed as the board saw it: counted with the broker's
+    /// reason if that is in, else with the board's (which the broker's replaces later).
+    fn attempt_failed(&mut self, board: usize, board_view: String) {
+        let record = &mut self.boards[board];
+        let attempt = record.pending.entry(record.attempts).or_default();
+        if attempt.counted.is_some() {
+            return;
+        }
+        let (cause, brokers) = match attempt.broker.take() {
+            Some(cause) => (cause, true),
+            None => (board_view, false),
+        };
+        attempt.counted = Some((cause.clone(), brokers));
+        if brokers {
+            record.pending.remove(&record.attempts);
+        }
+        record.last_failure = Some(cause.clone());
+        record.last_failed_attempt = record.attempts;
+        *self.attempt_failures.entry(cause).or_default() += 1;
+        self.counts.failed_attempts += 1;
+    }
+
+    /// The broker refused `board`'s attempt `number`; see the module documentation.
+    fn refuse_attempt(&mut self, board: usize, number: u32, cause: String) {
+        let record = &mut self.boards[board];
+        let attempt = record.pending.entry(number).or_default();
+        match attempt.counted.take() {
+            Some((counted, false)) => {
+                record.pending.remove(&number);
+                if let Some(count) = self.attempt_failures.get_mut(&counted) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.attempt_failures.remove(&counted);
+                    }
+                }
+                *self.attempt_failures.entry(cause.clone()).or_default() += 1;
+                if number == record.last_failed_attempt {
+                    record.last_failure = Some(cause);
+                }
+            }
+            // Counted with the broker's reason already: a second close of one attempt.
+            Some(counted @ (_, true)) => attempt.counted = Some(counted),
+            None => attempt.broker = Some(cause),
         }
     }
 
@@ -242,9 +312,28 @@ impl Accounting {
                     self.boards[board].registered = true;
                 }
             }
-            BrokerObservation::Refused { client_id, reason } => {
-                if let Some(&board) = self.by_thing.get(client_id) {
-                    self.refused(board, group(reason));
+            BrokerObservation::Accepted { conn, port } => {
+                self.conn_ports.insert(*conn, *port);
+            }
+            BrokerObservation::Refused {
+                conn,
+                client_id,
+                reason,
+            } => {
+                let port = self.conn_ports.remove(conn);
+                let Some(&board) = self.by_thing.get(client_id) else {
+                    return;
+                };
+                let cause = group(reason);
+                match port.map(|port| (port, self.port_attempts.remove(&port))) {
+                    Some((_, Some((board, attempt)))) => self.refuse_attempt(board, attempt, cause),
+                    Some((port, None)) => {
+                        self.early_refusals.insert(port, cause);
+                    }
+                    None => {
+                        let attempt = self.boards[board].attempts;
+                        self.refuse_attempt(board, attempt, cause);
+                    }
                 }
             }
             BrokerObservation::TlsRefused {
@@ -252,7 +341,8 @@ impl Accounting {
                 reason,
             } => {
                 if let Some(&board) = self.by_certificate.get(certificate_id) {
-                    self.refused(board, group(&format!("TLS: {reason}")));
+                    let attempt = self.boards[board].attempts;
+                    self.refuse_attempt(board, attempt, group(&format!("TLS: {reason}")));
                 }
             }
             BrokerObservation::Telemetry { client_id } => {
@@ -260,29 +350,6 @@ impl Accounting {
                     self.telemetry_messages += 1;
                 }
             }
-        }
-    }
-
-    /// The broker refused `board`'s attempt under way. The two views of one failure race
-    /// (the broker's tap, the board's line): when the board's was counted first, its
-    /// count moves to the broker's reason.
-    fn refused(&mut self, board: usize, cause: String) {
-        let record = &mut self.boards[board];
-        match record.counted.take() {
-            Some((counted, false)) => {
-                if let Some(count) = self.attempt_failures.get_mut(&counted) {
-                    *count -= 1;
-                    if *count == 0 {
-                        self.attempt_failures.remove(&counted);
-                    }
-                }
-                *self.attempt_failures.entry(cause.clone()).or_default() += 1;
-                record.last_failure = Some(cause.clone());
-                record.counted = Some((cause, true));
-            }
-            // Counted with the broker's reason already: a second close of one attempt.
-            Some(counted @ (_, true)) => record.counted = Some(counted),
-            None => record.attempt_refusal = Some(cause),
         }
     }
 

@@ -2,7 +2,8 @@
 //! of `fleet-board`'s stdout, as `firmware-under-test/EMULATED_BOARD.md` ("Fleet mode")
 //! spells it) and the broker's view of the fleet's boards ([`BrokerObservation`], picked
 //! out of the embedded broker's tap by [`observe`]). Decoding only; counting is
-//! [`Accounting`](super::Accounting)'s.
+//! [`Accounting`](super::Accounting)'s. A CONNACK refusal is not an observation of its
+//! own: the broker closes the connection after it, and that close says why.
 
 use mock_broker::{CloseReason, EventKind};
 use serde::Deserialize;
@@ -62,7 +63,11 @@ pub enum BoardEventKind {
         attempt: u32,
     },
     /// TLS is up.
-    TlsUp,
+    TlsUp {
+        /// The connection's own TCP port, where the broker sees the board.
+        #[serde(default)]
+        port: Option<u16>,
+    },
     /// CONNACK arrived.
     Connack {
         /// Return code 0.
@@ -116,8 +121,17 @@ pub enum BrokerObservation {
         /// The certificate's id.
         certificate_id: String,
     },
+    /// A TLS handshake completed: connection `conn` is the client at TCP port `port`.
+    Accepted {
+        /// The broker's connection id.
+        conn: u64,
+        /// The client's TCP port.
+        port: u16,
+    },
     /// The broker refused or closed a client after CONNECT.
     Refused {
+        /// The broker's connection id.
+        conn: u64,
         /// The client id.
         client_id: String,
         /// Why, as the broker says it.
@@ -147,10 +161,14 @@ pub fn observe(event: &EventKind) -> Option<BrokerObservation> {
                 certificate_id: payload["certificateId"].as_str()?.to_owned(),
             })
         }
+        EventKind::TlsAccepted { conn, peer, .. } => Some(BrokerObservation::Accepted {
+            conn: *conn,
+            port: peer.port(),
+        }),
         EventKind::Closed {
+            conn,
             client_id: Some(client_id),
             reason,
-            ..
         } => {
             let reason = match reason {
                 CloseReason::ClientInitiatedDisconnect | CloseReason::ServerShutdown => {
@@ -164,16 +182,11 @@ pub fn observe(event: &EventKind) -> Option<BrokerObservation> {
                 other => other.aws_disconnect_reason().to_owned(),
             };
             Some(BrokerObservation::Refused {
+                conn: *conn,
                 client_id: client_id.clone(),
                 reason,
             })
         }
-        EventKind::Connack {
-            client_id, code, ..
-        } if code != "Success" => Some(BrokerObservation::Refused {
-            client_id: client_id.clone(),
-            reason: format!("CONNACK {code}"),
-        }),
         EventKind::TlsRejected {
             certificate_id: Some(certificate_id),
             reason,

@@ -229,6 +229,11 @@ impl Fleet {
         &self.broker
     }
 
+    /// The `fleet-board` process's id (`None` once it has been reaped).
+    pub fn process_id(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
     /// Progress, updated as the run goes.
     pub fn progress(&self) -> watch::Receiver<FleetProgress> {
         self.progress.subscribe()
@@ -370,7 +375,19 @@ impl Fleet {
             } else {
                 latest.max(at_least)
             };
+            // Checked first: a busy fleet (events always ready) does not keep the run going.
+            // The tap and the boards' lines are taken in any order; the accounting matches
+            // the two views of one attempt whichever comes first.
+            if Instant::now() >= end {
+                break;
+            }
             tokio::select! {
+                _ = tokio::time::sleep_until(end) => break,
+                Some(event) = self.tap.next() => {
+                    if let Some(observation) = observe(&event.kind) {
+                        self.on_broker(&observation);
+                    }
+                }
                 event = self.process.next() => {
                     let event = event?;
                     self.accounting.record(&event);
@@ -382,17 +399,11 @@ impl Fleet {
                     }
                     self.publish_progress();
                 }
-                Some(event) = self.tap.next() => {
-                    if let Some(observation) = observe(&event.kind) {
-                        self.on_broker(&observation);
-                    }
-                }
                 _ = samples.tick() => {
                     if let Ok(sample) = ProcSample::read(pid) {
                         fleet_last = sample;
                     }
                 }
-                _ = tokio::time::sleep_until(end) => break,
             }
         }
         let run_wall = started.elapsed();

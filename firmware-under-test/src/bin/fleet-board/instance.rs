@@ -414,9 +414,9 @@ impl Instance {
         }
         let now = self.now();
         match event {
-            NetEvent::Up => {
+            NetEvent::Up { local_port } => {
                 self.link = Some(Link::TlsUp);
-                self.emit(now, What::TlsUp);
+                self.emit(now, What::TlsUp { port: local_port });
                 self.feed(Input::TransportUp);
             }
             NetEvent::Failed(kind, reason) => {

@@ -61,8 +61,9 @@ pub enum What {
     WifiJoined,
     /// The board opens a connection (its `attempt`-th since power-on, from 1).
     Connecting { attempt: u32 },
-    /// TLS is up.
-    TlsUp,
+    /// TLS is up; `port` is the connection's own TCP port, where the broker sees it (so
+    /// the parent can tell which of the broker's connections is this attempt).
+    TlsUp { port: Option<u16> },
     /// CONNACK arrived.
     Connack { accepted: bool },
     /// The connection could not be opened; `fatal` when the board will not retry (a server

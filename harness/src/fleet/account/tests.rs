@@ -27,37 +27,57 @@ fn fleet(n: usize) -> Accounting {
     accounting
 }
 
+/// The TCP port (and the broker's connection id) of `board`'s attempt `attempt`.
+fn port(board: usize, attempt: u32) -> u16 {
+    10_000 + 10 * board as u16 + attempt as u16
+}
+
+/// `board`'s attempt `attempt` reaches TLS, as the board and the broker report it.
+fn tls_up(accounting: &mut Accounting, board: usize, attempt: u32, t: u64) {
+    accounting.record(&event(board, t, BoardEventKind::Connecting { attempt }));
+    accounting.record(&event(
+        board,
+        t,
+        BoardEventKind::TlsUp {
+            port: Some(port(board, attempt)),
+        },
+    ));
+    accounting.observe(&BrokerObservation::Accepted {
+        conn: u64::from(port(board, attempt)),
+        port: port(board, attempt),
+    });
+}
+
+/// The broker closes `board`'s attempt `attempt` for `reason`.
+fn refused(board: usize, attempt: u32, reason: &str) -> BrokerObservation {
+    BrokerObservation::Refused {
+        conn: u64::from(port(board, attempt)),
+        client_id: thing(board),
+        reason: reason.into(),
+    }
+}
+
+fn closed_by_server() -> BoardEventKind {
+    BoardEventKind::Closed {
+        reason: "closed by the server".into(),
+        connected: false,
+    }
+}
+
+const JITR: &str = "JITR: certificate registered as PENDING_ACTIVATION";
+
 /// Board `board` through JITR, as the fleet process and the broker report it: powered on
 /// at `on`, refused at its first CONNECT (registration), connected and sending telemetry
 /// at `on + took`.
 fn through_jitr(accounting: &mut Accounting, board: usize, on: u64, took: u64) {
     accounting.record(&event(board, on, BoardEventKind::PowerOn));
-    accounting.record(&event(
-        board,
-        on + 1,
-        BoardEventKind::Connecting { attempt: 1 },
-    ));
-    accounting.record(&event(board, on + 2, BoardEventKind::TlsUp));
+    tls_up(accounting, board, 1, on + 1);
     accounting.observe(&BrokerObservation::Registered {
         certificate_id: certificate(board),
     });
-    accounting.observe(&BrokerObservation::Refused {
-        client_id: thing(board),
-        reason: "JITR: certificate registered as PENDING_ACTIVATION".into(),
-    });
-    accounting.record(&event(
-        board,
-        on + 3,
-        BoardEventKind::Closed {
-            reason: "closed by the server".into(),
-            connected: false,
-        },
-    ));
-    accounting.record(&event(
-        board,
-        on + 4,
-        BoardEventKind::Connecting { attempt: 2 },
-    ));
+    accounting.observe(&refused(board, 1, JITR));
+    accounting.record(&event(board, on + 3, closed_by_server()));
+    tls_up(accounting, board, 2, on + 4);
     accounting.record(&event(
         board,
         on + took - 1,
@@ -91,10 +111,7 @@ fn ten_boards_through_jitr_are_ten_registrations_and_ten_first_telemetries() {
     // Each board's first attempt is counted with the broker's reason, not the board's.
     assert_eq!(
         tally.attempt_failures_by_cause,
-        BTreeMap::from([(
-            "JITR: certificate registered as PENDING_ACTIVATION".to_owned(),
-            10
-        )])
+        BTreeMap::from([(JITR.to_owned(), 10)])
     );
     let times = tally.time_to_first_telemetry.unwrap();
     assert_eq!(
@@ -113,23 +130,10 @@ fn a_board_refused_by_the_broker_fails_with_the_brokers_reason() {
     through_jitr(&mut accounting, 1, 0, 600);
     accounting.record(&event(2, 0, BoardEventKind::PowerOn));
     for attempt in 1..=3 {
-        accounting.record(&event(
-            2,
-            10 * u64::from(attempt),
-            BoardEventKind::Connecting { attempt },
-        ));
-        accounting.observe(&BrokerObservation::Refused {
-            client_id: thing(2),
-            reason: format!("certificate is REVOKED ({})", certificate(2)),
-        });
-        accounting.record(&event(
-            2,
-            10 * u64::from(attempt) + 5,
-            BoardEventKind::Closed {
-                reason: "closed by the server".into(),
-                connected: false,
-            },
-        ));
+        tls_up(&mut accounting, 2, attempt, 10 * u64::from(attempt));
+        let reason = format!("certificate is REVOKED ({})", certificate(2));
+        accounting.observe(&refused(2, attempt, &reason));
+        accounting.record(&event(2, 10 * u64::from(attempt) + 5, closed_by_server()));
     }
     assert!(!accounting.settled(), "a refused board keeps trying");
     let tally = accounting.tally();
@@ -182,11 +186,12 @@ fn without_the_brokers_word_a_failure_is_what_the_board_saw() {
 }
 
 #[test]
-fn a_refusal_belongs_to_the_attempt_it_came_in_and_not_to_the_next() {
+fn a_refusal_without_a_port_belongs_to_the_attempt_it_came_in_and_not_to_the_next() {
     let mut accounting = fleet(1);
     accounting.record(&event(0, 0, BoardEventKind::PowerOn));
     accounting.record(&event(0, 1, BoardEventKind::Connecting { attempt: 1 }));
     accounting.observe(&BrokerObservation::Refused {
+        conn: 77,
         client_id: thing(0),
         reason: "certificate is PENDING_ACTIVATION".into(),
     });
@@ -202,6 +207,78 @@ fn a_refusal_belongs_to_the_attempt_it_came_in_and_not_to_the_next() {
     assert_eq!(
         accounting.boards()[0].last_failure.as_deref(),
         Some("closed before CONNACK: read: connection reset")
+    );
+}
+
+#[test]
+fn a_refusal_read_after_the_boards_next_attempt_goes_to_the_attempt_at_its_port() {
+    let mut accounting = fleet(1);
+    accounting.record(&event(0, 0, BoardEventKind::PowerOn));
+    // The board's side of attempt 1, its close, and attempt 2 under way...
+    accounting.record(&event(0, 1, BoardEventKind::Connecting { attempt: 1 }));
+    accounting.record(&event(
+        0,
+        1,
+        BoardEventKind::TlsUp {
+            port: Some(port(0, 1)),
+        },
+    ));
+    accounting.record(&event(0, 2, closed_by_server()));
+    accounting.record(&event(0, 3, BoardEventKind::Connecting { attempt: 2 }));
+    accounting.record(&event(
+        0,
+        3,
+        BoardEventKind::TlsUp {
+            port: Some(port(0, 2)),
+        },
+    ));
+    // ...before the broker's word on attempt 1.
+    accounting.observe(&BrokerObservation::Accepted {
+        conn: 1,
+        port: port(0, 1),
+    });
+    accounting.observe(&BrokerObservation::Refused {
+        conn: 1,
+        client_id: thing(0),
+        reason: JITR.into(),
+    });
+    assert_eq!(
+        accounting.tally().attempt_failures_by_cause,
+        BTreeMap::from([(JITR.to_owned(), 1)])
+    );
+    assert_eq!(accounting.boards()[0].last_failure.as_deref(), Some(JITR));
+}
+
+#[test]
+fn a_refusal_read_before_the_board_says_which_port_waits_for_it() {
+    let mut accounting = fleet(1);
+    accounting.record(&event(0, 0, BoardEventKind::PowerOn));
+    accounting.record(&event(0, 1, BoardEventKind::Connecting { attempt: 1 }));
+    accounting.observe(&BrokerObservation::Accepted {
+        conn: 5,
+        port: port(0, 1),
+    });
+    accounting.observe(&BrokerObservation::Refused {
+        conn: 5,
+        client_id: thing(0),
+        reason: JITR.into(),
+    });
+    accounting.record(&event(
+        0,
+        1,
+        BoardEventKind::TlsUp {
+            port: Some(port(0, 1)),
+        },
+    ));
+    accounting.record(&event(0, 2, closed_by_server()));
+    let tally = accounting.tally();
+    assert_eq!(
+        tally.attempt_failures_by_cause,
+        BTreeMap::from([(JITR.to_owned(), 1)])
+    );
+    assert_eq!(
+        tally.failures_by_cause,
+        BTreeMap::from([(JITR.to_owned(), 1)])
     );
 }
 
@@ -314,19 +391,9 @@ fn a_line_of_fleet_board_decodes_and_an_unknown_event_is_kept_as_unknown() {
 fn a_refusal_seen_after_the_boards_own_close_still_gives_the_cause() {
     let mut accounting = fleet(1);
     accounting.record(&event(0, 0, BoardEventKind::PowerOn));
-    accounting.record(&event(0, 1, BoardEventKind::Connecting { attempt: 1 }));
-    accounting.record(&event(
-        0,
-        2,
-        BoardEventKind::Closed {
-            reason: "closed by the server".into(),
-            connected: false,
-        },
-    ));
-    accounting.observe(&BrokerObservation::Refused {
-        client_id: thing(0),
-        reason: "certificate is REVOKED".into(),
-    });
+    tls_up(&mut accounting, 0, 1, 1);
+    accounting.record(&event(0, 2, closed_by_server()));
+    accounting.observe(&refused(0, 1, "certificate is REVOKED"));
     let tally = accounting.tally();
     assert_eq!(
         tally.attempt_failures_by_cause,
@@ -337,7 +404,10 @@ fn a_refusal_seen_after_the_boards_own_close_still_gives_the_cause() {
         BTreeMap::from([("certificate is REVOKED".to_owned(), 1)])
     );
     assert_eq!(accounting.counts().failed_attempts, 1);
-    // The next attempt starts afresh: its failure is the board's again.
+    // A second close of that attempt changes nothing; the next attempt starts afresh:
+    // its failure is the board's again.
+    accounting.observe(&refused(0, 1, "certificate is REVOKED"));
+    assert_eq!(accounting.counts().failed_attempts, 1);
     accounting.record(&event(0, 3, BoardEventKind::Connecting { attempt: 2 }));
     accounting.record(&event(
         0,
