@@ -4,8 +4,8 @@
 //! files, with spans for miette), [`ConsoleError`], [`BoardError`], [`BrokerError`],
 //! [`ProvisionError`], [`ProbeSelectError`] (choosing a lab rig's debug probe), and for
 //! provisioning hooks [`CommandLineError`] (a rig's command line) and [`HookError`]
-//! (running it), [`SpeedError`] (a rig clock's speed), and [`PartitionError`] (a `M/N`
-//! slice of a suite). Messages are lowercase and say what failed on what.
+//! (running it), [`SpeedError`] (a rig clock's speed), [`PartitionError`] (a `M/N`
+//! slice of a suite), and [`FleetError`] (a fleet run). Messages are lowercase and say what failed on what.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -476,4 +476,71 @@ pub enum PartitionErrorKind {
         /// `N`.
         count: usize,
     },
+}
+
+/// A fleet run (`hil fleet`, [`Fleet`](crate::fleet::Fleet)) could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FleetError {
+    /// The rig cannot run a fleet (its broker is not the embedded one, it has no Wi-Fi
+    /// access point) or its broker did not start.
+    #[error("cannot start the fleet: {reason}")]
+    Start {
+        /// Why.
+        reason: String,
+    },
+    /// The options make no fleet (no boards, a mode a fleet does not take).
+    #[error("invalid fleet options: {reason}")]
+    Options {
+        /// What is wrong.
+        reason: String,
+    },
+    /// `fleet-board` could not be found, built or started (set `HIL_FLEET_BOARD`, or run
+    /// `cargo build -p firmware-under-test --bin fleet-board`).
+    #[error("fleet-board: {reason}")]
+    Program {
+        /// Why.
+        reason: String,
+    },
+    /// `fleet-board` wrote a line that is not one of its events (a program of another
+    /// version?).
+    #[error("fleet-board wrote {line:?}: {reason}")]
+    Protocol {
+        /// The line.
+        line: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// `fleet-board` ended before the run did.
+    #[error("fleet-board ended ({status}); {}", stderr_text(stderr))]
+    Exited {
+        /// Its exit status.
+        status: String,
+        /// Its last lines on stderr.
+        stderr: String,
+    },
+    /// `fleet-board` did not get to a point in time (wall time).
+    #[error("fleet-board did not {what} within {after:?}")]
+    Timeout {
+        /// What it did not do.
+        what: &'static str,
+        /// How long the harness waited.
+        after: Duration,
+    },
+    /// The speed is not one a clock can run at.
+    #[error(transparent)]
+    Speed(#[from] SpeedError),
+    /// Signing a board's CSR failed.
+    #[error("fleet: PKI")]
+    Pki(#[from] PkiError),
+    /// Registering with the broker failed.
+    #[error("fleet: broker")]
+    Broker(#[from] BrokerError),
+}
+
+fn stderr_text(stderr: &str) -> String {
+    match stderr.lines().collect::<Vec<_>>().as_slice() {
+        [] => "it wrote nothing on stderr".to_owned(),
+        lines => format!("its stderr:\n    {}", lines.join("\n    ")),
+    }
 }

@@ -7,7 +7,8 @@
 //! - [`timeline`]: one clock for actions, console lines, LED edges and broker events;
 //! - [`pki`]: the test PKI, shaped like Microchip's (root, signer, device certificates from
 //!   CSRs, server and operator certificates);
-//! - [`schedule`]: which scenarios a run takes (a `M/N` partition) and how many at once.
+//! - [`schedule`]: which scenarios a run takes (a `M/N` partition) and how many at once;
+//! - [`fleet`]: many boards in one process against one broker, measured (`hil fleet`).
 #![deny(missing_docs)]
 
 pub mod board;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod console;
 pub mod errors;
 pub mod file_error;
+pub mod fleet;
 pub mod led;
 pub mod pki;
 pub mod provision;

@@ -206,6 +206,12 @@ impl EmbeddedBroker {
         Ok(())
     }
 
+    /// Stops copying tap events onto the timeline (the tap itself goes on, for readers of
+    /// [`MockBroker::tap`]): a fleet of boards would fill the timeline with telemetry.
+    pub fn detach_timeline(&self) {
+        self._pump.0.abort();
+    }
+
     /// The base URL of its HTTP APIs: the admin API and the `iot-data` data plane
     /// (`http://127.0.0.1:<port>`; it changes when the broker restarts).
     pub fn api_url(&self) -> String {

@@ -5,6 +5,7 @@
 
 mod commands;
 mod flaws;
+mod fleet;
 mod hooks;
 mod interrupt;
 mod parallel;

@@ -2,6 +2,7 @@
 
 mod container_broker;
 mod external_broker;
+mod fleet;
 mod jitr_end_to_end;
 mod mixed_provisioning;
 mod mosquitto_broker;

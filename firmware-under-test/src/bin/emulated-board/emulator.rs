@@ -436,7 +436,7 @@ impl Emulator {
             return;
         }
         match event {
-            NetEvent::Up => self.feed(Input::TransportUp),
+            NetEvent::Up { .. } => self.feed(Input::TransportUp),
             NetEvent::Failed(kind, why) => {
                 eprintln!("emulated-board: connect failed: {why}");
                 self.connection = None;

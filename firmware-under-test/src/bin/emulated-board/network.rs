@@ -30,8 +30,12 @@ use tokio::sync::mpsc;
 /// What a connection reports.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// TLS is up.
-    Up,
+    /// TLS is up; `local_port` is the connection's own TCP port (the broker sees the
+    /// board at it), when the socket says.
+    Up {
+        #[allow(dead_code)] // fleet-board's; the emulated board does not report it
+        local_port: Option<u16>,
+    },
     /// Opening failed.
     Failed(TransportError, String),
     /// The open connection ended.
@@ -82,7 +86,14 @@ impl Connection {
             };
             match connect(&params).await {
                 Ok(stream) => {
-                    report(NetEvent::Up);
+                    let local_port = stream
+                        .get_ref()
+                        .0
+                        .get_ref()
+                        .local_addr()
+                        .ok()
+                        .map(|a| a.port());
+                    report(NetEvent::Up { local_port });
                     let reason = pump(stream, rx, &report).await;
                     report(NetEvent::Closed(reason));
                 }

@@ -44,6 +44,11 @@ impl<S> RecordLimit<S> {
         }
     }
 
+    /// The stream inside.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     /// Follows `bytes` through the record headers; the length of a record over `limit`
     /// is the error.
     fn follow(&mut self, mut bytes: &[u8], limit: usize) -> Result<(), usize> {

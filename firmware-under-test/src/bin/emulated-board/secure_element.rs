@@ -4,6 +4,9 @@
 //! The P-256 key is generated at first boot and kept in `<state dir>/device-key.pem` with
 //! mode 0600; it is never printed. The serial number is kept beside it. Certificates given
 //! over the console are parsed with x509-parser and checked against the key.
+//!
+//! `fleet-board` includes this file too (`#[path]`): its boards keep their key in memory
+//! only ([`SecureElement::generate`]), one secure element per board.
 
 use crate::sensors::Sensors;
 use firmware_under_test::credentials::ThingName;
@@ -49,9 +52,7 @@ impl SecureElement {
         let serial = match std::fs::read_to_string(&serial_path) {
             Ok(serial) => serial.trim().to_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // ATECC608 serials start with 0123 and end with EE; the middle is unique.
-                let digest = Sha1::digest(key.public_key_raw());
-                let serial = format!("0123{}EE", hex::encode_upper(&digest[..5]));
+                let serial = serial_of(&key);
                 std::fs::write(&serial_path, &serial)?;
                 serial
             }
@@ -60,6 +61,18 @@ impl SecureElement {
         Ok(SecureElement {
             key,
             serial,
+            sensors,
+        })
+    }
+
+    /// A secure element with a new key, kept in memory only (nothing is written), and the
+    /// serial number derived from it.
+    #[allow(dead_code)] // fleet-board's; this binary keeps its key in the state dir
+    pub fn generate(sensors: Sensors) -> Result<Self, rcgen::Error> {
+        let key = KeyPair::generate()?;
+        Ok(SecureElement {
+            serial: serial_of(&key),
+            key,
             sensors,
         })
     }
@@ -73,6 +86,12 @@ impl SecureElement {
     pub fn key_der(&self) -> Vec<u8> {
         self.key.serialize_der()
     }
+}
+
+/// An ATECC608-like serial for `key`: 0123, ten hex digits unique to the key, EE.
+fn serial_of(key: &KeyPair) -> String {
+    let digest = Sha1::digest(key.public_key_raw());
+    format!("0123{}EE", hex::encode_upper(&digest[..5]))
 }
 
 /// Lowercase hex SHA-1 of a public key: the RFC 5280 method-1 key identifier.

@@ -7,6 +7,7 @@
 mod bring_up;
 mod broker_cmd;
 mod flash_cmd;
+mod fleet_cmd;
 mod interrupt;
 mod leds_cmd;
 mod provision_cmd;
@@ -32,6 +33,9 @@ struct Cli {
 enum Command {
     /// Run scenario files (or every *.toml in directories) on a rig.
     Run(run_cmd::RunArgs),
+    /// Bring up many boards at once against the rig's broker and measure them (time to
+    /// first telemetry, JITR, failures by cause, CPU and memory).
+    Fleet(fleet_cmd::FleetArgs),
     /// Run the AWS IoT Device Advisor cases (scenarios/qualification/) and write a
     /// Markdown, an HTML and a JUnit report.
     Qualify(qualify_cmd::QualifyArgs),
@@ -156,6 +160,7 @@ pub(crate) fn load_rig(path: Option<&Path>) -> miette::Result<Rig> {
 async fn run(cli: Cli) -> miette::Result<Ending> {
     match cli.command {
         Command::Run(args) => run_cmd::run(args).await,
+        Command::Fleet(args) => fleet_cmd::fleet(args).await,
         Command::Qualify(args) => qualify_cmd::qualify(args).await,
         Command::Broker { rig, listen, quiet } => {
             broker_cmd::serve(&load_rig(rig.as_deref())?, listen, quiet).await?;

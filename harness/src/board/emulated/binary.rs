@@ -1,10 +1,11 @@
 //! Where an emulated board's program comes from: the rig's path, `$HIL_EMULATED_BOARD`, or
 //! the workspace's target dir, where it is built with cargo (once per process) when it is
-//! missing.
+//! missing. `fleet-board` (`hil fleet`) is found the same way.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// Finds `emulated-board`: the rig's path, `$HIL_EMULATED_BOARD`, or the workspace's
 /// target dir, where it is built with cargo (once per process) when it is missing.
@@ -19,47 +20,55 @@ pub fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, String> {
             Err(format!("{} does not exist", path.display()))
         };
     }
-    if let Some(path) = std::env::var_os("HIL_EMULATED_BOARD") {
+    find_workspace_binary("emulated-board", "HIL_EMULATED_BOARD")
+}
+
+/// Finds a binary of the `firmware-under-test` package (`emulated-board`, `fleet-board`):
+/// the path in the variable `env`, or `name` in the workspace's target dir, built with
+/// cargo (once per process and binary) when it is missing.
+pub fn find_workspace_binary(name: &str, env: &str) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os(env) {
         return Ok(PathBuf::from(path));
     }
     let root = crate::rig::workspace_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let path = target.join("debug").join("emulated-board");
+    let path = target.join("debug").join(name);
     if path.exists() {
         return Ok(path);
     }
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut command = std::process::Command::new(cargo);
-            command.args([
-                "build",
-                "-p",
-                "firmware-under-test",
-                "--bin",
-                "emulated-board",
-            ]);
-            without_cargo_run_env(&mut command, std::env::vars_os().map(|(key, _)| key));
-            let status = command
-                .current_dir(&root)
-                .stdin(Stdio::null())
-                .status()
-                .map_err(|e| format!("cannot run cargo to build emulated-board: {e}"))?;
-            if !status.success() {
-                return Err(format!("building emulated-board failed ({status})"));
-            }
-            if path.exists() {
-                Ok(path.clone())
-            } else {
-                Err(format!(
-                    "cargo built emulated-board but {} is missing",
-                    path.display()
-                ))
-            }
-        })
-        .clone()
+    static BUILT: Mutex<BTreeMap<String, Result<PathBuf, String>>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(result) = built.get(name) {
+        return result.clone();
+    }
+    let result = build(&root, name, &path);
+    built.insert(name.to_owned(), result.clone());
+    result
+}
+
+/// `cargo build -p firmware-under-test --bin NAME`, which must leave `path`.
+fn build(root: &Path, name: &str, path: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(["build", "-p", "firmware-under-test", "--bin", name]);
+    without_cargo_run_env(&mut command, std::env::vars_os().map(|(key, _)| key));
+    let status = command
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo to build {name}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {name} failed ({status})"));
+    }
+    if path.exists() {
+        Ok(path.to_owned())
+    } else {
+        Err(format!(
+            "cargo built {name} but {} is missing",
+            path.display()
+        ))
+    }
 }
 
 /// Removes from `command` the variables among `present` that `cargo run` and `cargo test`

@@ -37,7 +37,7 @@ use tokio::sync::oneshot;
 mod binary;
 mod firmware_clock;
 
-pub use binary::find_binary;
+pub use binary::{find_binary, find_workspace_binary};
 pub use firmware_clock::FirmwareClock;
 use firmware_clock::monotonic_ns;
 

@@ -1,0 +1,518 @@
+//! A fleet run ([`Fleet`]), in three stages a caller can act between:
+//!
+//! 1. [`Fleet::start`]: the rig's embedded broker (its timeline detached: a fleet's
+//!    telemetry would fill it) and `fleet-board` with N boards, each of which prints its
+//!    CSR.
+//! 2. [`Fleet::provision`]: the signer CA made ready for the mode, every CSR signed by the
+//!    test PKI (and, pre-registered, the certificate registered with its thing and
+//!    policy), the certificates and the common credentials sent to the boards, which take
+//!    them on their consoles; the thing each board reports is checked.
+//! 3. [`Fleet::run`]: power-on, then the boards' events and the broker's tap fed to the
+//!    [`Accounting`] until every board sent telemetry (or failed for good) and `run_for`
+//!    passed, or until `within` (both board time); `/proc` sampled meanwhile. Then the
+//!    activations are read from the registry, the process and the broker stopped, and the
+//!    [`FleetReport`] made.
+//!
+//! Progress goes to a [`watch`] channel ([`Fleet::progress`]) for whoever shows it.
+
+use super::account::Accounting;
+use super::events::{BoardEventKind, BrokerObservation, observe};
+use super::process::{FleetProcess, Launch, ProcSample};
+use super::report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
+use crate::broker::Broker;
+use crate::broker::embedded::{EmbeddedBroker, SignerNeeds};
+use crate::clock::RigClock;
+use crate::errors::FleetError;
+use crate::pki::TestPki;
+use crate::provision::ProvisionMode;
+use crate::rig::{AccessPoint, BrokerSpec, Rig};
+use crate::runner::start_embedded_broker;
+use crate::timeline::Timeline;
+use mock_broker::Tap;
+use mock_broker::aws::registry::CertificateStatus;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How a fleet runs. Durations are board time unless said otherwise.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// How many boards.
+    pub boards: usize,
+    /// How their certificates get registered (`Jitr`, `Jitp` or `Preregistered`).
+    pub mode: ProvisionMode,
+    /// The clock's speed; `None`: the rig's.
+    pub speed: Option<f64>,
+    /// A board without telemetry this long after the power-on command (plus `ramp`) has
+    /// failed; the run ends then at the latest.
+    pub within: Duration,
+    /// Keep the fleet running at least this long after power-on, even once every board
+    /// sent telemetry.
+    pub run_for: Option<Duration>,
+    /// Power-ons spread evenly over this span (0: all at once).
+    pub ramp: Duration,
+    /// How long a board's Wi-Fi join takes.
+    pub join: Duration,
+    /// Telemetry period.
+    pub telemetry: Duration,
+    /// Worker threads of the fleet process's runtime.
+    pub threads: u16,
+    /// The `fleet-board` program; found (or built) when `None`.
+    pub program: Option<PathBuf>,
+}
+
+impl FleetOptions {
+    /// `boards` boards through JITR at the rig's speed, all powered on at once, the
+    /// emulated board's join (1.5 s) and telemetry period (1 s), two minutes to get there,
+    /// on two threads.
+    pub fn new(boards: usize) -> Self {
+        FleetOptions {
+            boards,
+            mode: ProvisionMode::Jitr,
+            speed: None,
+            within: Duration::from_secs(120),
+            run_for: None,
+            ramp: Duration::ZERO,
+            join: Duration::from_millis(1500),
+            telemetry: Duration::from_secs(1),
+            threads: 2,
+            program: None,
+        }
+    }
+}
+
+/// Where a run is; see [`FleetProgress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Starting the broker and the boards.
+    #[default]
+    Starting,
+    /// Signing and delivering certificates.
+    Provisioning,
+    /// Powered on, waiting for telemetry.
+    Running,
+    /// Over.
+    Done,
+}
+
+/// Counts so far, for a progress display.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetProgress {
+    /// The stage.
+    pub stage: Stage,
+    /// Boards in the fleet.
+    pub boards: usize,
+    /// Boards provisioned (or refused).
+    pub provisioned: usize,
+    /// Boards with an accepted CONNACK.
+    pub connected: usize,
+    /// Boards that sent telemetry.
+    pub reached_telemetry: usize,
+    /// Failed connection attempts so far.
+    pub failed_attempts: u64,
+}
+
+/// One provisioned board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetBoard {
+    /// Index in the fleet (0..N).
+    pub index: usize,
+    /// Thing name (client id).
+    pub thing: String,
+    /// Its certificate's id.
+    pub certificate_id: String,
+}
+
+/// A fleet run; see the module documentation.
+pub struct Fleet {
+    options: FleetOptions,
+    clock: RigClock,
+    pki: Arc<TestPki>,
+    broker: EmbeddedBroker,
+    ap: AccessPoint,
+    /// The rig has no zero-touch rule: the harness activates JITR certificates itself.
+    activate_on_registration: bool,
+    tap: Tap,
+    process: FleetProcess,
+    csrs: Vec<Option<String>>,
+    accounting: Accounting,
+    boards: Vec<FleetBoard>,
+    progress: watch::Sender<FleetProgress>,
+    wall: WallTimes,
+    rss_at_ready: u64,
+}
+
+/// How long the fleet process may take per board to print its CSR or take its
+/// credentials (wall), beyond a fixed minute.
+const PER_BOARD: Duration = Duration::from_millis(20);
+
+impl Fleet {
+    /// Stage 1: the rig's broker and `fleet-board` with every board's CSR in hand.
+    pub async fn start(rig: &Rig, options: FleetOptions) -> Result<Fleet, FleetError> {
+        let started = Instant::now();
+        if options.boards == 0 {
+            return options_error("a fleet has at least one board");
+        }
+        if options.mode == ProvisionMode::Unregistered {
+            return options_error("a fleet is provisioned in jitr, jitp or preregistered mode");
+        }
+        let clock = match options.speed {
+            Some(speed) => RigClock::new(speed)?,
+            None => rig.clock,
+        };
+        let BrokerSpec::Embedded { zero_touch, .. } = &rig.broker else {
+            return Err(FleetError::Start {
+                reason: format!(
+                    "the rig's broker is `{}`; a fleet needs the embedded broker",
+                    rig.broker.kind()
+                ),
+            });
+        };
+        let Some(ap) = rig.wifi.values().next().cloned() else {
+            return Err(FleetError::Start {
+                reason: "the rig has no Wi-Fi access point ([wifi.<name>])".into(),
+            });
+        };
+        let timeline = Timeline::with_clock(clock);
+        let (pki, broker) = start_embedded_broker(rig, None, timeline)
+            .await
+            .map_err(|reason| FleetError::Start { reason })?;
+        broker.detach_timeline();
+        let tap = broker.mock().tap();
+        let launch = Launch {
+            program: options.program.clone(),
+            boards: options.boards,
+            speed: clock.speed(),
+            host: (broker.endpoint().to_owned(), broker.address()),
+            join_ms: millis(options.join),
+            telemetry_ms: millis(options.telemetry).max(1),
+            threads: options.threads,
+        };
+        let process = FleetProcess::start(&launch)?;
+        let (progress, _) = watch::channel(FleetProgress {
+            boards: options.boards,
+            ..FleetProgress::default()
+        });
+        let mut fleet = Fleet {
+            activate_on_registration: zero_touch.is_none(),
+            accounting: Accounting::new(options.boards),
+            csrs: vec![None; options.boards],
+            boards: Vec::new(),
+            options,
+            clock,
+            pki,
+            broker,
+            ap,
+            tap,
+            process,
+            progress,
+            wall: WallTimes::default(),
+            rss_at_ready: 0,
+        };
+        let limit = Duration::from_secs(60) + PER_BOARD * fleet.options.boards as u32;
+        tokio::time::timeout(limit, fleet.read_csrs())
+            .await
+            .map_err(|_| FleetError::Timeout {
+                what: "print every board's CSR",
+                after: limit,
+            })??;
+        fleet.rss_at_ready = ProcSample::read(fleet.process.pid()).map_or(0, |s| s.rss_bytes);
+        fleet.wall.start_ms = ms(started.elapsed());
+        Ok(fleet)
+    }
+
+    /// The broker, for acting on the fleet between stages (revoking a certificate, say).
+    pub fn broker(&self) -> &EmbeddedBroker {
+        &self.broker
+    }
+
+    /// The `fleet-board` process's id (`None` once it has been reaped).
+    pub fn process_id(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Progress, updated as the run goes.
+    pub fn progress(&self) -> watch::Receiver<FleetProgress> {
+        self.progress.subscribe()
+    }
+
+    /// The provisioned boards (after [`Fleet::provision`]).
+    pub fn boards(&self) -> &[FleetBoard] {
+        &self.boards
+    }
+
+    async fn read_csrs(&mut self) -> Result<(), FleetError> {
+        loop {
+            let event = self.process.next().await?;
+            match (event.board, event.kind) {
+                (Some(board), BoardEventKind::Csr { csr, .. }) if board < self.csrs.len() => {
+                    self.csrs[board] = Some(csr);
+                }
+                (None, BoardEventKind::Ready { .. }) => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Stage 2: every board provisioned (see the module documentation); returns the
+    /// boards whose consoles took their credentials and report the right thing. The others
+    /// are failures in the report, with their cause.
+    pub async fn provision(&mut self) -> Result<&[FleetBoard], FleetError> {
+        let started = Instant::now();
+        self.progress.send_modify(|p| p.stage = Stage::Provisioning);
+        let needs = match self.options.mode {
+            ProvisionMode::Jitp => SignerNeeds::Template,
+            ProvisionMode::Preregistered => SignerNeeds::Registration,
+            _ => SignerNeeds::AutoRegistration,
+        };
+        self.broker.prepare_signer(needs)?;
+        let wifi = if self.ap.auth == "open" {
+            self.ap.ssid.clone()
+        } else {
+            format!("{},{},{}", self.ap.ssid, self.ap.password, self.ap.auth)
+        };
+        let common = json!({
+            "cmd": "common",
+            "signer": self.pki.signer.pem,
+            "root_ca": self.pki.server_ca.pem,
+            "endpoint": format!("{}:{}", self.broker.endpoint(), self.broker.port()),
+            "wifi": wifi,
+        });
+        self.process.send(&common).await?;
+        let mut expected = vec![None; self.csrs.len()];
+        let mut waiting = 0;
+        for (index, csr) in self.csrs.clone().into_iter().enumerate() {
+            let Some(csr) = csr else {
+                self.accounting
+                    .provisioning_failed(index, "the board printed no CSR");
+                continue;
+            };
+            let device = match self.pki.sign_csr(&csr) {
+                Ok(device) => device,
+                Err(e) => {
+                    self.accounting.provisioning_failed(index, &e.to_string());
+                    continue;
+                }
+            };
+            if self.options.mode == ProvisionMode::Preregistered {
+                self.broker.preregister(&device.pem, &device.thing)?;
+            }
+            self.accounting.identify(index, &device.thing, &device.id);
+            let certificate = json!({"cmd": "certificate", "board": index, "pem": device.pem});
+            self.process.send(&certificate).await?;
+            expected[index] = Some((device.thing, device.id));
+            waiting += 1;
+        }
+        let limit = Duration::from_secs(60) + PER_BOARD * self.options.boards as u32;
+        let answers = async {
+            while waiting > 0 {
+                let event = self.process.next().await?;
+                let Some(index) = event.board.filter(|&b| b < expected.len()) else {
+                    continue;
+                };
+                match event.kind {
+                    BoardEventKind::Provisioned { thing } => match expected[index].take() {
+                        Some((want, certificate_id)) if want == thing => {
+                            self.boards.push(FleetBoard {
+                                index,
+                                thing,
+                                certificate_id,
+                            });
+                        }
+                        Some((want, _)) => self.accounting.provisioning_failed(
+                            index,
+                            &format!(
+                                "the board reports thing {thing}, its certificate says {want}"
+                            ),
+                        ),
+                        None => continue,
+                    },
+                    BoardEventKind::ProvisionFailed { .. } | BoardEventKind::BadCommand { .. } => {
+                        self.accounting.record(&event);
+                        expected[index] = None;
+                    }
+                    _ => continue,
+                }
+                waiting -= 1;
+                let done = self.options.boards - waiting;
+                self.progress.send_modify(|p| p.provisioned = done);
+            }
+            Ok::<(), FleetError>(())
+        };
+        tokio::time::timeout(limit, answers)
+            .await
+            .map_err(|_| FleetError::Timeout {
+                what: "take every board's credentials",
+                after: limit,
+            })??;
+        self.boards.sort_by_key(|b| b.index);
+        self.wall.provisioning_ms = ms(started.elapsed());
+        Ok(&self.boards)
+    }
+
+    /// Stage 3: powers the fleet on and measures it (see the module documentation); the
+    /// broker and the process are stopped when it returns.
+    pub async fn run(mut self) -> Result<FleetReport, FleetError> {
+        let pid = self.process.pid();
+        let broker_before = ProcSample::read(None).unwrap_or_default();
+        let fleet_before = ProcSample::read(pid).unwrap_or_default();
+        let ramp_ms = millis(self.options.ramp);
+        self.process
+            .send(&json!({"cmd": "power_on", "ramp_ms": ramp_ms}))
+            .await?;
+        let started = Instant::now();
+        self.progress.send_modify(|p| p.stage = Stage::Running);
+        let latest = started + self.clock.to_wall(self.options.ramp + self.options.within);
+        let at_least = started + self.clock.to_wall(self.options.run_for.unwrap_or_default());
+        let mut samples = tokio::time::interval(Duration::from_millis(250));
+        let mut fleet_last = fleet_before;
+        loop {
+            let end = if self.accounting.settled() {
+                at_least
+            } else {
+                latest.max(at_least)
+            };
+            // Checked first: a busy fleet (events always ready) does not keep the run going.
+            // The tap and the boards' lines are taken in any order; the accounting matches
+            // the two views of one attempt whichever comes first.
+            if Instant::now() >= end {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => break,
+                Some(event) = self.tap.next() => {
+                    if let Some(observation) = observe(&event.kind) {
+                        self.on_broker(&observation);
+                    }
+                }
+                event = self.process.next() => {
+                    let event = event?;
+                    self.accounting.record(&event);
+                    if self.wall.all_first_telemetry_ms.is_none()
+                        && event.kind == BoardEventKind::FirstTelemetry
+                        && self.accounting.all_reached_telemetry()
+                    {
+                        self.wall.all_first_telemetry_ms = Some(ms(started.elapsed()));
+                    }
+                    self.publish_progress();
+                }
+                _ = samples.tick() => {
+                    if let Ok(sample) = ProcSample::read(pid) {
+                        fleet_last = sample;
+                    }
+                }
+            }
+        }
+        let run_wall = started.elapsed();
+        self.wall.run_ms = ms(run_wall);
+        let broker_after = ProcSample::read(None).unwrap_or_default();
+        let fleet_after = ProcSample::read(pid).unwrap_or(fleet_last);
+        self.progress.send_modify(|p| p.stage = Stage::Done);
+        let activations = self.activations();
+        let tap_events_lost = self.tap.dropped();
+        let Fleet {
+            options,
+            clock,
+            broker,
+            process,
+            accounting,
+            wall,
+            rss_at_ready,
+            ..
+        } = self;
+        process.stop().await;
+        Box::new(broker).shutdown().await;
+        let boards = options.boards.max(1) as u64;
+        Ok(FleetReport {
+            mode: mode_name(options.mode).into(),
+            speed: clock.speed(),
+            tally: accounting.tally(),
+            activations,
+            wall,
+            broker_process: figures(broker_before, broker_after, run_wall),
+            fleet_process: FleetProcessFigures {
+                process: figures(fleet_before, fleet_after, run_wall),
+                rss_at_ready_bytes: rss_at_ready,
+                peak_rss_per_board_bytes: fleet_after.peak_rss_bytes / boards,
+            },
+            tap_events_lost,
+            per_board: accounting.boards().to_vec(),
+        })
+    }
+
+    fn on_broker(&mut self, observation: &BrokerObservation) {
+        if let BrokerObservation::Registered { certificate_id } = observation
+            && self.activate_on_registration
+            && let Err(e) = self.broker.activate(certificate_id)
+        {
+            tracing::warn!(%e, certificate_id, "cannot activate a fleet certificate");
+        }
+        self.accounting.observe(observation);
+    }
+
+    fn publish_progress(&self) {
+        let counts = self.accounting.counts();
+        self.progress.send_modify(|p| {
+            p.connected = counts.connected;
+            p.reached_telemetry = counts.reached_telemetry;
+            p.failed_attempts = counts.failed_attempts;
+        });
+    }
+
+    /// The fleet's certificates JITR registered that are ACTIVE now.
+    fn activations(&self) -> usize {
+        let registered: Vec<&str> = self
+            .accounting
+            .boards()
+            .iter()
+            .filter(|b| b.registered)
+            .filter_map(|b| b.certificate_id.as_deref())
+            .collect();
+        self.broker.control_plane().read(|reg| {
+            registered
+                .iter()
+                .filter(|id| {
+                    reg.certificate(id)
+                        .is_ok_and(|c| c.status == CertificateStatus::Active)
+                })
+                .count()
+        })
+    }
+}
+
+fn options_error<T>(reason: &str) -> Result<T, FleetError> {
+    Err(FleetError::Options {
+        reason: reason.to_owned(),
+    })
+}
+
+/// The mode's name on the command line.
+pub fn mode_name(mode: ProvisionMode) -> &'static str {
+    match mode {
+        ProvisionMode::Jitr => "jitr",
+        ProvisionMode::Jitp => "jitp",
+        ProvisionMode::Preregistered => "preregistered",
+        ProvisionMode::Unregistered => "unregistered",
+    }
+}
+
+fn figures(before: ProcSample, after: ProcSample, wall: Duration) -> ProcessFigures {
+    let cpu = after.cpu.saturating_sub(before.cpu);
+    ProcessFigures {
+        cpu_ms: u64::try_from(cpu.as_millis()).unwrap_or(u64::MAX),
+        cpu_cores: cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+        rss_bytes: after.rss_bytes,
+        peak_rss_bytes: after.peak_rss_bytes,
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

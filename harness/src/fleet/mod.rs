@@ -1,0 +1,30 @@
+//! Fleet mode (`hil fleet`): many boards, each the reference firmware's core with its own
+//! key, CSR, certificate, TLS connection and thing, run by one `fleet-board` process
+//! against the rig's embedded broker, and what the fleet did as distributions and counts.
+//!
+//! - [`Fleet`] (`imp`) runs it in stages: start (broker, process, CSRs), provision (sign,
+//!   register, deliver), run (power-on, events, `/proc`), report;
+//! - [`Accounting`] (`account`) is the sans-IO core: per-board records from the boards'
+//!   events and the broker's observations, failures by cause, the [`Tally`];
+//! - [`Distribution`] (`stats`): percentiles and histograms;
+//! - [`FleetReport`] (`report`): the figures as JSON and as a printed summary;
+//! - `events`: decoding `fleet-board`'s lines and the broker's tap;
+//! - `process`: the `fleet-board` process and `/proc` samples.
+//!
+//! The process's protocol is `firmware-under-test/EMULATED_BOARD.md` ("Fleet mode").
+//! Durations in the options and the distributions are board time (the rig's clock);
+//! stage and CPU times are wall time.
+
+mod account;
+mod events;
+mod imp;
+mod process;
+mod report;
+mod stats;
+
+pub use account::{Accounting, BoardRecord, Counts, Tally, group};
+pub use events::{BoardEvent, BoardEventKind, BrokerObservation, observe};
+pub use imp::{Fleet, FleetBoard, FleetOptions, FleetProgress, Stage, mode_name};
+pub use process::{PROGRAM, PROGRAM_ENV, ProcSample, cpu_time, status_kib};
+pub use report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
+pub use stats::{Bucket, Distribution, MAX_BUCKETS, percentile};

@@ -1,0 +1,269 @@
+//! What a fleet run found ([`FleetReport`]): the accounting's [`Tally`], the activations,
+//! the wall times of its stages, and the CPU and memory of the broker's process and the
+//! fleet's; as JSON (`fleet.json`) and as the summary `hil fleet` prints
+//! ([`FleetReport::summary`]). Building it is [`Fleet::run`](super::Fleet::run)'s.
+
+use super::account::{BoardRecord, Tally};
+use super::stats::Distribution;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// A fleet run's figures. Board times (the distributions) are on the fleet's clock, at
+/// `speed`; wall times are the host's.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    /// `jitr`, `jitp` or `preregistered`.
+    pub mode: String,
+    /// The clock's speed (1: real time).
+    pub speed: f64,
+    /// The counts.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// The fleet's certificates JITR registered that were ACTIVE at the end (activated by
+    /// the zero-touch rule, or by the harness when the rig has none).
+    pub activations: usize,
+    /// Wall times of the run's stages.
+    pub wall: WallTimes,
+    /// The harness's process, where the embedded broker runs (the harness's own share,
+    /// reading events and counting, is small beside the broker's).
+    pub broker_process: ProcessFigures,
+    /// The `fleet-board` process.
+    pub fleet_process: FleetProcessFigures,
+    /// Broker events the harness lost by reading the tap too slowly (0 when every
+    /// refusal and registration was seen).
+    pub tap_events_lost: u64,
+    /// Every board's record, by index.
+    pub per_board: Vec<BoardRecord>,
+}
+
+/// Wall times, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WallTimes {
+    /// Starting the broker and the fleet process, and every board's key and CSR.
+    pub start_ms: f64,
+    /// Signing the CSRs and provisioning every board.
+    pub provisioning_ms: f64,
+    /// From the power-on command to the end of the run.
+    pub run_ms: f64,
+    /// From the power-on command until the last board's first telemetry arrived, when
+    /// every board sent some.
+    pub all_first_telemetry_ms: Option<f64>,
+}
+
+/// A process's CPU time and memory over the run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ProcessFigures {
+    /// CPU time (user and system) spent during the run, ms.
+    pub cpu_ms: u64,
+    /// That CPU time over the run's wall time: cores kept busy on average.
+    pub cpu_cores: f64,
+    /// Resident memory at the end, bytes.
+    pub rss_bytes: u64,
+    /// Peak resident memory of the process's life, bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// The fleet process's figures, and per board.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct FleetProcessFigures {
+    /// The process.
+    #[serde(flatten)]
+    pub process: ProcessFigures,
+    /// Resident memory once every board had its key and CSR, before any connected, bytes.
+    pub rss_at_ready_bytes: u64,
+    /// Peak resident memory over the number of boards, bytes.
+    pub peak_rss_per_board_bytes: u64,
+}
+
+impl FleetReport {
+    /// The summary `hil fleet` prints: counts, the distribution and its histogram,
+    /// failures by cause, JITR, CPU and memory.
+    pub fn summary(&self) -> String {
+        let t = &self.tally;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "fleet: {} boards, {}, speed {}",
+            t.boards, self.mode, self.speed
+        );
+        let _ = writeln!(
+            out,
+            "  provisioned        {}/{} in {} (wall)",
+            t.provisioned,
+            t.boards,
+            seconds(self.wall.provisioning_ms)
+        );
+        let all = self
+            .wall
+            .all_first_telemetry_ms
+            .map_or_else(String::new, |ms| {
+                format!("; all in {} (wall) after power-on", seconds(ms))
+            });
+        let _ = writeln!(
+            out,
+            "  first telemetry    {}/{} ({} failed){all}",
+            t.reached_telemetry, t.boards, t.failed
+        );
+        distribution(
+            &mut out,
+            "power-on → first telemetry",
+            &t.time_to_first_telemetry,
+        );
+        distribution(&mut out, "power-on → connected", &t.time_to_connected);
+        if let Some(d) = &t.time_to_first_telemetry {
+            histogram(&mut out, d);
+        }
+        let _ = writeln!(
+            out,
+            "  attempts           {} (at most {} by one board)",
+            t.attempts, t.max_attempts
+        );
+        causes(
+            &mut out,
+            "failed attempts by cause",
+            t.attempt_failures_by_cause.iter(),
+        );
+        causes(
+            &mut out,
+            "boards without telemetry by cause",
+            t.failures_by_cause.iter(),
+        );
+        let _ = writeln!(
+            out,
+            "  JITR               {} registration events, {} certificates registered, {} activated",
+            t.registration_events, t.certificates_registered, self.activations
+        );
+        let _ = writeln!(
+            out,
+            "  telemetry          {} messages accepted by the broker",
+            t.telemetry_messages
+        );
+        let b = &self.broker_process;
+        let _ = writeln!(
+            out,
+            "  broker (hil)       CPU {} ({:.2} cores), RSS {} (peak {})",
+            seconds(b.cpu_ms as f64),
+            b.cpu_cores,
+            megabytes(b.rss_bytes),
+            megabytes(b.peak_rss_bytes)
+        );
+        let f = &self.fleet_process;
+        let _ = writeln!(
+            out,
+            "  fleet process      CPU {} ({:.2} cores), RSS {} (peak {}, {} at start) = {} KiB per board at peak",
+            seconds(f.process.cpu_ms as f64),
+            f.process.cpu_cores,
+            megabytes(f.process.rss_bytes),
+            megabytes(f.process.peak_rss_bytes),
+            megabytes(f.rss_at_ready_bytes),
+            f.peak_rss_per_board_bytes / 1024
+        );
+        if self.tap_events_lost > 0 {
+            let _ = writeln!(
+                out,
+                "  warning: {} broker events were lost (the counts above may be short)",
+                self.tap_events_lost
+            );
+        }
+        out
+    }
+}
+
+fn seconds(ms: f64) -> String {
+    format!("{:.2} s", ms / 1000.0)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn distribution(out: &mut String, what: &str, d: &Option<Distribution>) {
+    let Some(d) = d else {
+        let _ = writeln!(out, "  {what}: no board got there");
+        return;
+    };
+    let ms = |v: u64| seconds(v as f64);
+    let _ = writeln!(
+        out,
+        "  {what} (board time): p50 {}  p90 {}  p99 {}  max {}  (min {}, mean {})",
+        ms(d.p50_ms),
+        ms(d.p90_ms),
+        ms(d.p99_ms),
+        ms(d.max_ms),
+        ms(d.min_ms),
+        seconds(d.mean_ms)
+    );
+}
+
+fn histogram(out: &mut String, d: &Distribution) {
+    let widest = d
+        .histogram
+        .iter()
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for bucket in &d.histogram {
+        let bar = "█".repeat((bucket.count * 40).div_ceil(widest));
+        let _ = writeln!(
+            out,
+            "    {:>8} – {:<8} {:>6}  {bar}",
+            seconds(bucket.from_ms as f64),
+            seconds(bucket.to_ms as f64),
+            bucket.count
+        );
+    }
+}
+
+fn causes<'a, N: std::fmt::Display + 'a>(
+    out: &mut String,
+    what: &str,
+    causes: impl Iterator<Item = (&'a String, &'a N)>,
+) {
+    let causes: Vec<_> = causes.collect();
+    if causes.is_empty() {
+        let _ = writeln!(out, "  {what}: none");
+        return;
+    }
+    let _ = writeln!(out, "  {what}:");
+    for (cause, count) in causes {
+        let _ = writeln!(out, "    {count:>6}  {cause}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::account::Accounting;
+
+    #[test]
+    fn the_summary_says_what_failed_and_how_many_boards_made_it() {
+        let mut accounting = Accounting::new(2);
+        accounting.identify(0, "aa", "bb");
+        accounting.provisioning_failed(1, "cert: ERROR: too long");
+        let report = FleetReport {
+            mode: "jitr".into(),
+            speed: 1.0,
+            tally: accounting.tally(),
+            activations: 0,
+            wall: WallTimes::default(),
+            broker_process: ProcessFigures::default(),
+            fleet_process: FleetProcessFigures::default(),
+            tap_events_lost: 3,
+            per_board: accounting.boards().to_vec(),
+        };
+        let text = report.summary();
+        assert!(text.contains("first telemetry    0/2 (2 failed)"), "{text}");
+        assert!(
+            text.contains("1  provisioning: cert: ERROR: too long"),
+            "{text}"
+        );
+        assert!(text.contains("1  not powered on"), "{text}");
+        assert!(text.contains("no board got there"), "{text}");
+        assert!(text.contains("3 broker events were lost"), "{text}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["boards"], 2);
+        assert_eq!(json["failures_by_cause"]["not powered on"], 1);
+        assert_eq!(json["per_board"][0]["thing"], "aa");
+    }
+}
