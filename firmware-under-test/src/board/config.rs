@@ -23,7 +23,9 @@ pub struct Config {
     pub keep_alive: Duration,
     /// How long to wait for a PINGRESP before dropping the connection.
     pub ping_timeout: Duration,
-    /// How long to wait for the transport to open, and then for CONNACK.
+    /// How long to wait for the transport (TCP and TLS) to open.
+    pub open_timeout: Duration,
+    /// How long to wait for CONNACK once CONNECT is sent.
     pub connect_timeout: Duration,
     /// How long to wait for PUBACK or SUBACK before resending with the same packet id.
     pub ack_timeout: Duration,
@@ -49,6 +51,7 @@ impl Default for Config {
             telemetry_qos: Qos::AtMostOnce,
             keep_alive: Duration::from_secs(60),
             ping_timeout: Duration::from_secs(10),
+            open_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
             backoff_base: Duration::from_secs(1),

@@ -111,7 +111,7 @@ impl Board {
                 );
                 push(out, Action::OpenTransport);
                 self.phase = Phase::Opening {
-                    deadline: now + self.config.connect_timeout,
+                    deadline: now + self.config.open_timeout,
                 };
             }
             Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }

@@ -1,6 +1,6 @@
 //! Firmware time from the host clock, scaled by `--speed`.
 
-use firmware_under_test::time::Instant;
+use firmware_under_test::time::{Duration, Instant};
 
 /// Maps host time to firmware time and back.
 #[derive(Debug, Clone, Copy)]
@@ -67,4 +67,31 @@ fn start_and_origin() -> (tokio::time::Instant, u64) {
         || (tokio::time::Instant::now(), monotonic_ns()),
         |(start, origin, _)| (start, origin),
     )
+}
+
+/// The firmware's transport-open timeout at `speed`: its 10 s, but never less than 2 s of
+/// the host's own time. Opening TCP and TLS is real work on the host that does not speed
+/// up with the clock: at speed 500 the firmware's 10 s are 20 ms, which a loaded host's
+/// handshake can exceed.
+pub fn open_timeout(speed: f64) -> Duration {
+    let floor = (2_000.0 * speed).min(u64::MAX as f64) as u64;
+    Duration::from_millis(
+        floor.max(
+            firmware_under_test::board::Config::default()
+                .open_timeout
+                .millis(),
+        ),
+    )
+}
+
+#[cfg(test)]
+mod open_timeout_tests {
+    use super::*;
+
+    #[test]
+    fn the_open_timeout_is_the_firmwares_or_two_seconds_of_host_time() {
+        assert_eq!(open_timeout(1.0).millis(), 10_000);
+        assert_eq!(open_timeout(500.0).millis(), 1_000_000, "2 s of wall time");
+        assert_eq!(open_timeout(0.001).millis(), 10_000);
+    }
 }

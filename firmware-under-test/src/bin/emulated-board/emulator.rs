@@ -16,6 +16,7 @@ use crate::Args;
 use crate::clock::Clock;
 use crate::control::{self, Envelope, Request};
 use crate::gpio::Gpio;
+use crate::mqtt;
 use crate::network::{ConnectParams, Connection, NetEvent};
 use crate::nvm::Nvm;
 use crate::pty::Pty;
@@ -25,10 +26,7 @@ use crate::wifi::{self, Air};
 use firmware_under_test::board::{Action, Board, Button, Config, Input, Qos, TransportError};
 use firmware_under_test::led::Led;
 use firmware_under_test::time::{Duration, Instant, earliest};
-use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{
-    Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe, SubscribeFilter,
-};
+use rumqttc::mqttbytes::v4::Packet;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -139,6 +137,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             Qos::AtMostOnce
         },
         seed: args.seed.unwrap_or_else(|| seed_from(hardware.serial())),
+        open_timeout: crate::clock::open_timeout(args.speed),
         flaws: args.flaws.iter().copied().collect(),
         ..Config::default()
     };
@@ -339,39 +338,15 @@ impl Emulator {
             }
             Action::OpenTransport => self.open_transport(),
             Action::CloseTransport => self.connection = None,
-            Action::MqttConnect {
-                client_id,
-                keep_alive_secs,
-                clean_session,
-            } => {
-                let mut connect = Connect::new(client_id.as_str());
-                connect.keep_alive = keep_alive_secs;
-                connect.clean_session = clean_session;
-                self.send(Packet::Connect(connect));
+            action @ (Action::MqttConnect { .. }
+            | Action::MqttPublish { .. }
+            | Action::MqttSubscribe { .. }
+            | Action::MqttPubAck { .. }
+            | Action::MqttPing) => {
+                if let Some(packet) = mqtt::packet_of(&action) {
+                    self.send(packet);
+                }
             }
-            Action::MqttPublish {
-                topic,
-                payload,
-                qos,
-                pkid,
-                dup,
-            } => {
-                let mut publish = Publish::new(topic.as_str(), mqtt_qos(qos), payload.as_bytes());
-                publish.pkid = pkid;
-                publish.dup = dup;
-                self.send(Packet::Publish(publish));
-            }
-            Action::MqttSubscribe { filters, pkid } => {
-                let mut subscribe = Subscribe::new_many(
-                    filters
-                        .iter()
-                        .map(|f| SubscribeFilter::new(f.as_str().to_owned(), QoS::AtLeastOnce)),
-                );
-                subscribe.pkid = pkid;
-                self.send(Packet::Subscribe(subscribe));
-            }
-            Action::MqttPubAck { pkid } => self.send(Packet::PubAck(PubAck::new(pkid))),
-            Action::MqttPing => self.send(Packet::PingReq),
             Action::SaveCredentials => {
                 if let Some(board) = &self.board
                     && let Err(e) = self.nvm.save(board.credentials())
@@ -447,28 +422,11 @@ impl Emulator {
                 self.connection = None;
                 self.feed(Input::TransportClosed);
             }
-            NetEvent::Packet(packet) => match packet {
-                Packet::ConnAck(ack) => self.feed(Input::ConnAck {
-                    accepted: ack.code == ConnectReturnCode::Success,
-                    session_present: ack.session_present,
-                }),
-                Packet::Publish(publish) => {
-                    let qos = match publish.qos {
-                        QoS::AtMostOnce => Qos::AtMostOnce,
-                        _ => Qos::AtLeastOnce,
-                    };
-                    self.feed(Input::Publish {
-                        topic: &publish.topic,
-                        payload: &publish.payload,
-                        qos,
-                        pkid: publish.pkid,
-                    });
+            NetEvent::Packet(packet) => {
+                if let Some(input) = mqtt::input_of(&packet) {
+                    self.feed(input);
                 }
-                Packet::PubAck(ack) => self.feed(Input::PubAck { pkid: ack.pkid }),
-                Packet::SubAck(ack) => self.feed(Input::SubAck { pkid: ack.pkid }),
-                Packet::PingResp => self.feed(Input::PingResp),
-                _ => {}
-            },
+            }
         }
     }
 
@@ -591,12 +549,5 @@ impl Emulator {
             leds.insert(led.name().into(), Value::Bool(self.gpio.is_on(led)));
         }
         Value::Object(leds)
-    }
-}
-
-fn mqtt_qos(qos: Qos) -> QoS {
-    match qos {
-        Qos::AtMostOnce => QoS::AtMostOnce,
-        Qos::AtLeastOnce => QoS::AtLeastOnce,
     }
 }

@@ -10,6 +10,7 @@ mod control;
 mod emulator;
 mod gpio;
 mod lenient;
+mod mqtt;
 mod network;
 mod nvm;
 mod pty;

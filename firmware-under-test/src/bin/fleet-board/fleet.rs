@@ -54,6 +54,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 Qos::AtMostOnce
             },
             seed,
+            open_timeout: crate::clock::open_timeout(args.speed),
             ..Config::default()
         };
         let (mut instance, net) = Instance::new(index, config, hardware, shared.clone());

@@ -12,17 +12,15 @@
 //! at its own time even when the host runs the board late, and time never goes back.
 
 use crate::clock::Clock;
+use crate::mqtt;
 use crate::network::{ConnectParams, Connection, NetEvent};
 use crate::protocol::{Line, What};
 use crate::secure_element::SecureElement;
-use firmware_under_test::board::{Action, Board, Config, Input, Qos, TransportError};
+use firmware_under_test::board::{Action, Board, Config, Input, TransportError};
 use firmware_under_test::console::EOT;
 use firmware_under_test::credentials::Credentials;
 use firmware_under_test::time::{Duration, Instant, earliest};
-use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{
-    Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe, SubscribeFilter,
-};
+use rumqttc::mqttbytes::v4::{ConnectReturnCode, Packet};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -298,43 +296,15 @@ impl Instance {
                 }
                 self.link = None;
             }
-            Action::MqttConnect {
-                client_id,
-                keep_alive_secs,
-                clean_session,
-            } => {
-                let mut connect = Connect::new(client_id.as_str());
-                connect.keep_alive = keep_alive_secs;
-                connect.clean_session = clean_session;
-                self.send(Packet::Connect(connect));
+            action @ (Action::MqttConnect { .. }
+            | Action::MqttPublish { .. }
+            | Action::MqttSubscribe { .. }
+            | Action::MqttPubAck { .. }
+            | Action::MqttPing) => {
+                if let Some(packet) = mqtt::packet_of(&action) {
+                    self.send(packet);
+                }
             }
-            Action::MqttPublish {
-                topic,
-                payload,
-                qos,
-                pkid,
-                dup,
-            } => {
-                let qos = match qos {
-                    Qos::AtMostOnce => QoS::AtMostOnce,
-                    Qos::AtLeastOnce => QoS::AtLeastOnce,
-                };
-                let mut publish = Publish::new(topic.as_str(), qos, payload.as_bytes());
-                publish.pkid = pkid;
-                publish.dup = dup;
-                self.send(Packet::Publish(publish));
-            }
-            Action::MqttSubscribe { filters, pkid } => {
-                let mut subscribe = Subscribe::new_many(
-                    filters
-                        .iter()
-                        .map(|f| SubscribeFilter::new(f.as_str().to_owned(), QoS::AtLeastOnce)),
-                );
-                subscribe.pkid = pkid;
-                self.send(Packet::Subscribe(subscribe));
-            }
-            Action::MqttPubAck { pkid } => self.send(Packet::PubAck(PubAck::new(pkid))),
-            Action::MqttPing => self.send(Packet::PingReq),
             Action::SaveCredentials => self.store = self.board.credentials().clone(),
             Action::Reset => {
                 let saved = self.due.replace(now);
@@ -439,35 +409,18 @@ impl Instance {
                 self.emit(now, What::Closed { reason, connected });
                 self.feed(Input::TransportClosed);
             }
-            NetEvent::Packet(packet) => match packet {
-                Packet::ConnAck(ack) => {
+            NetEvent::Packet(packet) => {
+                if let Packet::ConnAck(ack) = &packet {
                     let accepted = ack.code == ConnectReturnCode::Success;
                     if accepted {
                         self.link = Some(Link::Connected);
                     }
                     self.emit(now, What::Connack { accepted });
-                    self.feed(Input::ConnAck {
-                        accepted,
-                        session_present: ack.session_present,
-                    });
                 }
-                Packet::Publish(publish) => {
-                    let qos = match publish.qos {
-                        QoS::AtMostOnce => Qos::AtMostOnce,
-                        _ => Qos::AtLeastOnce,
-                    };
-                    self.feed(Input::Publish {
-                        topic: &publish.topic,
-                        payload: &publish.payload,
-                        qos,
-                        pkid: publish.pkid,
-                    });
+                if let Some(input) = mqtt::input_of(&packet) {
+                    self.feed(input);
                 }
-                Packet::PubAck(ack) => self.feed(Input::PubAck { pkid: ack.pkid }),
-                Packet::SubAck(ack) => self.feed(Input::SubAck { pkid: ack.pkid }),
-                Packet::PingResp => self.feed(Input::PingResp),
-                _ => {}
-            },
+            }
         }
     }
 }

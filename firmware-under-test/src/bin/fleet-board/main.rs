@@ -18,6 +18,8 @@ mod fleet;
 mod instance;
 #[path = "../emulated-board/lenient.rs"]
 mod lenient;
+#[path = "../emulated-board/mqtt.rs"]
+mod mqtt;
 #[path = "../emulated-board/network.rs"]
 mod network;
 mod protocol;
