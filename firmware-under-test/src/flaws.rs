@@ -58,7 +58,7 @@ pub enum Flaw {
     NeverResubscribe,
     /// Does not report the shadow's `toggle` back (fails Shadow Update Reported State).
     NoShadowReport,
-    /// Platform: leaks 512 KiB of memory with every connection it opens (fails MQTT Long
+    /// Platform: leaks 2 MiB of memory with every connection it opens (fails MQTT Long
     /// Duration, which watches the board's memory).
     LeakPerConnection,
     /// Starts jobs and applies them, but never reports their outcome: they stay

@@ -77,7 +77,7 @@ impl Connection {
     ) -> Self {
         if params.flaws.has(Flaw::LeakPerConnection) {
             // The flaw: memory that is never given back, touched so it is resident.
-            Box::leak(vec![0x5a_u8; 512 * 1024].into_boxed_slice());
+            Box::leak(vec![0x5a_u8; 2 * 1024 * 1024].into_boxed_slice());
         }
         let (outgoing, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
