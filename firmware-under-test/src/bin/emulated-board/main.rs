@@ -79,18 +79,7 @@ fn parse_flaw(name: &str) -> Result<Flaw, String> {
 
 impl Args {
     fn host_map(&self) -> Result<Vec<(String, IpAddr)>, String> {
-        self.hosts
-            .iter()
-            .map(|spec| {
-                let (name, addr) = spec
-                    .split_once('=')
-                    .ok_or_else(|| format!("--host {spec:?}: expected NAME=ADDR"))?;
-                let addr = addr
-                    .parse()
-                    .map_err(|e| format!("--host {spec:?}: bad address: {e}"))?;
-                Ok((name.to_owned(), addr))
-            })
-            .collect()
+        crate::network::host_map(&self.hosts)
     }
 }
 

@@ -20,7 +20,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use rustls::CipherSuite;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,6 +42,22 @@ pub enum NetEvent {
     Closed(String),
     /// A packet arrived.
     Packet(Packet),
+}
+
+/// `--host NAME=ADDR` arguments as (name, address) pairs, or an error naming the bad one.
+pub fn host_map(specs: &[String]) -> Result<Vec<(String, IpAddr)>, String> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, addr) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--host {spec:?}: expected NAME=ADDR"))?;
+            let addr = addr
+                .parse()
+                .map_err(|e| format!("--host {spec:?}: bad address: {e}"))?;
+            Ok((name.to_owned(), addr))
+        })
+        .collect()
 }
 
 /// Everything needed to open a connection.
@@ -231,5 +247,29 @@ async fn pump(
                 Err(e) => return format!("read: {e}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod host_map_tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_name_equals_address_and_a_bad_one_is_named() {
+        let hosts = host_map(&["broker.hil.test=127.0.0.1".into()]).unwrap();
+        assert_eq!(
+            hosts,
+            [("broker.hil.test".to_owned(), IpAddr::from([127, 0, 0, 1]))]
+        );
+        assert!(
+            host_map(&["nohost".into()])
+                .unwrap_err()
+                .contains("expected NAME=ADDR")
+        );
+        assert!(
+            host_map(&["a=b".into()])
+                .unwrap_err()
+                .contains("\"a=b\": bad address")
+        );
     }
 }
