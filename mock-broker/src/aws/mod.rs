@@ -22,3 +22,4 @@ pub mod jobs;
 pub mod policy;
 pub mod registry;
 pub mod shadow;
+pub mod state_file;

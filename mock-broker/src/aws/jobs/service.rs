@@ -102,19 +102,7 @@ impl JobService {
     /// # Errors
     /// The jobs file exists but cannot be read or does not parse.
     pub fn new(state_dir: Option<&Path>) -> std::io::Result<Self> {
-        let jobs = match state_dir {
-            Some(dir) => match std::fs::read(dir.join(JOBS_FILE)) {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}: {e}", dir.join(JOBS_FILE).display()),
-                    )
-                })?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Jobs::default(),
-                Err(e) => return Err(e),
-            },
-            None => Jobs::default(),
-        };
+        let jobs: Jobs = crate::aws::state_file::load(state_dir, JOBS_FILE)?;
         Ok(JobService {
             jobs: Mutex::new(jobs),
             state_dir: state_dir.map(Path::to_owned),
@@ -157,13 +145,7 @@ impl JobService {
     }
 
     fn save(&self) -> std::io::Result<()> {
-        let Some(dir) = &self.state_dir else {
-            return Ok(());
-        };
-        let json = serde_json::to_vec_pretty(&*self.lock()).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!("{JOBS_FILE}.tmp"));
-        std::fs::write(&tmp, json)?;
-        std::fs::rename(tmp, dir.join(JOBS_FILE))
+        crate::aws::state_file::save(self.state_dir.as_deref(), JOBS_FILE, &*self.lock())
     }
 }
 

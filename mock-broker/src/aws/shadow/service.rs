@@ -76,19 +76,7 @@ impl ShadowService {
     /// # Errors
     /// The shadow file exists but cannot be read or does not parse.
     pub fn new(state_dir: Option<&Path>) -> std::io::Result<Self> {
-        let shadows = match state_dir {
-            Some(dir) => match std::fs::read(dir.join(SHADOWS_FILE)) {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}: {e}", dir.join(SHADOWS_FILE).display()),
-                    )
-                })?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Shadows::default(),
-                Err(e) => return Err(e),
-            },
-            None => Shadows::default(),
-        };
+        let shadows: Shadows = crate::aws::state_file::load(state_dir, SHADOWS_FILE)?;
         Ok(ShadowService {
             shadows: Mutex::new(shadows),
             state_dir: state_dir.map(Path::to_owned),
@@ -101,13 +89,7 @@ impl ShadowService {
     }
 
     fn save(&self) -> std::io::Result<()> {
-        let Some(dir) = &self.state_dir else {
-            return Ok(());
-        };
-        let json = serde_json::to_vec_pretty(&*self.lock()).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!("{SHADOWS_FILE}.tmp"));
-        std::fs::write(&tmp, json)?;
-        std::fs::rename(tmp, dir.join(SHADOWS_FILE))
+        crate::aws::state_file::save(self.state_dir.as_deref(), SHADOWS_FILE, &*self.lock())
     }
 }
 
