@@ -54,6 +54,7 @@ pub async fn run(args: Args) -> Result<(), String> {
                 Qos::AtMostOnce
             },
             seed,
+            flaws: args.flaws.iter().copied().collect(),
             ..Config::default()
         };
         let (mut instance, net) = Instance::new(index, config, hardware, shared.clone());
