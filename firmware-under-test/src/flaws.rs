@@ -4,7 +4,7 @@
 //!
 //! A [`Flaw`] has a kebab-case name (`no-jitter`), used by `emulated-board --flaw` and by a
 //! rig file's `flaws = [...]`. Most flaws change the application ([`crate::board::Board`]
-//! reads them from [`crate::board::Config::flaws`]); the four TLS ones change the platform's
+//! reads them from [`crate::board::Config::flaws`]); the TLS ones change the platform's
 //! TLS client, which reads them from the same set. The reference firmware has none.
 
 /// One deliberate defect, named after the behaviour it breaks.
@@ -20,6 +20,16 @@ pub enum Flaw {
     AcceptAnyIssuer,
     /// TLS: accepts an expired server certificate (fails Expired Server Cert).
     AcceptExpiredServerCert,
+    /// TLS: a 4 KiB receive buffer: a TLS record longer than 4 KiB (plus the 256 bytes
+    /// TLS allows for encryption) closes the connection (fails Receive Maximum Size
+    /// Fragments).
+    SmallTlsBuffer,
+    /// TLS: refuses a server certificate chain over 4 KiB, as a device that keeps the
+    /// chain in a 4 KiB buffer does (fails Large Size Server Cert).
+    SmallCertBuffer,
+    /// TLS: offers TLS 1.2 with the ChaCha20-Poly1305 suites only, none of which AWS IoT
+    /// Core supports (fails Device Support for AWS IoT recommended Cipher Suites).
+    Tls12ChachaOnly,
     /// MQTT: CONNECT with a client id that is not the thing name, which the policy refuses
     /// (fails MQTT Connect).
     WrongClientId,
@@ -34,6 +44,8 @@ pub enum Flaw {
     /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
     /// No Puback).
     NoDup,
+    /// Never subscribes, to its shadow delta or its jobs topics (fails MQTT Subscribe).
+    NoSubscribe,
     /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
     NoSubscribeRetry,
     /// Keeps a connection whose PINGRESP never came, and goes on pinging (fails Keep-Alive).
@@ -46,25 +58,37 @@ pub enum Flaw {
     NeverResubscribe,
     /// Does not report the shadow's `toggle` back (fails Shadow Update Reported State).
     NoShadowReport,
+    /// Platform: leaks 512 KiB of memory with every connection it opens (fails MQTT Long
+    /// Duration, which watches the board's memory).
+    LeakPerConnection,
+    /// Starts jobs and applies them, but never reports their outcome: they stay
+    /// IN_PROGRESS (fails Job Execution).
+    JobsNeverComplete,
 }
 
 impl Flaw {
     /// Every flaw, in the order of the cases they break.
-    pub const ALL: [Flaw; 14] = [
+    pub const ALL: [Flaw; 20] = [
         Flaw::NoClientCert,
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
         Flaw::AcceptExpiredServerCert,
+        Flaw::SmallTlsBuffer,
+        Flaw::SmallCertBuffer,
+        Flaw::Tls12ChachaOnly,
         Flaw::WrongClientId,
         Flaw::NoBackoff,
         Flaw::NoJitter,
         Flaw::NoTelemetry,
         Flaw::NoDup,
+        Flaw::NoSubscribe,
         Flaw::NoSubscribeRetry,
         Flaw::IgnorePingrespLoss,
         Flaw::CleanSessionAlways,
         Flaw::NeverResubscribe,
         Flaw::NoShadowReport,
+        Flaw::LeakPerConnection,
+        Flaw::JobsNeverComplete,
     ];
 
     /// The kebab-case name, e.g. `no-jitter`.
@@ -74,16 +98,22 @@ impl Flaw {
             Flaw::AcceptAnyServerName => "accept-any-server-name",
             Flaw::AcceptAnyIssuer => "accept-any-issuer",
             Flaw::AcceptExpiredServerCert => "accept-expired-server-cert",
+            Flaw::SmallTlsBuffer => "small-tls-buffer",
+            Flaw::SmallCertBuffer => "small-cert-buffer",
+            Flaw::Tls12ChachaOnly => "tls12-chacha-only",
             Flaw::WrongClientId => "wrong-client-id",
             Flaw::NoBackoff => "no-backoff",
             Flaw::NoJitter => "no-jitter",
             Flaw::NoTelemetry => "no-telemetry",
             Flaw::NoDup => "no-dup",
+            Flaw::NoSubscribe => "no-subscribe",
             Flaw::NoSubscribeRetry => "no-subscribe-retry",
             Flaw::IgnorePingrespLoss => "ignore-pingresp-loss",
             Flaw::CleanSessionAlways => "clean-session-always",
             Flaw::NeverResubscribe => "never-resubscribe",
             Flaw::NoShadowReport => "no-shadow-report",
+            Flaw::LeakPerConnection => "leak-per-connection",
+            Flaw::JobsNeverComplete => "jobs-never-complete",
         }
     }
 
@@ -155,7 +185,7 @@ mod tests {
         assert!(set.has(Flaw::NoDup) && set.has(Flaw::NoJitter));
         assert!(!set.has(Flaw::NoBackoff));
         assert!(Flaws::NONE.is_empty() && !set.is_empty());
-        let listed: heapless::Vec<Flaw, 14> = set.iter().collect();
+        let listed: heapless::Vec<Flaw, 20> = set.iter().collect();
         assert_eq!(listed.as_slice(), [Flaw::NoJitter, Flaw::NoDup]);
     }
 }

@@ -45,6 +45,7 @@ pub mod console;
 pub mod credentials;
 pub mod flaws;
 pub mod hardware;
+pub mod json;
 pub mod led;
 #[cfg(feature = "stored")]
 pub mod stored;

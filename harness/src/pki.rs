@@ -5,7 +5,8 @@
 //!   is what gets registered for JITR and signs device certificates;
 //! - a **server CA** and a server certificate for the broker's endpoint names (what boards
 //!   get as `rootca`), plus deliberately bad server certificates (expired, wrong name,
-//!   untrusted issuer) for TLS fault scenarios;
+//!   untrusted issuer) for TLS fault scenarios, and a valid but large chain
+//!   (`large_chain`);
 //! - an **operator CA** and certificate for the harness's own cloud-side client;
 //! - a **stranger** CA that no broker trusts, for boards that must be refused.
 //!
@@ -16,6 +17,9 @@
 //! printed.
 
 use crate::errors::PkiError;
+
+mod large_chain;
+pub use large_chain::LARGE_CHAIN_BYTES;
 
 /// The common name of the operator certificate (Mosquitto's username for it).
 pub const OPERATOR_COMMON_NAME: &str = "hil-harness-operator";
@@ -91,6 +95,9 @@ pub enum BadServerCert {
     WrongName,
     /// From a CA the boards do not trust.
     Untrusted,
+    /// Valid, but a chain of at least [`LARGE_CHAIN_BYTES`] (Device Advisor's TLS Large
+    /// Size Server Cert).
+    Large,
 }
 
 /// A device certificate signed from a CSR.
@@ -348,10 +355,11 @@ impl TestPki {
         Ok((device, keyed))
     }
 
-    /// A bad server certificate for `names`.
+    /// A bad (or, for [`BadServerCert::Large`], large) server certificate for `names`.
     pub fn bad_server(&self, kind: BadServerCert, names: &[&str]) -> Result<KeyedCert, PkiError> {
         let stranger;
         let (names, ca): (Vec<String>, &Ca) = match kind {
+            BadServerCert::Large => return self.large_server(names),
             BadServerCert::Expired => (
                 names.iter().map(|n| n.to_string()).collect(),
                 &self.server_ca,

@@ -15,6 +15,11 @@
 //! `expect_message` counts messages since the scenario started (so a message that came
 //! during an earlier step counts), with its deadline measured from the step's start.
 //!
+//! A step may leave notes on the timeline ([`What::Note`]): the evidence of its verdict, or
+//! a warning. The [`Report`] carries them ([`Report::notes`]); a run whose steps all passed
+//! with a warning among them passed with warnings ([`Report::passed_with_warnings`]), which
+//! reports show as a verdict of its own (its outcome is still [`Outcome::Passed`]).
+//!
 //! The run's timeline runs on the rig's clock ([`Rig::clock`]): every duration in the
 //! scenario is board time, and so are the timeline's times in a failure report and the
 //! SVG. A [`Report`] has both the wall time a run took and its board time.
@@ -34,18 +39,25 @@ mod backoff;
 mod clients;
 mod cloud;
 mod expect;
+mod jobs;
+mod long_duration;
 mod message;
 mod needs;
+mod packets;
 mod snapshot_step;
 mod start;
+mod tls_cases;
 mod world;
 pub use backoff::{
     Attempt, BackoffVerdict, FINAL_RATIO, MAX_DELAYS, PASS_RATIO, attempts_in, backoff_verdict,
+    backoff_warning,
 };
 pub use clients::DEFAULT_CLIENT_TIMEOUT;
+pub use jobs::job_history;
 pub use message::{Message, Source, json_contains, message_of};
 pub use needs::{Need, broker_shortfall, need_of};
 pub use start::{open_pki, start_board, start_broker, start_embedded_broker};
+pub use tls_cases::{SuiteNote, SuiteVerdict, cipher_suite_verdict, padded_payload};
 pub use tokio_util::sync::CancellationToken;
 pub use world::DEFAULT_COMMAND_TIMEOUT;
 
@@ -146,6 +158,20 @@ pub struct Report {
     pub steps: Vec<StepTiming>,
     /// Where the timeline was written.
     pub output: PathBuf,
+    /// What the steps noted on the timeline ([`What::Note`]), in order: the evidence of
+    /// their verdicts, and warnings.
+    pub notes: Vec<Note>,
+}
+
+/// A note a step left on the timeline ([`What::Note`]), with the timeline before it.
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// The note (`expect_backoff dut: passed on 6 attempts, delays ...`).
+    pub text: String,
+    /// A warning: the step passed, but this deserves a look.
+    pub warning: bool,
+    /// The timeline up to the note ([`REPORT_WINDOW`] before it), the note included.
+    pub context: Vec<Entry>,
 }
 
 impl Report {
@@ -155,6 +181,19 @@ impl Report {
     pub fn board_ratio(&self) -> Option<f64> {
         let wall = self.duration.as_secs_f64();
         (wall > 0.0).then(|| self.board_time.as_secs_f64() / wall)
+    }
+
+    /// The warnings the steps noted, in order.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.notes
+            .iter()
+            .filter(|note| note.warning)
+            .map(|note| note.text.as_str())
+    }
+
+    /// Every step passed, and one noted a warning: the run passed with warnings.
+    pub fn passed_with_warnings(&self) -> bool {
+        matches!(self.outcome, Outcome::Passed) && self.warnings().next().is_some()
     }
 }
 
@@ -166,6 +205,26 @@ pub trait Progress: Send + Sync {
     fn step_finished(&self, _index: usize, _kind: &str, _passed: bool, _took: Duration) {}
     /// The run was stopped during a step (it neither passed nor failed).
     fn step_interrupted(&self, _index: usize, _kind: &str, _took: Duration) {}
+}
+
+/// The notes on `timeline`, each with the timeline before it.
+fn notes(timeline: &Timeline) -> Vec<Note> {
+    timeline
+        .entries()
+        .iter()
+        .filter_map(|entry| match &entry.what {
+            What::Note { text, warning } => Some(Note {
+                text: text.clone(),
+                warning: *warning,
+                context: timeline
+                    .around(entry.at, REPORT_WINDOW, Duration::ZERO)
+                    .into_iter()
+                    .filter(|e| e.seq <= entry.seq)
+                    .collect(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Progress that goes nowhere.
@@ -243,6 +302,16 @@ impl Runner {
             .await
     }
 
+    /// The clock `scenario` runs on: the rig's, or its `max_speed` when the rig is faster.
+    pub fn clock_for(&self, scenario: &Scenario) -> RigClock {
+        match &scenario.max_speed {
+            Some(max) if *max.get() < self.rig.clock.speed() => {
+                RigClock::new(*max.get()).unwrap_or(self.rig.clock)
+            }
+            _ => self.rig.clock,
+        }
+    }
+
     /// Runs `scenario` until it ends or `stop` is cancelled, whichever comes first; either
     /// way the rig is torn down and the timeline written before this returns. The set-up
     /// (broker and boards starting) is not cut short; the first step then does not start.
@@ -254,21 +323,23 @@ impl Runner {
     ) -> Report {
         let started = std::time::Instant::now();
         let output = self.output_root.join(scenario.id());
+        let clock = self.clock_for(scenario);
         let mut report = Report {
             id: scenario.id(),
             name: scenario.name.clone(),
             outcome: Outcome::Passed,
             duration: Duration::ZERO,
             board_time: Duration::ZERO,
-            clock: self.rig.clock,
+            clock,
             steps: Vec::new(),
             output: output.clone(),
+            notes: Vec::new(),
         };
         if let Some(reason) = self.unsupported(scenario) {
             report.outcome = Outcome::Skipped(reason);
             return report;
         }
-        let timeline = Timeline::with_clock(self.rig.clock);
+        let timeline = Timeline::with_clock(clock);
         let world = self.set_up(scenario, timeline.clone()).await;
         let world = match world {
             Ok(world) => world,
@@ -362,6 +433,7 @@ impl Runner {
             }
         }
         world.tear_down().await;
+        report.notes = notes(&timeline);
         if std::fs::create_dir_all(&output).is_ok() {
             let _ = std::fs::write(output.join("timeline.json"), timeline.to_json());
             let picture = crate::svg::render(&scenario.name, &timeline.entries());

@@ -45,11 +45,15 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
+mod job_steps;
+mod packet_steps;
 mod step_strings;
 mod steps;
 mod text_checks;
 mod validate;
 mod variables;
+pub use job_steps::*;
+pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;
 pub use steps::*;
 pub use variables::{FILTERS, substitute, variables_in};
@@ -70,6 +74,13 @@ pub struct Scenario {
     /// name (e.g. `"TLS Expired Server Cert"`); `hil qualify` runs and reports it by this.
     #[serde(default)]
     pub device_advisor: Option<String>,
+    /// The highest rig clock speed the scenario's judgements hold at: on a faster rig it
+    /// runs at this speed instead (board time stays exact; only the wall time grows). A
+    /// millisecond of the host's own scheduling is `speed` ms of board time, so a verdict
+    /// that must resolve a board's delays finely (jitter, to 5% of a 1 s delay) needs a
+    /// slow clock.
+    #[serde(default)]
+    pub max_speed: Option<Span<f64>>,
     /// The rig boards the scenario uses (default `["dut"]`).
     #[serde(default = "default_boards")]
     pub boards: Vec<String>,
@@ -222,6 +233,28 @@ impl Scenario {
         self.path
             .file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+    }
+
+    /// The scenario with the `for` of every top-level `long_duration` step set to
+    /// `duration` (`hil qualify --long-duration`). The file's text is changed and parsed
+    /// again, since steps are read from it when they run; a `duration` that is not one is
+    /// the located error `load` would give.
+    pub fn with_long_duration(&self, duration: &str) -> Result<Scenario, ScenarioError> {
+        let mut places: Vec<std::ops::Range<usize>> = self
+            .steps
+            .iter()
+            .filter_map(|step| match step.get() {
+                Step::LongDuration(s) => Some(s.for_.0.span()),
+                _ => None,
+            })
+            .collect();
+        places.sort_by_key(|place| std::cmp::Reverse(place.start));
+        let mut text = self.text.clone();
+        for place in places {
+            let quoted = toml::Value::String(duration.to_owned()).to_string();
+            text.replace_range(place, &quoted);
+        }
+        Self::parse(&self.path, &text)
     }
 }
 

@@ -1,10 +1,12 @@
 //! The timeline as an SVG picture, like a logic analyser: one track per board LED (lit
-//! periods drawn in the LED's colour), a row of step markers, and a row of message markers
+//! periods drawn in the LED's colour), a row of step markers (with the steps' notes: a
+//! warning in amber), and a row of message markers
 //! (publishes in and out, broker events), on one time axis: board time, the rig's clock
 //! (entries' `at`), so a blink looks the same at any speed.
 //!
 //! [`render`] is a pure function of the timeline entries; the runner writes its output to
-//! `target/hil/<scenario>/timeline.svg`.
+//! `target/hil/<scenario>/timeline.svg`, and `hil qualify` inlines it in its HTML report:
+//! every text from the timeline is escaped, and the picture scales (`viewBox`).
 
 use crate::timeline::{Entry, What};
 use std::collections::BTreeMap;
@@ -65,11 +67,20 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
                 text,
                 status,
             } if status != "started" => {
-                steps.push((
-                    entry.at,
-                    format!("{index}. {text} {status}"),
-                    status == "failed",
-                ));
+                let colour = if status == "failed" {
+                    "#cf222e"
+                } else {
+                    "#57606a"
+                };
+                steps.push((entry.at, format!("{index}. {text} {status}"), colour));
+            }
+            What::Note { text, warning } => {
+                let (label, colour) = if *warning {
+                    ("warning", "#bf8700")
+                } else {
+                    ("note", "#2da44e")
+                };
+                steps.push((entry.at, format!("{label}: {text}"), colour));
             }
             What::Broker { event } => {
                 let kind = event["event"].as_str().unwrap_or_default();
@@ -110,7 +121,7 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-family="monospace" font-size="11">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{height}" viewBox="0 0 {0} {height}" font-family="monospace" font-size="11">"#,
         LEFT + WIDTH + 20.0
     );
     let _ = writeln!(svg, r#"<title>{}</title>"#, escape(title));
@@ -123,8 +134,10 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
     for ((board, led), intervals) in &tracks {
         let _ = writeln!(
             svg,
-            r#"<g class="led" data-led="{led}"><text x="8" y="{}">{board} {led}</text>"#,
-            y + 15.0
+            r#"<g class="led" data-led="{0}"><text x="8" y="{1}">{2} {0}</text>"#,
+            escape(led),
+            y + 15.0,
+            escape(board)
         );
         let _ = writeln!(
             svg,
@@ -151,8 +164,7 @@ pub fn render(title: &str, entries: &[Entry]) -> String {
         r#"<g class="steps"><text x="8" y="{}">steps</text>"#,
         y + 15.0
     );
-    for (at, text, failed) in &steps {
-        let stroke = if *failed { "#cf222e" } else { "#57606a" };
+    for (at, text, stroke) in &steps {
         let _ = writeln!(
             svg,
             r#"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="{stroke}"><title>{3}</title></line>"#,
@@ -280,6 +292,48 @@ mod tests {
         let entries = vec![late, led(39_990, "blue", true)];
         let svg = render("fast", &entries);
         assert!(svg.contains(">40.0 s board time</text>"), "{svg}");
+    }
+
+    #[test]
+    fn notes_are_marked_warnings_in_amber_and_every_text_is_escaped() {
+        let entries = vec![
+            entry(
+                100,
+                What::Led {
+                    board: "d<u>t".into(),
+                    led: "b\"lue".into(),
+                    on: true,
+                },
+            ),
+            entry(
+                200,
+                What::Note {
+                    text: "expect_backoff dut: passed".into(),
+                    warning: false,
+                },
+            ),
+            entry(
+                300,
+                What::Note {
+                    text: "expect_backoff dut: <weak>".into(),
+                    warning: true,
+                },
+            ),
+        ];
+        let svg = render("notes", &entries);
+        assert!(svg.contains(r#"data-led="b&quot;lue""#), "{svg}");
+        assert!(svg.contains("d&lt;u&gt;t b&quot;lue</text>"), "{svg}");
+        assert!(svg.contains("<title>note: expect_backoff dut: passed</title>"));
+        assert!(
+            svg.contains(
+                r##"stroke="#bf8700"><title>warning: expect_backoff dut: &lt;weak&gt;</title>"##
+            ),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"viewBox="0 0 1360 "#),
+            "the picture scales: {svg}"
+        );
     }
 
     #[test]

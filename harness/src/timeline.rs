@@ -38,6 +38,16 @@ pub enum What {
         /// Description.
         text: String,
     },
+    /// What a judging step concluded, for the reports: the evidence of its verdict
+    /// (`expect_backoff dut: passed on 6 attempts, delays ...`), or with `warning` a doubt
+    /// about a step that passed. Any step may leave one; a run that passed with a warning
+    /// on its timeline passed with warnings (`Report::warnings`).
+    Note {
+        /// The note, starting with the step's kind and board (`expect_backoff dut: ...`).
+        text: String,
+        /// A warning: the step passed, but this deserves a look.
+        warning: bool,
+    },
     /// A scenario step started or ended.
     Step {
         /// Step index.
@@ -274,6 +284,10 @@ impl std::fmt::Display for Entry {
         let t = self.at.as_secs_f64();
         match &self.what {
             What::Action { text } => write!(f, "{t:>9.3}s  harness  {text}"),
+            What::Note { text, warning } => {
+                let label = if *warning { "WARNING" } else { "note   " };
+                write!(f, "{t:>9.3}s  {label}  {text}")
+            }
             What::Step {
                 index,
                 text,
@@ -463,6 +477,43 @@ mod tests {
             real_time.instant(Duration::MAX),
             tokio::time::Instant::now() + FAR_FUTURE,
             "a time beyond any instant"
+        );
+    }
+
+    #[test]
+    fn a_note_is_a_warning_or_evidence_in_json_and_in_reports() {
+        let timeline = Timeline::new();
+        timeline.record(What::Note {
+            text: "expect_backoff dut: passed".into(),
+            warning: false,
+        });
+        timeline.record(What::Note {
+            text: "expect_backoff dut: weak".into(),
+            warning: true,
+        });
+        let json: serde_json::Value = serde_json::from_str(&timeline.to_json()).unwrap();
+        assert_eq!(
+            (&json[1]["kind"], &json[1]["warning"], &json[1]["text"]),
+            (
+                &serde_json::json!("note"),
+                &serde_json::json!(true),
+                &serde_json::json!("expect_backoff dut: weak")
+            )
+        );
+        let entries = timeline.entries();
+        assert!(
+            entries[0]
+                .to_string()
+                .ends_with("s  note     expect_backoff dut: passed"),
+            "{}",
+            entries[0]
+        );
+        assert!(
+            entries[1]
+                .to_string()
+                .ends_with("s  WARNING  expect_backoff dut: weak"),
+            "{}",
+            entries[1]
         );
     }
 

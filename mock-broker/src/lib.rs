@@ -12,7 +12,7 @@
 //! validates packets, [`mqtt::core::Core`] is the protocol as a sans-IO state machine
 //! (packets and `now` in, actions out), and the server edge owns sockets, TLS, timers and
 //! tasks. [`aws`] is AWS IoT Core's services on top of it (registries, JITR/JITP, policies,
-//! the Device Shadow, the admin API), plugged in through [`mqtt::hooks`] and
+//! the Device Shadow, Jobs, the admin API), plugged in through [`mqtt::hooks`] and
 //! [`ClientAuth::Verifier`].
 //!
 //! ```no_run

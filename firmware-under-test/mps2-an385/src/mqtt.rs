@@ -78,21 +78,24 @@ pub fn encode(action: &Action, out: &mut [u8]) -> Result<Option<usize>, EncodeEr
             topic_name: topic.as_str(),
             payload: payload.as_bytes(),
         }),
-        Action::MqttSubscribe { filter, pkid } => {
-            // mqttrs's fixed-capacity types (its own heapless), filled in place.
-            let mut topic = SubscribeTopic {
-                topic_path: Default::default(),
-                qos: QoS::AtLeastOnce,
-            };
-            topic
-                .topic_path
-                .push_str(filter.as_str())
-                .map_err(|_| EncodeError)?;
+        Action::MqttSubscribe { filters, pkid } => {
+            // mqttrs's fixed-capacity types (its own heapless: 5 filters of 256 bytes),
+            // filled in place.
             let mut subscribe = Subscribe {
                 pid: pid(*pkid)?,
                 topics: Default::default(),
             };
-            subscribe.topics.push(topic).map_err(|_| EncodeError)?;
+            for filter in filters {
+                let mut topic = SubscribeTopic {
+                    topic_path: Default::default(),
+                    qos: QoS::AtLeastOnce,
+                };
+                topic
+                    .topic_path
+                    .push_str(filter.as_str())
+                    .map_err(|_| EncodeError)?;
+                subscribe.topics.push(topic).map_err(|_| EncodeError)?;
+            }
             Packet::Subscribe(subscribe)
         }
         Action::MqttPubAck { pkid } => Packet::Puback(pid(*pkid)?),

@@ -1,15 +1,22 @@
 //! The connection's life: Wi-Fi, transport, CONNECT and CONNACK, keep-alive, QoS 1 and
 //! SUBSCRIBE retries, telemetry, and the backoff between attempts; plus the LED patterns
 //! that show where it stands.
+//!
+//! The board subscribes once per session, with one SUBSCRIBE for all its filters (the
+//! shadow delta and the jobs topics): one packet id, one SUBACK, resent whole when the
+//! SUBACK does not come. A session the broker resumed (CONNACK's session present) keeps
+//! them, so the board does not subscribe again, unless its SUBACK never came.
 
 use super::output::{LOG_INFO, LOG_WARN};
-use super::{Action, Actions, Board, Payload, Phase, Qos, Topic, delta_topic, push};
+use super::{
+    Action, Actions, Board, Filters, Payload, Phase, Qos, Topic, delta_topic, jobs_filters, push,
+};
 use crate::credentials::ThingName;
 use crate::flaws::Flaw;
 use crate::hardware::Hardware;
 use crate::led::Led;
 use crate::telemetry;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use core::fmt::Write;
 
 /// A QoS 1 message waiting for its PUBACK.
@@ -27,6 +34,8 @@ pub(super) struct Session {
     pub(super) since: Instant,
     pub(super) next_telemetry: Instant,
     pub(super) last_sent: Instant,
+    /// When the last packet came from the broker.
+    pub(super) last_received: Instant,
     pub(super) ping_sent: Option<Instant>,
     pub(super) subscription: Option<(u16, Instant)>,
     pub(super) inflight: heapless::Vec<Inflight, 4>,
@@ -34,10 +43,30 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// When a PINGREQ is due: a keep-alive after the last packet sent, or after the last
+    /// one received, whichever is earlier. A board that streams QoS 0 telemetry sends all
+    /// the time but may hear nothing back for ever; pinging on what it hears too is how it
+    /// notices a dead connection (Device Advisor's MQTT_No_Ack_PingResp blocks PINGRESP
+    /// from a streaming device; coreMQTT fixed the same gap, FreeRTOS/coreMQTT#211).
+    pub(super) fn ping_due(&self, keep_alive: Duration) -> Instant {
+        self.last_sent.min(self.last_received) + keep_alive
+    }
+
     fn allocate_pkid(&mut self) -> u16 {
         self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
         self.next_pkid
     }
+}
+
+/// What the board subscribes to, in one SUBSCRIBE: its shadow delta, then the jobs
+/// topics.
+fn filters(thing: &str) -> Filters {
+    let mut filters = Filters::new();
+    let _ = filters.push(delta_topic(thing));
+    for filter in jobs_filters(thing) {
+        let _ = filters.push(filter);
+    }
+    filters
 }
 
 impl Board {
@@ -127,8 +156,8 @@ impl Board {
         {
             s.subscription = Some((pkid, now));
             s.last_sent = now;
-            let filter = delta_topic(&thing);
-            push(out, Action::MqttSubscribe { filter, pkid });
+            let filters = filters(&thing);
+            push(out, Action::MqttSubscribe { filters, pkid });
         }
         for m in s.inflight.iter_mut() {
             if now >= m.sent_at + config.ack_timeout {
@@ -158,7 +187,7 @@ impl Board {
         }
         if let Phase::Connected(s) = &mut self.phase
             && s.ping_sent.is_none()
-            && now >= s.last_sent + config.keep_alive
+            && now >= s.ping_due(config.keep_alive)
         {
             s.ping_sent = Some(now);
             s.last_sent = now;
@@ -254,12 +283,14 @@ impl Board {
         }
         let thing = self.thing_name(hw);
         self.log(LOG_INFO, format_args!("mqtt: connected as {thing}"));
-        // The subscription survives in a resumed session: subscribing again is not needed
+        // The subscriptions survive in a resumed session: subscribing again is not needed
         // (Device Advisor's Persistent Session case checks that it is not done). A session
         // the broker did not keep, or one whose SUBACK never came, is subscribed anew.
         let flaws = self.config.flaws;
         let kept = session_present && !flaws.has(Flaw::CleanSessionAlways) && self.subscribed_once;
-        let subscribe = if flaws.has(Flaw::NeverResubscribe) {
+        let subscribe = if flaws.has(Flaw::NoSubscribe) {
+            false
+        } else if flaws.has(Flaw::NeverResubscribe) {
             !self.subscribed_once
         } else {
             !kept
@@ -271,6 +302,7 @@ impl Board {
             since: now,
             next_telemetry: now,
             last_sent: now,
+            last_received: now,
             ping_sent: None,
             subscription: None,
             inflight: heapless::Vec::new(),
@@ -282,7 +314,7 @@ impl Board {
             push(
                 out,
                 Action::MqttSubscribe {
-                    filter: delta_topic(&thing),
+                    filters: filters(&thing),
                     pkid,
                 },
             );
@@ -295,6 +327,7 @@ impl Board {
             let toggle = u32::from(self.yellow_held.unwrap_or(false));
             self.report_toggle(now, &thing, toggle, out);
         }
+        self.jobs_connected(now, &thing, out);
         self.tick_connected(now, hw, out);
     }
 

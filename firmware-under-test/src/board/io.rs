@@ -1,6 +1,6 @@
 //! What happens to the board ([`Input`]) and what it asks the platform to do ([`Action`]).
 
-use super::{Payload, Qos, Topic};
+use super::{Filters, Payload, Qos, Topic};
 use crate::credentials::ThingName;
 use crate::led::Led;
 
@@ -123,10 +123,10 @@ pub enum Action {
         /// Resent after no PUBACK.
         dup: bool,
     },
-    /// Send SUBSCRIBE for one filter.
+    /// Send one SUBSCRIBE for these filters, each at QoS 1.
     MqttSubscribe {
-        /// Filter.
-        filter: Topic,
+        /// Filters, in order.
+        filters: Filters,
         /// Packet id.
         pkid: u16,
     },

@@ -9,8 +9,9 @@
 //!
 //! Life of a connection: join Wi-Fi (blue blinks, then holds); open the transport (TLS to
 //! the endpoint, green blinks); send CONNECT with the thing name as client id; on CONNACK
-//! green holds, the shadow delta is subscribed to and telemetry starts (yellow pulses on
-//! each publish). Any failure closes the transport and waits a capped exponential backoff
+//! green holds, the shadow delta and the jobs topics are subscribed to (one SUBSCRIBE),
+//! the next job is asked for (`jobs.rs`) and telemetry starts (yellow pulses on each
+//! publish). Any failure closes the transport and waits a capped exponential backoff
 //! with full jitter before trying again. A server certificate that does not verify is
 //! fatal: red lights and the board stops trying until `reconnect` or `reset`.
 //!
@@ -20,6 +21,7 @@ mod commands;
 mod config;
 mod connection;
 mod io;
+mod jobs;
 mod output;
 mod shadow;
 #[cfg(test)]
@@ -27,6 +29,7 @@ mod tests;
 
 pub use config::{Config, Qos};
 pub use io::{Action, Button, Input, TransportError};
+pub use jobs::{JobId, MAX_PERIOD_MS, MIN_PERIOD_MS, jobs_filters};
 pub use shadow::{delta_topic, find_toggle};
 
 use crate::backoff::{self, Backoff};
@@ -38,13 +41,17 @@ use crate::led::{Led, LedBank};
 use crate::time::{Instant, earliest};
 use commands::PemInput;
 use connection::Session;
+use jobs::JobsState;
 use output::{LOG_ERROR, LOG_INFO, LOG_WARN};
 
 /// Capacity of the console output buffer; output beyond it is dropped (and a `[E]` line
 /// says so), like a UART FIFO nobody reads.
 pub const CONSOLE_CAPACITY: usize = 8192;
-/// Capacity of an MQTT topic.
-pub type Topic = heapless::String<128>;
+/// Capacity of an MQTT topic: the longest the board publishes is a job's update,
+/// `$aws/things/<40-character thing>/jobs/<64-character job id>/update` (129 bytes).
+pub type Topic = heapless::String<144>;
+/// The filters of the board's SUBSCRIBE: the shadow delta and [`jobs_filters`].
+pub type Filters = heapless::Vec<Topic, 4>;
 /// Capacity of a payload the board publishes.
 pub type Payload = heapless::String<256>;
 /// Actions of one [`Board::handle`] call.
@@ -91,6 +98,8 @@ pub struct Board {
     subscribed_once: bool,
     /// The shadow's reported state has been published since boot.
     reported_at_start: bool,
+    /// The Jobs exchange under way.
+    jobs: JobsState,
 }
 
 impl Board {
@@ -121,6 +130,7 @@ impl Board {
             telemetry_sent: 0,
             subscribed_once: false,
             reported_at_start: false,
+            jobs: JobsState::default(),
         }
     }
 
@@ -159,7 +169,9 @@ impl Board {
             Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(*deadline),
             Phase::Connected(s) => {
                 let mut at = Some(s.next_telemetry);
-                at = earliest(at, Some(s.last_sent + self.config.keep_alive));
+                if s.ping_sent.is_none() {
+                    at = earliest(at, Some(s.ping_due(self.config.keep_alive)));
+                }
                 at = earliest(at, s.ping_sent.map(|t| t + self.config.ping_timeout));
                 at = earliest(at, s.subscription.map(|(_, t)| t + self.config.ack_timeout));
                 for m in &s.inflight {
@@ -174,6 +186,13 @@ impl Board {
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input<'_>, hw: &mut dyn Hardware) -> Actions {
         let mut out = Actions::new();
+        if matches!(
+            input,
+            Input::Publish { .. } | Input::PubAck { .. } | Input::SubAck { .. } | Input::PingResp
+        ) && let Phase::Connected(s) = &mut self.phase
+        {
+            s.last_received = now;
+        }
         match input {
             Input::Boot => self.boot(now, hw, &mut out),
             Input::Tick => self.tick(now, hw, &mut out),

@@ -1,5 +1,6 @@
 //! The Device Shadow part of the firmware: the delta topic, reading `toggle` from a delta
-//! the way Microchip's firmware does, and reporting it back.
+//! the way Microchip's firmware does, and reporting it back. Messages on other topics go
+//! to the Jobs handler (`jobs.rs`).
 
 use super::output::{LOG_INFO, LOG_WARN};
 use super::{Action, Actions, Board, Payload, Qos, Topic, push};
@@ -29,7 +30,7 @@ impl Board {
         }
         let thing = self.thing_name(hw);
         if topic != delta_topic(&thing).as_str() {
-            return;
+            return self.on_jobs_message(now, &thing, topic, payload, out);
         }
         let Some(toggle) = find_toggle(payload) else {
             self.log(LOG_WARN, format_args!("shadow: delta without toggle"));

@@ -172,15 +172,24 @@ async fn a_shadow_delta_holds_yellow_and_is_reported() {
     let mut control = c.board.control().await;
     let delta = format!("$aws/things/{}/shadow/update/delta", c.thing);
     let update = format!("$aws/things/{}/shadow/update", c.thing);
-    // Wait for the board's subscription before publishing the delta.
+    // Wait for the board's subscription, and its start-up report (toggle 0, which the
+    // broker may tap before or after the SUBACK), before publishing the delta.
     let id = c.thing.clone();
+    let (mut subscribed, mut reported) = (false, false);
     c.tap
-        .wait_for(
-            WAIT,
-            |e| matches!(e, EventKind::Suback { client_id, .. } if *client_id == id),
-        )
+        .wait_for(WAIT, |e| {
+            match e {
+                EventKind::Suback { client_id, .. } if *client_id == id => subscribed = true,
+                EventKind::PublishIn { message, .. } if message.topic == update => reported = true,
+                _ => {}
+            }
+            subscribed && reported
+        })
         .await
         .unwrap();
+    // The board reports the state it starts in first.
+    let (_, start_up) = next_publish(&mut c.tap, &update).await;
+    assert_eq!(start_up, r#"{"state":{"reported":{"toggle":0}}}"#);
     c.broker.publish(
         &delta,
         r#"{"version":2,"timestamp":1,"state":{"toggle":1}}"#,

@@ -111,4 +111,25 @@ pub trait Board: Send {
     async fn power_cycle(&mut self) -> Result<(), BoardError>;
     /// Stops the board and releases everything it holds (processes, probes, ports).
     async fn shutdown(self: Box<Self>) -> Result<(), BoardError>;
+    /// The memory the firmware uses now, in bytes, where the harness can measure it: the
+    /// emulated board's resident set (`VmRSS` of its process). `None` for a board whose
+    /// memory is not measured (a real board, QEMU's guest).
+    fn memory_bytes(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// The resident set of process `pid` in bytes (`VmRSS` in `/proc/<pid>/status`), if it
+/// can be read.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

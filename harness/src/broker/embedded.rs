@@ -25,13 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The JITP template the harness attaches for `provision = jitp`: the thing is named after
-/// the certificate's common name, the policy is keyed on the client id.
+/// the certificate's common name, the policy is keyed on the client id (Microchip's, with
+/// the Jobs topics, as [`mock_broker::aws::policy::microchip_jitr_policy`]).
 pub const JITP_TEMPLATE: &str = r#"{
   "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"}},
   "Resources": {
     "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"}}},
     "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {"Status": "ACTIVE"}},
-    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"arn:aws:iot:*:*:client/${iot:ClientId}\"},{\"Effect\":\"Allow\",\"Action\":[\"iot:Publish\",\"iot:Receive\"],\"Resource\":[\"arn:aws:iot:*:*:topic/${iot:ClientId}/*\",\"arn:aws:iot:*:*:topic/$aws/things/${iot:ClientId}/shadow/*\"]},{\"Effect\":\"Allow\",\"Action\":\"iot:Subscribe\",\"Resource\":[\"arn:aws:iot:*:*:topicfilter/${iot:ClientId}/#\",\"arn:aws:iot:*:*:topicfilter/$aws/things/${iot:ClientId}/shadow/*\"]}]}"}}
+    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"arn:aws:iot:*:*:client/${iot:ClientId}\"},{\"Effect\":\"Allow\",\"Action\":[\"iot:Publish\",\"iot:Receive\"],\"Resource\":[\"arn:aws:iot:*:*:topic/${iot:ClientId}/*\",\"arn:aws:iot:*:*:topic/$aws/things/${iot:ClientId}/shadow/*\",\"arn:aws:iot:*:*:topic/$aws/things/${iot:ClientId}/jobs/*\"]},{\"Effect\":\"Allow\",\"Action\":\"iot:Subscribe\",\"Resource\":[\"arn:aws:iot:*:*:topicfilter/${iot:ClientId}/#\",\"arn:aws:iot:*:*:topicfilter/$aws/things/${iot:ClientId}/shadow/*\",\"arn:aws:iot:*:*:topicfilter/$aws/things/${iot:ClientId}/jobs/*\"]}]}"}}
   }
 }"#;
 

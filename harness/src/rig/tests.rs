@@ -520,10 +520,12 @@ fn hook_errors_point_at_the_placeholder() {
 
 #[test]
 fn an_emulated_board_takes_flaws_and_only_it() {
-    let rig =
-        parse("[boards.dut]\nkind = \"emulated\"\nflaws = [\"no-jitter\", \"no-dup\"]\n").unwrap();
+    let rig = parse(
+        "[boards.dut]\nkind = \"emulated\"\nflaws = [\"no-jitter\", \"tls12-chacha-only\"]\n",
+    )
+    .unwrap();
     assert!(matches!(&rig.boards["dut"],
-        BoardSpec::Emulated { flaws, .. } if flaws == &["no-jitter", "no-dup"]));
+        BoardSpec::Emulated { flaws, .. } if flaws == &["no-jitter", "tls12-chacha-only"]));
 
     let (message, at) = located("[boards.dut]\nkind = \"emulated\"\nflaws = [\"No Jitter\"]\n");
     assert!(message.contains("not a flaw name"), "{message}");

@@ -35,6 +35,18 @@ impl World {
                     "it is not connected",
                 ));
             }
+        } else if let Some(count) = s.unstable {
+            faults.unstable(target, count);
+        } else if s.expire_session {
+            let Target::Client(thing) = target else {
+                return Err(mismatch("a board whose session to expire", "none named"));
+            };
+            if !faults.expire_session(&thing) {
+                return Err(mismatch(
+                    format!("{thing} offline with a persistent session, to be expired"),
+                    "it is connected, or has no stored session",
+                ));
+            }
         } else if let Some(kind) = &s.server_cert {
             let kind = match kind.get().as_str() {
                 "restore" => {
@@ -43,6 +55,7 @@ impl World {
                 }
                 "expired" => crate::pki::BadServerCert::Expired,
                 "wrong_name" => crate::pki::BadServerCert::WrongName,
+                "large" => crate::pki::BadServerCert::Large,
                 _ => crate::pki::BadServerCert::Untrusted,
             };
             let names = [broker.endpoint(), "localhost", "127.0.0.1"];

@@ -51,9 +51,14 @@ pub fn need_of(scenario: &Scenario, step: &Step) -> Option<Need> {
         }
         Step::Certificate(_) | Step::Ca(_) => Some(Need::ControlPlane("certificate registries")),
         Step::Fault(_) => Some(Need::Faults),
-        Step::ExpectBackoff(_) => Some(Need::Tap),
+        Step::ExpectBackoff(_)
+        | Step::ExpectRetry(_)
+        | Step::ExpectPacket(_)
+        | Step::ExpectCipherSuites(_) => Some(Need::Tap),
+        Step::LongDuration(_) => Some(Need::Faults),
         Step::BrokerRestart(_) => Some(Need::Restart),
         Step::ExpectDisconnected(_) => Some(Need::ControlPlane("policy enforcement")),
+        Step::Job(_) | Step::ExpectJob(_) => Some(Need::ControlPlane("Jobs service")),
         Step::Connect(s)
             if scenario
                 .clients
@@ -138,6 +143,10 @@ mod tests {
                 "tap",
             ),
             ("broker_restart = {}", "restart"),
+            (
+                "job = { board = \"dut\", id = \"j1\", document = { operation = \"x\" } }",
+                "Jobs service",
+            ),
             ("connect = { client = \"rogue\" }", "device client"),
             (
                 "expect_message = { topic = \"$aws/events/presence/connected/x\", within = \"1s\" }",

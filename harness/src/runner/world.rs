@@ -265,12 +265,18 @@ impl World {
                     .map_err(|e| mismatch("the broker restarts on its port", e.to_string()))
             }
             Step::ExpectBackoff(s) => self.expect_backoff(s).await,
+            Step::ExpectRetry(s) => self.expect_retry(s).await,
+            Step::ExpectPacket(s) => self.expect_packet(s).await,
+            Step::LongDuration(s) => self.long_duration(s).await,
+            Step::ExpectCipherSuites(s) => self.expect_cipher_suites(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
             Step::Connect(s) => self.connect(s).await,
             Step::Subscribe(s) => self.subscribe(s).await,
             Step::ExpectDisconnected(s) => self.expect_disconnected(s).await,
             Step::Snapshot(s) => self.snapshot(scenario, s),
+            Step::Job(s) => self.create_job(s).await,
+            Step::ExpectJob(s) => self.expect_job(s).await,
             Step::Parallel(steps) => self.parallel(scenario, steps).await,
         }
     }
@@ -369,6 +375,11 @@ impl World {
             (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
             (None, None) => String::new(),
         };
+        let payload = match &s.size {
+            Some(size) => super::tls_cases::padded_payload(payload, s.json.is_some(), *size.get())
+                .map_err(|why| mismatch(format!("a payload of {} bytes", size.get()), why))?,
+            None => payload,
+        };
         let qos = if s.qos1 {
             rumqttc::QoS::AtLeastOnce
         } else {
@@ -404,7 +415,7 @@ impl World {
         }
     }
 
-    fn ap_for(&self, board: &str) -> Result<AccessPoint, Mismatch> {
+    pub(super) fn ap_for(&self, board: &str) -> Result<AccessPoint, Mismatch> {
         self.access_points.get(board).cloned().ok_or_else(|| {
             mismatch(
                 format!("a Wi-Fi access point for {board} in the rig"),

@@ -2,7 +2,10 @@
 //!
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
-use super::{BoardName, Span};
+use super::{
+    BoardName, ExpectCipherSuitesStep, ExpectJobStep, ExpectPacketStep, ExpectRetryStep, JobStep,
+    LongDurationStep, Span,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -182,6 +185,9 @@ pub struct PublishStep {
     /// Retain.
     #[serde(default)]
     pub retain: bool,
+    /// Pad the payload with `x`s to this many bytes (Device Advisor's large payload, for
+    /// TLS Receive Maximum Size Fragments): a JSON payload gets a `padding` member.
+    pub size: Option<Span<u32>>,
     /// How a cloud-side message reaches the broker: `mqtt` (default, the operator's
     /// connection) or `http` (AWS IoT's `iot-data` Publish API, as cloud-side code calls
     /// it through boto3; the embedded broker only). Not with `client`.
@@ -273,8 +279,15 @@ pub struct FaultStep {
     /// Drop the board's connection now.
     #[serde(default)]
     pub disconnect: bool,
+    /// Make the board's next N connections unstable: each is dropped at a random moment
+    /// within 5 s (board time) of its CONNACK.
+    pub unstable: Option<u32>,
+    /// Expire the board's persistent session now (the board must be offline): its next
+    /// CONNECT gets session present 0, as an hour offline would give.
+    #[serde(default)]
+    pub expire_session: bool,
     /// Present `expired`, `wrong_name` or `untrusted` server certificates to new
-    /// connections, or `restore` the good one.
+    /// connections, a valid but `large` chain (10 KiB or more), or `restore` the good one.
     pub server_cert: Option<Span<String>>,
     /// Disarm every fault.
     #[serde(default)]
@@ -304,6 +317,39 @@ pub struct ExpectBackoffStep {
     /// unclear cases: with full jitter from 1 s to a 32 s cap, 99.9% of verdicts come
     /// within 90 s, all within 4 minutes.
     pub within: Span<String>,
+    /// What delays that grow by one exact ratio (exponential backoff without jitter) make
+    /// of the step: `fail` (default; Device Advisor's jitter case) or `warn` (a pass with a
+    /// warning: its other backoff cases).
+    #[serde(default)]
+    pub without_jitter: WithoutJitter,
+    /// Which attempts are judged: those since the board's last accepted connection
+    /// (`outage`, default: CONNACK withheld or refused), or all since the step before
+    /// this one started (`step`: connections that are accepted and then dropped, as
+    /// `fault = { unstable = N }` does; the delay is from each drop to the next attempt).
+    #[serde(default)]
+    pub since: BackoffSince,
+}
+
+/// Where `expect_backoff` starts counting attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackoffSince {
+    /// The board's last accepted connection before the step.
+    #[default]
+    Outage,
+    /// The start of the step before this one.
+    Step,
+}
+
+/// What `expect_backoff` makes of exponential backoff without jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutJitter {
+    /// The step fails.
+    #[default]
+    Fail,
+    /// The step passes with a warning.
+    Warn,
 }
 
 /// Who a scenario client is.
@@ -431,6 +477,14 @@ pub enum Step {
     Fault(FaultStep),
     /// Reconnect backoff verdict.
     ExpectBackoff(ExpectBackoffStep),
+    /// An unacknowledged packet resent.
+    ExpectRetry(ExpectRetryStep),
+    /// How many packets of a kind a board sent.
+    ExpectPacket(ExpectPacketStep),
+    /// Device Advisor's long-duration suite.
+    LongDuration(LongDurationStep),
+    /// The cipher suites a board's ClientHello offers.
+    ExpectCipherSuites(ExpectCipherSuitesStep),
     /// Broker restart.
     BrokerRestart(BrokerRestartStep),
     /// Connect a scenario client.
@@ -443,6 +497,10 @@ pub enum Step {
     Ca(CaStep),
     /// Compare with a stored snapshot.
     Snapshot(SnapshotStep),
+    /// Create a job for a board.
+    Job(JobStep),
+    /// A board's job execution status.
+    ExpectJob(ExpectJobStep),
     /// Steps run at once; the block fails as soon as one fails, passes when all pass.
     #[schemars(with = "Vec<Step>")]
     Parallel(Vec<Span<Step>>),
@@ -471,12 +529,18 @@ impl Step {
             Step::Certificate(_) => "certificate",
             Step::Fault(_) => "fault",
             Step::ExpectBackoff(_) => "expect_backoff",
+            Step::ExpectRetry(_) => "expect_retry",
+            Step::ExpectPacket(_) => "expect_packet",
+            Step::LongDuration(_) => "long_duration",
+            Step::ExpectCipherSuites(_) => "expect_cipher_suites",
             Step::BrokerRestart(_) => "broker_restart",
             Step::Connect(_) => "connect",
             Step::Subscribe(_) => "subscribe",
             Step::ExpectDisconnected(_) => "expect_disconnected",
             Step::Ca(_) => "ca",
             Step::Snapshot(_) => "snapshot",
+            Step::Job(_) => "job",
+            Step::ExpectJob(_) => "expect_job",
             Step::Parallel(_) => "parallel",
         }
     }
@@ -495,8 +559,14 @@ impl Step {
             Step::SetSensor(s) => Some(&s.board),
             Step::Certificate(s) => Some(&s.board),
             Step::ExpectBackoff(s) => Some(&s.board),
+            Step::ExpectRetry(s) => Some(&s.board),
+            Step::ExpectPacket(s) => Some(&s.board),
+            Step::LongDuration(s) => Some(&s.board),
+            Step::ExpectCipherSuites(s) => Some(&s.board),
             Step::Fault(s) => s.board.as_ref(),
             Step::Snapshot(s) => s.console.as_ref(),
+            Step::Job(s) => Some(&s.board),
+            Step::ExpectJob(s) => Some(&s.board),
             Step::ExpectMessage(_)
             | Step::ExpectNoMessage(_)
             | Step::Publish(_)

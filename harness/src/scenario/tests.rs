@@ -224,7 +224,7 @@ fn faults_and_backoff_are_checked() {
     assert!(message.contains("puback, suback or pingresp"), "{message}");
     let (message, _) = error_at("name = \"x\"\n[[step]]\nfault = { server_cert = \"stale\" }\n");
     assert!(
-        message.contains("expired, wrong_name, untrusted or restore"),
+        message.contains("expired, wrong_name, untrusted, large or restore"),
         "{message}"
     );
     let error = parse("name = \"x\"\n[[step]]\nfault = { withhold_connack = 2, clear = true }\n")
@@ -405,4 +405,21 @@ fn publish_via_http_is_for_the_cloud_not_for_a_client() {
         "name = \"x\"\n[[step]]\npublish = { topic = \"a\", payload = \"p\", via = \"carrier pigeon\" }\n",
     );
     assert!(message.contains("unknown variant"), "{message}");
+}
+
+#[test]
+fn a_long_duration_can_be_shortened_and_the_new_text_is_what_runs() {
+    let text = "name = \"x\"\n[[step]]\nlong_duration = { board = \"dut\", for = \"2h\" }\n";
+    let scenario = parse(text).unwrap();
+    let short = scenario.with_long_duration("20m").unwrap();
+    let Step::LongDuration(s) = short.step_filled(0, &BTreeMap::new()).unwrap() else {
+        panic!("not a long_duration step");
+    };
+    assert_eq!(s.for_.get(), "20m");
+    let error = scenario.with_long_duration("soon").unwrap_err();
+    assert!(
+        error.message().contains("not a duration"),
+        "{}",
+        error.message()
+    );
 }

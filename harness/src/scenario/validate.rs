@@ -62,6 +62,16 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(max) = &self.max_speed
+            && let Err(e) = crate::clock::RigClock::new(*max.get())
+        {
+            return Err(self.error_at(
+                max,
+                e.to_string(),
+                "not a speed",
+                Some("max_speed = 10 runs the scenario at most 10 times faster than real time"),
+            ));
+        }
         // First, so the checks below can fill variables in with stand-ins.
         self.validate_variables()?;
         for step in &self.steps {
@@ -120,6 +130,16 @@ impl Scenario {
                             &s.topic,
                             "publish needs exactly one of `payload` and `json`",
                             "in this step",
+                            None,
+                        ));
+                    }
+                    if let Some(size) = &s.size
+                        && *size.get() > 128 * 1024
+                    {
+                        return Err(self.error_at(
+                            size,
+                            "a payload over 128 KiB, AWS IoT Core's limit",
+                            "at most 131072",
                             None,
                         ));
                     }
@@ -191,6 +211,28 @@ impl Scenario {
                     }
                 }
                 Step::Fault(s) => self.validate_fault(s)?,
+                Step::ExpectRetry(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::ExpectPacket(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::LongDuration(s) => {
+                    self.duration(&s.for_)?;
+                    for span in [&s.every, &s.recover].into_iter().flatten() {
+                        self.duration(span)?;
+                    }
+                }
+                Step::ExpectCipherSuites(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::Job(s) => self.job_id(&s.id)?,
+                Step::ExpectJob(s) => {
+                    self.job_id(&s.id)?;
+                    self.duration(&s.within)?;
+                    let statuses = mock_broker::aws::jobs::ExecutionStatus::ALL.map(|s| s.as_str());
+                    self.status(&s.status, &statuses)?;
+                }
                 Step::ExpectBackoff(s) => {
                     self.duration(&s.within)?;
                     if s.attempts < 4 {
@@ -253,6 +295,18 @@ impl Scenario {
         }
     }
 
+    fn job_id(&self, id: &Span<String>) -> Result<(), ScenarioError> {
+        if mock_broker::aws::jobs::valid_job_id(id.get()) {
+            return Ok(());
+        }
+        Err(self.error_at(
+            id,
+            format!("{:?} is not a job id", id.get()),
+            "1 to 64 letters, digits, _ and -",
+            None,
+        ))
+    }
+
     fn qos(&self, qos: &Span<u8>) -> Result<(), ScenarioError> {
         if *qos.get() > 1 {
             return Err(self.error_at(
@@ -270,6 +324,8 @@ impl Scenario {
             s.withhold_connack.is_some(),
             s.withhold.is_some(),
             s.disconnect,
+            s.expire_session,
+            s.unstable.is_some(),
             s.server_cert.is_some(),
             s.clear,
         ];
@@ -279,7 +335,7 @@ impl Scenario {
             .or(s.server_cert.as_ref())
             .or(s.board.as_ref());
         if actions.iter().filter(|a| **a).count() != 1 {
-            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, server_cert and clear";
+            let message = "fault needs exactly one of withhold_connack, withhold, disconnect, unstable, expire_session, server_cert and clear";
             return Err(match place {
                 Some(span) => self.error_at(span, message, "in this step", None),
                 None => self.file_error(message, None),
@@ -296,17 +352,24 @@ impl Scenario {
             ));
         }
         if let Some(cert) = &s.server_cert
-            && !["expired", "wrong_name", "untrusted", "restore"].contains(&cert.get().as_str())
+            && !["expired", "wrong_name", "untrusted", "large", "restore"]
+                .contains(&cert.get().as_str())
         {
             return Err(self.error_at(
                 cert,
-                "server_cert is expired, wrong_name, untrusted or restore",
+                "server_cert is expired, wrong_name, untrusted, large or restore",
                 "unknown",
                 None,
             ));
         }
         if s.disconnect && s.board.is_none() {
             return Err(self.file_error("fault disconnect needs a board", None));
+        }
+        if s.expire_session && s.board.is_none() {
+            return Err(self.file_error("fault expire_session needs a board", None));
+        }
+        if s.unstable.is_some() && s.board.is_none() {
+            return Err(self.file_error("fault unstable needs a board", None));
         }
         Ok(())
     }

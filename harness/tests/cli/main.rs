@@ -4,6 +4,7 @@
 //! tests by subject in the modules.
 
 mod commands;
+mod flaws;
 mod fleet;
 mod hooks;
 mod interrupt;

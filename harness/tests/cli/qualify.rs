@@ -1,6 +1,6 @@
-//! `hil qualify`: the Device Advisor cases on the default emulated rig, `--case` by name,
-//! an unknown case name (exit 2 with the list), and a case that fails (exit 1, evidence in
-//! the report).
+//! `hil qualify`: the Device Advisor cases on the default emulated rig (each in the Markdown
+//! and the HTML report, its timeline picture inlined), `--case` by name, an unknown case
+//! name (exit 2 with the list), and a case that fails (exit 1, evidence in the reports).
 
 use super::*;
 
@@ -27,6 +27,8 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
         rig.to_str().unwrap(),
         "--output",
         out.to_str().unwrap(),
+        "--long-duration",
+        "20m",
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report = std::fs::read_to_string(out.join("qualification.md")).unwrap();
@@ -38,6 +40,38 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
     .map(|entry| harness::scenario::Scenario::load(&entry.unwrap().path()).unwrap())
     .collect::<Vec<_>>();
     assert!(cases.len() >= 10, "{} cases", cases.len());
+    let html = std::fs::read_to_string(out.join("qualification.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains(r#"<p class="banner pass">PASS: all "#)
+            || html.contains(r#"<p class="banner warn">PASS with warnings: all "#),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("<svg").count(),
+        cases.len(),
+        "one inlined timeline picture per case"
+    );
+    for case in &cases {
+        let id = case.id();
+        let section = html
+            .split(&format!(r#"<section class="case" id="case-{id}">"#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no section for {id} in {html}"));
+        let section = section.split("</section>").next().unwrap();
+        let name = case.device_advisor.as_deref().unwrap();
+        assert!(
+            section.contains(&format!("<h2>{name} <span class=\"verdict ")),
+            "{section}"
+        );
+        assert!(section.contains("<figure><svg "), "{section}");
+        if case.tags.iter().any(|t| t == "backoff") {
+            assert!(
+                section.contains("<li><code>expect_backoff dut: passed on "),
+                "{section}"
+            );
+        }
+    }
     for case in &cases {
         assert!(
             case.tags.iter().any(|t| t == "qualification"),
@@ -130,6 +164,21 @@ fn a_failing_case_exits_1_with_its_evidence_in_the_report() {
     );
     let xml = std::fs::read_to_string(out.join("qualification.junit.xml")).unwrap();
     assert!(xml.contains("failures=\"1\""), "{xml}");
+    let html = std::fs::read_to_string(out.join("qualification.html")).unwrap();
+    assert!(
+        html.contains(r#"<p class="banner fail">FAIL: 1 of 1 case(s) did not pass</p>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<h2>MQTT Publish <span class="verdict fail">Fail</span></h2>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Expected</dt><dd>1 message(s) on nobody/home"),
+        "{html}"
+    );
+    assert!(html.contains("<figure><svg "), "{html}");
+    assert!(html.contains("Timeline excerpt"), "{html}");
 }
 
 #[test]

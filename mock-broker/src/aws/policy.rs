@@ -298,7 +298,9 @@ pub fn wildcard_match(text: &str, pattern: &str) -> bool {
 }
 
 /// Microchip's zero-touch JITR policy (the Lambda's): connect only as `thing` (the SKI),
-/// publish, receive and subscribe under the client id.
+/// publish, receive and subscribe under the client id and on its shadow topics; plus, what
+/// Microchip's own policy does not grant, its AWS IoT Jobs topics
+/// (`$aws/things/<client id>/jobs/*`), which the reference firmware uses.
 pub fn microchip_jitr_policy(region: &str, account: &str, thing: &str) -> String {
     let arn = |kind: &str, rest: &str| format!("arn:aws:iot:{region}:{account}:{kind}/{rest}");
     serde_json::json!({
@@ -308,10 +310,12 @@ pub fn microchip_jitr_policy(region: &str, account: &str, thing: &str) -> String
             {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
                 arn("topic", "${iot:ClientId}/*"),
                 arn("topic", "$aws/things/${iot:ClientId}/shadow/*"),
+                arn("topic", "$aws/things/${iot:ClientId}/jobs/*"),
             ]},
             {"Effect": "Allow", "Action": ["iot:Subscribe"], "Resource": [
                 arn("topicfilter", "${iot:ClientId}/#"),
                 arn("topicfilter", "$aws/things/${iot:ClientId}/shadow/*"),
+                arn("topicfilter", "$aws/things/${iot:ClientId}/jobs/*"),
             ]},
         ]
     })
@@ -431,6 +435,13 @@ mod tests {
             .allowed()
         );
         assert!(!evaluate(p, "iot:Subscribe", &format!("{ARN}:topicfilter/#"), v).allowed());
+        // The Jobs topics, wildcard filters included; another thing's are not.
+        let jobs = format!("{ARN}:topicfilter/$aws/things/abc123/jobs/+/update/+");
+        assert!(evaluate(p, "iot:Subscribe", &jobs, v).allowed());
+        let update = format!("{ARN}:topic/$aws/things/abc123/jobs/job-1/update");
+        assert!(evaluate(p, "iot:Publish", &update, v).allowed());
+        let theirs = format!("{ARN}:topic/$aws/things/other/jobs/job-1/update");
+        assert!(!evaluate(p, "iot:Publish", &theirs, v).allowed());
         assert!(
             evaluate(
                 p,

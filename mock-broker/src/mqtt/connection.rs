@@ -1,4 +1,5 @@
-//! The connection side of the server edge: the accept loop, the TLS handshake, and one
+//! The connection side of the server edge: the accept loop, the TLS handshake (the
+//! ClientHello read first, so the tap can name the cipher suites offered), and one
 //! task per connection that reads bytes, frames them with [`crate::mqtt::codec`], hands
 //! packets to the core under the lock, writes what the core sends, and sleeps until the
 //! core's keep-alive deadline (or the CONNECT timeout before the first packet).
@@ -9,7 +10,9 @@ use crate::mqtt::errors::CloseReason;
 use crate::mqtt::session::ConnId;
 use crate::mqtt::tap::EventKind;
 use crate::mqtt::tls;
+use crate::mqtt::tls_policy::suite_name;
 use bytes::BytesMut;
+use rustls::server::Acceptor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,24 +65,40 @@ async fn serve_connection(
 ) {
     let accepted = Instant::now();
     let connect_deadline = accepted + shared.connect_timeout;
-    let handshake = tokio::time::timeout_at(connect_deadline, shared.acceptor().accept(tcp));
-    let stream = tokio::select! {
+    // The suites the ClientHello offered, kept for the tap whatever the outcome.
+    let mut offered = Vec::new();
+    let handshake =
+        tokio::time::timeout_at(connect_deadline, handshake(tcp, &shared, &mut offered));
+    let result = tokio::select! {
         _ = cancel.cancelled() => return,
-        result = handshake => match result {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                let reason = tls::describe_handshake_error(&error);
-                let handshake = accepted.elapsed();
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None, handshake });
-                return;
-            }
-            Err(_) => {
-                let reason = "TLS handshake timed out".to_owned();
-                let handshake = accepted.elapsed();
-                shared.emit(EventKind::TlsRejected { peer, reason, certificate_id: None, handshake });
-                return;
-            }
-        },
+        result = handshake => result,
+    };
+    let stream = match result {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            let reason = tls::describe_handshake_error(&error);
+            let handshake = accepted.elapsed();
+            shared.emit(EventKind::TlsRejected {
+                peer,
+                reason,
+                certificate_id: None,
+                cipher_suites: offered,
+                handshake,
+            });
+            return;
+        }
+        Err(_) => {
+            let reason = "TLS handshake timed out".to_owned();
+            let handshake = accepted.elapsed();
+            shared.emit(EventKind::TlsRejected {
+                peer,
+                reason,
+                certificate_id: None,
+                cipher_suites: offered,
+                handshake,
+            });
+            return;
+        }
     };
     let (_, session) = stream.get_ref();
     let chain = session.peer_certificates().unwrap_or_default();
@@ -94,6 +114,7 @@ async fn serve_connection(
                 peer,
                 reason,
                 certificate_id,
+                cipher_suites: offered,
                 handshake: accepted.elapsed(),
             });
             return;
@@ -116,6 +137,11 @@ async fn serve_connection(
                     .protocol_version()
                     .map(|v| format!("{v:?}"))
                     .unwrap_or_default(),
+                cipher_suite: session
+                    .negotiated_cipher_suite()
+                    .map(|s| suite_name(u16::from(s.suite())))
+                    .unwrap_or_default(),
+                cipher_suites: offered,
                 handshake: accepted.elapsed(),
             },
         );
@@ -125,6 +151,24 @@ async fn serve_connection(
     // Idempotent: a no-op when the core closed the connection itself.
     shared.run(|core, now| core.handle_close(conn, now, reason));
     shared.lock().outboxes.remove(&conn);
+}
+
+/// Reads the ClientHello, notes the suites it offers in `offered`, and completes the
+/// handshake with the configuration new connections get now.
+async fn handshake(
+    tcp: TcpStream,
+    shared: &Shared,
+    offered: &mut Vec<String>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let start = LazyConfigAcceptor::new(Acceptor::default(), tcp).await?;
+    offered.extend(
+        start
+            .client_hello()
+            .cipher_suites()
+            .iter()
+            .map(|s| suite_name(u16::from(*s))),
+    );
+    start.into_stream(shared.tls_config()).await
 }
 
 /// Pumps one connection until it ends; returns why, as far as the edge can tell.

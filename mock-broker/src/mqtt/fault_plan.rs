@@ -42,7 +42,14 @@ pub struct FaultPlan {
     connack: Vec<(Target, u32)>,
     withheld: Vec<(Target, Withhold)>,
     delay: Vec<(Target, Duration)>,
+    unstable: Vec<(Target, u32)>,
+    /// State of the generator that places unstable drops (xorshift64*; a fixed start,
+    /// so runs repeat).
+    rng: u64,
 }
+
+/// How long after its CONNACK an unstable connection is dropped, at most (board time).
+pub const UNSTABLE_WINDOW: Duration = Duration::from_secs(5);
 
 impl FaultPlan {
     /// Withhold CONNACK for the next `count` connects of `target`.
@@ -103,6 +110,36 @@ impl FaultPlan {
             .unwrap_or_default()
     }
 
+    /// Makes the next `count` connections of `target` unstable: each is dropped at a
+    /// random moment within [`UNSTABLE_WINDOW`] of its CONNACK (Device Advisor's
+    /// reconnect-on-unstable-connection case).
+    pub fn unstable(&mut self, target: Target, count: u32) {
+        self.unstable.retain(|(t, _)| *t != target);
+        if count > 0 {
+            self.unstable.push((target, count));
+        }
+    }
+
+    /// Consumes one unstable connection of `client_id`, if one is armed: how long after
+    /// its CONNACK to drop it, in `[0, UNSTABLE_WINDOW)`.
+    pub fn take_unstable(&mut self, client_id: &str) -> Option<Duration> {
+        let entry = self
+            .unstable
+            .iter_mut()
+            .find(|(target, left)| *left > 0 && target.applies_to(client_id))?;
+        entry.1 -= 1;
+        self.unstable.retain(|(_, left)| *left > 0);
+        if self.rng == 0 {
+            self.rng = 0x9e37_79b9_7f4a_7c15;
+        }
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let unit =
+            (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        Some(UNSTABLE_WINDOW.mul_f64(unit))
+    }
+
     /// Disarms everything.
     pub fn clear(&mut self) {
         *self = FaultPlan::default();
@@ -131,6 +168,18 @@ mod tests {
         assert!(!plan.withholds("any", Withhold::Suback));
         plan.release(&Target::All, Withhold::Puback);
         assert!(!plan.withholds("any", Withhold::Puback));
+    }
+
+    #[test]
+    fn unstable_connections_are_dropped_at_varied_moments_n_times() {
+        let mut plan = FaultPlan::default();
+        plan.unstable(Target::Client("dev".into()), 3);
+        assert_eq!(plan.take_unstable("other"), None);
+        let drops: Vec<Duration> = (0..3).filter_map(|_| plan.take_unstable("dev")).collect();
+        assert_eq!(drops.len(), 3);
+        assert!(drops.iter().all(|d| *d < UNSTABLE_WINDOW), "{drops:?}");
+        assert!(drops[0] != drops[1] && drops[1] != drops[2], "{drops:?}");
+        assert_eq!(plan.take_unstable("dev"), None);
     }
 
     #[test]

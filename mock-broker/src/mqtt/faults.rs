@@ -37,6 +37,13 @@ impl Faults {
             .faults(|plan| plan.withhold_connack(target, count));
     }
 
+    /// Makes the next `count` connections of `target` unstable: each is dropped (a
+    /// server-initiated disconnect) at a random moment within
+    /// [`crate::mqtt::fault_plan::UNSTABLE_WINDOW`] of its CONNACK, scaled by the time scale.
+    pub fn unstable(&self, target: Target, count: u32) {
+        self.shared.faults(|plan| plan.unstable(target, count));
+    }
+
     /// Withholds `packet` for `target` until [`Faults::release`] or [`Faults::clear`].
     pub fn withhold(&self, target: Target, packet: Withhold) {
         self.shared.faults(|plan| plan.withhold(target, packet));
@@ -62,6 +69,14 @@ impl Faults {
                 Some(actions) => (true, actions),
                 None => (false, Vec::new()),
             })
+    }
+
+    /// Expires the persistent session of `client_id`, which must be offline, as an hour
+    /// offline would (see [`crate::mqtt::core::Core::expire_session`]). Returns false when
+    /// it has no stored session or is connected.
+    pub fn expire_session(&self, client_id: &str) -> bool {
+        self.shared
+            .with_core(|core, _| (core.expire_session(client_id), Vec::new()))
     }
 
     /// Presents `identity` to connections accepted from now on (an expired certificate, one

@@ -28,5 +28,6 @@ pub(crate) mod server;
 pub mod session;
 pub mod tap;
 pub mod tls;
+pub mod tls_policy;
 pub mod topic;
 pub mod validate;

@@ -31,7 +31,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -216,13 +215,12 @@ impl Shared {
         Ok(())
     }
 
-    pub(super) fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(
-            self.tls_active
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        )
+    /// The TLS configuration for a connection accepted now.
+    pub(super) fn tls_config(&self) -> Arc<ServerConfig> {
+        self.tls_active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Closes every connection, stops the services and saves the state dir. Idempotent.

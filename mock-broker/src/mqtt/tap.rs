@@ -72,6 +72,11 @@ pub enum EventKind {
         certificate_id: String,
         /// Negotiated TLS version.
         tls_version: String,
+        /// Negotiated cipher suite, by its IANA name.
+        cipher_suite: String,
+        /// The cipher suites the client offered in its ClientHello, in its order, by IANA
+        /// name ([`crate::mqtt::tls_policy::suite_name`]).
+        cipher_suites: Vec<String>,
         /// Wall time from the TCP accept to this event: the TLS handshake and the
         /// certificate checks (`handshake_ms` in JSON). The client began its attempt that
         /// long before; a caller measuring a client's backoff on a sped-up clock takes it
@@ -89,6 +94,9 @@ pub enum EventKind {
         /// (refused by the identity hook: revoked, pending activation, JITR, ...).
         #[serde(skip_serializing_if = "Option::is_none")]
         certificate_id: Option<String>,
+        /// The cipher suites the client offered, when its ClientHello came (IANA names).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        cipher_suites: Vec<String>,
         /// Wall time from the TCP accept to this event (`handshake_ms` in JSON).
         #[serde(rename = "handshake_ms", serialize_with = "as_millis")]
         handshake: Duration,
@@ -494,6 +502,7 @@ mod tests {
                 peer: "127.0.0.1:4000".parse().unwrap(),
                 reason: "revoked".into(),
                 certificate_id: Some("ab".into()),
+                cipher_suites: Vec::new(),
                 handshake: Duration::from_micros(4250),
             },
         );
@@ -501,5 +510,9 @@ mod tests {
         let json = serde_json::to_value(&*event).unwrap();
         assert_eq!(json["event"], "tls_rejected");
         assert_eq!(json["handshake_ms"], 4.25);
+        assert!(
+            json.get("cipher_suites").is_none(),
+            "absent without a ClientHello"
+        );
     }
 }

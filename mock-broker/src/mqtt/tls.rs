@@ -2,7 +2,8 @@
 //! verified, and readable reasons for failed handshakes.
 //!
 //! Always rustls with the ring provider, passed explicitly (no process-wide default is
-//! needed), TLS 1.2 and 1.3, and a client certificate required. Client verification is
+//! needed), TLS 1.2 and 1.3 with the cipher suites of AWS IoT Core's default security
+//! policy ([`crate::mqtt::tls_policy`]), and a client certificate required. Client verification is
 //! pluggable through [`ClientAuth::Verifier`], so the control plane can admit certificates
 //! whose issuer was registered at run time.
 
@@ -126,7 +127,7 @@ pub(crate) fn server_config(
                 .build()?
         }
     };
-    let config = ServerConfig::builder_with_provider(provider)
+    let config = ServerConfig::builder_with_provider(crate::mqtt::tls_policy::aws_provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
@@ -155,6 +156,9 @@ pub(crate) fn describe_handshake_error(error: &std::io::Error) -> String {
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
         ) => "client certificate not valid yet".into(),
         Error::InvalidCertificate(other) => format!("invalid client certificate: {other:?}"),
+        Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon) => {
+            "no cipher suite in common with AWS IoT Core's security policy".into()
+        }
         Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => {
             format!("not TLS: {tls}")
         }

@@ -1,7 +1,8 @@
 //! Integration tests of the mock broker over real sockets and TLS: conformance with
-//! rumqttc and Debian's mosquitto clients, TLS refusals, AWS limits, bad input, faults,
-//! persistence, AWS IoT Core's behaviour as measured on the live service, and a bounded
-//! random-bytes test.
+//! rumqttc and Debian's mosquitto clients, TLS refusals, what Device Advisor's TLS cases
+//! need (a large chain, 16 KiB records, the cipher suites offered), AWS limits, bad input, faults,
+//! persistence, AWS IoT Core's behaviour as measured on the live service, the Jobs
+//! service, and a bounded random-bytes test.
 
 mod admin_api;
 mod aws_fidelity;
@@ -11,6 +12,7 @@ mod conformance;
 mod control_plane;
 mod data_api;
 mod faults;
+mod jobs;
 mod limits;
 mod mosquitto_clients;
 mod persistence;
@@ -18,4 +20,5 @@ mod random_bytes;
 mod runtime_trust;
 mod serve_binary;
 mod support;
+mod tls_cases;
 mod tls_negatives;

@@ -296,6 +296,15 @@ impl RawClient {
         }
     }
 
+    /// The server's certificate chain as the handshake delivered it.
+    pub fn peer_certificates(&self) -> Vec<CertificateDer<'static>> {
+        let (_, session) = self.stream.get_ref();
+        session
+            .peer_certificates()
+            .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
     pub async fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();
         mock_broker::mqtt::codec::encode(&packet, &mut out).unwrap();

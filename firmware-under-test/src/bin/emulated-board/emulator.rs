@@ -26,7 +26,9 @@ use firmware_under_test::board::{Action, Board, Button, Config, Input, Qos, Tran
 use firmware_under_test::led::Led;
 use firmware_under_test::time::{Duration, Instant, earliest};
 use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe};
+use rumqttc::mqttbytes::v4::{
+    Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe, SubscribeFilter,
+};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -359,8 +361,12 @@ impl Emulator {
                 publish.dup = dup;
                 self.send(Packet::Publish(publish));
             }
-            Action::MqttSubscribe { filter, pkid } => {
-                let mut subscribe = Subscribe::new(filter.as_str(), QoS::AtLeastOnce);
+            Action::MqttSubscribe { filters, pkid } => {
+                let mut subscribe = Subscribe::new_many(
+                    filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.as_str().to_owned(), QoS::AtLeastOnce)),
+                );
                 subscribe.pkid = pkid;
                 self.send(Packet::Subscribe(subscribe));
             }

@@ -1,8 +1,10 @@
-//! The TLS flaws: a server certificate verifier that lets one kind of bad certificate
-//! through ([`Flaw::AcceptAnyServerName`], [`Flaw::AcceptAnyIssuer`],
+//! The TLS flaws of server certificate verification: a verifier that lets one kind of bad
+//! certificate through ([`Flaw::AcceptAnyServerName`], [`Flaw::AcceptAnyIssuer`],
 //! [`Flaw::AcceptExpiredServerCert`]), so the qualification cases that must see the board
-//! refuse such a certificate can be shown to fail. Everything else is rustls's own WebPKI
-//! verifier; only the decision on the flawed error is changed.
+//! refuse such a certificate can be shown to fail, or that refuses a good chain too large
+//! for a 4 KiB buffer ([`Flaw::SmallCertBuffer`], [`CERT_BUFFER`]). Everything else is
+//! rustls's own WebPKI verifier; only the decision on the flawed error is changed. The
+//! other TLS flaws are in `network` (cipher suites) and `record_limit` (record size).
 
 use firmware_under_test::flaws::{Flaw, Flaws};
 use rustls::client::WebPkiServerVerifier;
@@ -11,12 +13,16 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 
-/// The TLS flaws in `flaws`, if there are any.
+/// The buffer a [`Flaw::SmallCertBuffer`] board keeps the server's chain in, in bytes.
+pub const CERT_BUFFER: usize = 4096;
+
+/// The verification flaws in `flaws`, if there are any.
 pub fn tls_flaws(flaws: Flaws) -> Flaws {
     [
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
         Flaw::AcceptExpiredServerCert,
+        Flaw::SmallCertBuffer,
     ]
     .into_iter()
     .filter(|flaw| flaws.has(*flaw))
@@ -66,6 +72,13 @@ impl ServerCertVerifier for LenientVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
+        let chain = end_entity.len() + intermediates.iter().map(|c| c.len()).sum::<usize>();
+        if self.flaws.has(Flaw::SmallCertBuffer) && chain > CERT_BUFFER {
+            eprintln!("emulated-board: flaw: a server chain of {chain} bytes overflows the buffer");
+            return Err(Error::General(format!(
+                "the server certificate chain ({chain} bytes) does not fit the {CERT_BUFFER}-byte buffer"
+            )));
+        }
         match self.inner.verify_server_cert(
             end_entity,
             intermediates,

@@ -13,6 +13,7 @@ mod lenient;
 mod network;
 mod nvm;
 mod pty;
+mod record_limit;
 mod secure_element;
 mod sensors;
 mod wifi;
@@ -59,9 +60,10 @@ pub struct Args {
     seed: Option<u64>,
     /// Break one AWS IoT Device Advisor rule on purpose (repeatable), to see its
     /// qualification case fail: no-client-cert, accept-any-server-name, accept-any-issuer,
-    /// accept-expired-server-cert, wrong-client-id, no-backoff, no-jitter, no-telemetry,
-    /// no-dup, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
-    /// never-resubscribe, no-shadow-report.
+    /// accept-expired-server-cert, small-tls-buffer, small-cert-buffer, tls12-chacha-only,
+    /// wrong-client-id, no-backoff, no-jitter, no-telemetry,
+    /// no-dup, no-subscribe, no-subscribe-retry, ignore-pingresp-loss, clean-session-always,
+    /// never-resubscribe, no-shadow-report, leak-per-connection, jobs-never-complete.
     #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
     flaws: Vec<Flaw>,
 }
@@ -110,5 +112,39 @@ fn main() -> std::process::ExitCode {
             eprintln!("emulated-board: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_help_names_every_flaw_and_an_unknown_one_is_refused_with_the_list() {
+        let command = Args::command();
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "flaws")
+            .and_then(|arg| arg.get_help())
+            .map(|help| help.to_string().replace('\n', " "))
+            .unwrap();
+        for flaw in Flaw::ALL {
+            assert!(
+                help.contains(flaw.name()),
+                "{} missing from {help}",
+                flaw.name()
+            );
+        }
+        let error = Args::try_parse_from(["emulated-board", "--state-dir", "x", "--flaw", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown flaw; the flaws are no-client-cert, "),
+            "{error}"
+        );
+        let args = Args::try_parse_from(["emulated-board", "--state-dir", "x", "--flaw", "no-dup"])
+            .unwrap();
+        assert_eq!(args.flaws, [Flaw::NoDup]);
     }
 }

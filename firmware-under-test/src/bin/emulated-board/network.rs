@@ -1,15 +1,23 @@
 //! The board's network stack: TCP to the endpoint, TLS with the provisioned credentials,
 //! and MQTT 3.1.1 framing with rumqttc's codec.
 //!
+//! The reference firmware offers TLS 1.3 and 1.2 with only the cipher suites AWS IoT
+//! Core's default security policy supports (rustls's TLS 1.2 ChaCha20-Poly1305 suites are
+//! left out: that policy has none), so Device Advisor finds nothing to warn about in its
+//! ClientHello; [`Flaw::Tls12ChachaOnly`] offers exactly those left out. The other TLS
+//! flaws are in `lenient` (verification) and `record_limit` (record size).
+//!
 //! One task per connection. It reports [`NetEvent`]s tagged with its connection number, so
 //! events of an old connection are recognised and ignored after a reconnect, and it sends
 //! the packets it is given. Dropping the [`Connection`] closes it.
 
 use crate::lenient::{LenientVerifier, tls_flaws};
+use crate::record_limit::{self, RecordLimit};
 use bytes::BytesMut;
 use firmware_under_test::board::TransportError;
 use firmware_under_test::flaws::{Flaw, Flaws};
 use rumqttc::mqttbytes::v4::Packet;
+use rustls::CipherSuite;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use std::net::SocketAddr;
@@ -67,6 +75,10 @@ impl Connection {
         params: ConnectParams,
         events: mpsc::UnboundedSender<(u64, NetEvent)>,
     ) -> Self {
+        if params.flaws.has(Flaw::LeakPerConnection) {
+            // The flaw: memory that is never given back, touched so it is resident.
+            Box::leak(vec![0x5a_u8; 512 * 1024].into_boxed_slice());
+        }
         let (outgoing, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let report = |event| {
@@ -74,7 +86,13 @@ impl Connection {
             };
             match connect(&params).await {
                 Ok(stream) => {
-                    let local_port = stream.get_ref().0.local_addr().ok().map(|a| a.port());
+                    let local_port = stream
+                        .get_ref()
+                        .0
+                        .get_ref()
+                        .local_addr()
+                        .ok()
+                        .map(|a| a.port());
                     report(NetEvent::Up { local_port });
                     let reason = pump(stream, rx, &report).await;
                     report(NetEvent::Closed(reason));
@@ -91,7 +109,7 @@ impl Connection {
     }
 }
 
-type Stream = tokio_rustls::client::TlsStream<TcpStream>;
+type Stream = tokio_rustls::client::TlsStream<RecordLimit<TcpStream>>;
 
 async fn connect(params: &ConnectParams) -> Result<Stream, (TransportError, String)> {
     let other = |why: String| (TransportError::Other, why);
@@ -109,6 +127,11 @@ async fn connect(params: &ConnectParams) -> Result<Stream, (TransportError, Stri
         .map_err(|_| other("TCP connect timed out".into()))?
         .map_err(|e| other(format!("TCP connect to {target}: {e}")))?;
     let _ = tcp.set_nodelay(true);
+    let limit = params
+        .flaws
+        .has(Flaw::SmallTlsBuffer)
+        .then_some(record_limit::LIMIT);
+    let tcp = RecordLimit::new(tcp, limit);
     let name = ServerName::try_from(params.host.clone())
         .map_err(|e| other(format!("bad server name {}: {e}", params.host)))?;
     tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -142,11 +165,24 @@ fn tls_config(params: &ConnectParams) -> Result<rustls::ClientConfig, String> {
         );
     }
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(params.key_pkcs8_der.clone()));
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?;
+    let chacha_only = params.flaws.has(Flaw::Tls12ChachaOnly);
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.retain(|suite| {
+        let tls12_chacha = matches!(
+            suite.suite(),
+            CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        );
+        tls12_chacha == chacha_only
+    });
+    let versions: &[&rustls::SupportedProtocolVersion] = if chacha_only {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .map_err(|e| e.to_string())?;
     let flawed = tls_flaws(params.flaws);
     let builder = if flawed.is_empty() {
         builder.with_root_certificates(roots)

@@ -20,7 +20,9 @@ use firmware_under_test::console::EOT;
 use firmware_under_test::credentials::Credentials;
 use firmware_under_test::time::{Duration, Instant, earliest};
 use rumqttc::mqttbytes::QoS;
-use rumqttc::mqttbytes::v4::{Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe};
+use rumqttc::mqttbytes::v4::{
+    Connect, ConnectReturnCode, Packet, PubAck, Publish, Subscribe, SubscribeFilter,
+};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -329,8 +331,12 @@ impl Instance {
                 publish.dup = dup;
                 self.send(Packet::Publish(publish));
             }
-            Action::MqttSubscribe { filter, pkid } => {
-                let mut subscribe = Subscribe::new(filter.as_str(), QoS::AtLeastOnce);
+            Action::MqttSubscribe { filters, pkid } => {
+                let mut subscribe = Subscribe::new_many(
+                    filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.as_str().to_owned(), QoS::AtLeastOnce)),
+                );
                 subscribe.pkid = pkid;
                 self.send(Packet::Subscribe(subscribe));
             }

@@ -21,6 +21,8 @@ mod lenient;
 #[path = "../emulated-board/network.rs"]
 mod network;
 mod protocol;
+#[path = "../emulated-board/record_limit.rs"]
+mod record_limit;
 #[path = "../emulated-board/secure_element.rs"]
 #[allow(dead_code)] // shared with emulated-board; the fleet keeps its keys in memory
 mod secure_element;

@@ -51,13 +51,31 @@ fn the_first_connection_follows_the_guide() {
     // Green was lit in its blink; it now holds (no more edges).
     assert!(rig.board.led(Led::Green));
     assert!(led_edges(&rig.run_until(2000), Led::Green).is_empty());
-    assert!(connected.iter().any(|a| matches!(a,
-        Action::MqttSubscribe { filter, pkid: 1 } if filter.as_str() == "$aws/things/0123456789abcdef0123456789abcdef01234567/shadow/update/delta")));
+    // One SUBSCRIBE: the shadow delta, then the jobs topics.
+    let filters: Vec<&str> = connected
+        .iter()
+        .filter_map(|a| match a {
+            Action::MqttSubscribe { filters, pkid: 1 } => Some(filters),
+            _ => None,
+        })
+        .flat_map(|filters| filters.iter().map(|f| f.as_str()))
+        .collect();
+    let things = "$aws/things/0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(
+        filters,
+        [
+            std::format!("{things}/shadow/update/delta"),
+            std::format!("{things}/jobs/notify-next"),
+            std::format!("{things}/jobs/start-next/+"),
+            std::format!("{things}/jobs/+/update/+"),
+        ]
+    );
     let first = publishes(&connected.iter().map(|a| (0, a.clone())).collect::<Vec<_>>());
     assert!(rig.board.is_connected());
-    assert_eq!(first.len(), 2, "{first:?}");
-    assert_eq!(first[1].1, std::format!("{THING}/sensors"));
-    assert_eq!(first[1].2, r#"{"Light":321,"Temp":21.50}"#);
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert_eq!(first[1].1, std::format!("{things}/jobs/start-next"));
+    assert_eq!(first[2].1, std::format!("{THING}/sensors"));
+    assert_eq!(first[2].2, r#"{"Light":321,"Temp":21.50}"#);
     // The state the board starts in is reported first, at QoS 1.
     assert!(connected.iter().any(|a| matches!(a,
         Action::MqttPublish { topic, payload, qos: Qos::AtLeastOnce, pkid: 2, dup: false }
@@ -338,4 +356,25 @@ fn a_stable_connection_resets_the_backoff() {
     });
     rig.run_until(rig.now.millis() + 31_000);
     assert_eq!(rig.board.backoff.attempts(), 0);
+}
+
+#[test]
+fn a_streaming_board_that_hears_nothing_back_still_pings_and_drops_without_pingresp() {
+    // QoS 0 telemetry every second: the board sends all the time, the broker says nothing.
+    let mut rig = Rig::new(provisioned());
+    rig.connect();
+    rig.feed(Input::SubAck { pkid: 1 });
+    let actions = rig.run_until(61_000);
+    let pings: Vec<u64> = actions
+        .iter()
+        .filter(|(_, a)| *a == Action::MqttPing)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(pings, [60_000], "a keep-alive after the SUBACK");
+    let actions = rig.run_until(71_000);
+    assert!(
+        actions
+            .iter()
+            .any(|(t, a)| *t == 70_000 && *a == Action::CloseTransport)
+    );
 }

@@ -99,7 +99,22 @@ fn no_dup_resends_with_the_same_packet_id_but_without_dup() {
     rig.feed(Input::SubAck { pkid: 1 });
     let resent = publishes(&rig.run_until(5000));
     assert_eq!(resent.len(), 1, "{resent:?}");
-    assert_eq!((resent[0].3, resent[0].4), (3, false));
+    // Packet ids: 1 the SUBSCRIBE, 2 the shadow report, 3 the jobs start-next, 4 telemetry.
+    assert_eq!((resent[0].3, resent[0].4), (4, false));
+}
+
+#[test]
+fn no_subscribe_never_subscribes() {
+    let mut rig = flawed(Flaw::NoSubscribe);
+    let connected = rig.connect();
+    let later = rig.run_until(30_000);
+    assert!(
+        !connected
+            .iter()
+            .chain(later.iter().map(|(_, a)| a))
+            .any(|a| matches!(a, Action::MqttSubscribe { .. }))
+    );
+    assert!(rig.board.is_connected());
 }
 
 #[test]
@@ -163,4 +178,39 @@ fn clean_session_always_asks_for_a_clean_session_and_never_to_resubscribe_skips_
             .iter()
             .any(|a| matches!(a, Action::MqttSubscribe { .. }))
     );
+}
+
+#[test]
+fn jobs_never_complete_starts_and_applies_a_job_but_never_reports_it() {
+    let mut rig = flawed(Flaw::JobsNeverComplete);
+    let connected = rig.connect();
+    let start_next = std::format!("$aws/things/{THING}/jobs/start-next");
+    assert!(
+        publishes(&connected.into_iter().map(|a| (0, a)).collect::<Vec<_>>())
+            .iter()
+            .any(|p| p.1 == start_next)
+    );
+    let accepted = std::format!("{start_next}/accepted");
+    let started = rig.feed(Input::Publish {
+        topic: &accepted,
+        payload: br#"{"clientToken":"r1","execution":{"jobId":"job-1","jobDocument":{"operation":"set_telemetry_period","period_ms":5000},"status":"IN_PROGRESS","versionNumber":2}}"#,
+        qos: Qos::AtLeastOnce,
+        pkid: 5,
+    });
+    assert!(
+        !started
+            .iter()
+            .any(|a| matches!(a, Action::MqttPublish { .. })),
+        "{started:?}"
+    );
+    // Applied all the same: telemetry every 5 s.
+    let since = rig.now.millis();
+    let sent = publishes(&rig.run_until(since + 10_000));
+    let telemetry: Vec<u64> = sent
+        .iter()
+        .filter(|p| p.1.ends_with("/sensors"))
+        .map(|p| p.0 - since)
+        .collect();
+    assert_eq!(telemetry, [5000, 10_000]);
+    assert!(!sent.iter().any(|p| p.1.contains("/jobs/")), "{sent:?}");
 }

@@ -126,10 +126,19 @@ impl Rig {
     /// with the time it happened.
     fn run_until(&mut self, t: u64) -> Vec<(u64, Action)> {
         let mut all = Vec::new();
+        let mut ticks = 0u32;
         while let Some(at) = self.board.poll_at(self.now) {
             if at.millis() > t {
                 break;
             }
+            // A board that keeps asking for a tick at a time that has passed would spin
+            // the real firmware's main loop: fail instead of hanging.
+            ticks += 1;
+            assert!(
+                ticks < 100_000,
+                "poll_at stays at {at:?} (now {:?})",
+                self.now
+            );
             self.now = at.max(self.now);
             for action in self.feed(Input::Tick) {
                 all.push((self.now.millis(), action));
@@ -140,8 +149,8 @@ impl Rig {
     }
 
     /// Boots, joins Wi-Fi, opens the transport and gets CONNACK; acknowledges the shadow
-    /// report the first connection publishes (so only the test's own QoS 1 messages are
-    /// in flight).
+    /// report and the jobs `start-next` request the first connection publishes (so only
+    /// the test's own QoS 1 messages are in flight).
     fn connect(&mut self) -> Vec<Action> {
         self.feed(Input::Boot);
         self.feed(Input::WifiJoined);
@@ -153,7 +162,7 @@ impl Rig {
         });
         for action in &actions {
             if let Action::MqttPublish { topic, pkid, .. } = action
-                && topic.ends_with("/shadow/update")
+                && (topic.ends_with("/shadow/update") || topic.ends_with("/jobs/start-next"))
             {
                 self.feed(Input::PubAck { pkid: *pkid });
             }
@@ -201,5 +210,6 @@ fn publishes(actions: &[(u64, Action)]) -> Vec<(u64, String, String, u16, bool)>
 mod commands;
 mod connection;
 mod flaws;
+mod jobs;
 mod session;
 mod shadow;

@@ -37,7 +37,7 @@ enum Command {
     /// first telemetry, JITR, failures by cause, CPU and memory).
     Fleet(fleet_cmd::FleetArgs),
     /// Run the AWS IoT Device Advisor cases (scenarios/qualification/) and write a
-    /// Markdown and a JUnit report.
+    /// Markdown, an HTML and a JUnit report.
     Qualify(qualify_cmd::QualifyArgs),
     /// Run the rig's embedded broker on its own (signer CA registered for JITR) and print
     /// its events until Ctrl-C.

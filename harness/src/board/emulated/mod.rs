@@ -269,19 +269,45 @@ impl EmulatedBoard {
             .take()
             .ok_or_else(|| fail("no stdout".into()))?;
         let mut lines = BufReader::new(stdout).lines();
-        let mut announce = async || -> Result<String, BoardError> {
+        let mut announce = async || -> Result<String, Option<BoardError>> {
             match tokio::time::timeout(CONTROL_TIMEOUT, lines.next_line()).await {
                 Ok(Ok(Some(line))) => Ok(line),
-                Ok(_) => Err(fail("the board exited during start-up".into())),
-                Err(_) => Err(fail(format!("no start-up line within {CONTROL_TIMEOUT:?}"))),
+                Ok(_) => Err(None),
+                Err(_) => Err(Some(fail(format!(
+                    "no start-up line within {CONTROL_TIMEOUT:?}"
+                )))),
             }
         };
-        let serial_line = announce().await?;
+        // A board that exits at once (a bad argument, say) said why on stderr.
+        let exited = async |child: &mut Child| -> BoardError {
+            let mut said = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), stderr.read_to_string(&mut said))
+                        .await;
+            }
+            let said = said.trim();
+            fail(if said.is_empty() {
+                "the board exited during start-up".into()
+            } else {
+                format!("the board exited during start-up: {said}")
+            })
+        };
+        let serial_line = match announce().await {
+            Ok(line) => line,
+            Err(Some(e)) => return Err(e),
+            Err(None) => return Err(exited(&mut child).await),
+        };
         let serial = serial_line
             .strip_prefix("serial: ")
             .ok_or_else(|| fail(format!("unexpected first line {serial_line:?}")))?
             .to_owned();
-        let control_line = announce().await?;
+        let control_line = match announce().await {
+            Ok(line) => line,
+            Err(Some(e)) => return Err(e),
+            Err(None) => return Err(exited(&mut child).await),
+        };
         if !control_line.starts_with("control: ") {
             return Err(fail(format!("unexpected second line {control_line:?}")));
         }
@@ -439,6 +465,10 @@ impl Board for EmulatedBoard {
     async fn power_cycle(&mut self) -> Result<(), BoardError> {
         self.control(json!({"cmd": "power_off"})).await?;
         self.control(json!({"cmd": "power_on"})).await.map(drop)
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        crate::board::resident_bytes(self.child.id()?)
     }
 
     async fn shutdown(mut self: Box<Self>) -> Result<(), BoardError> {

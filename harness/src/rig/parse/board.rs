@@ -82,7 +82,10 @@ impl Rig {
                 let mut flaws = Vec::new();
                 for flaw in raw.flaws.iter().flat_map(|f| f.get_ref()) {
                     let name = flaw.get_ref();
-                    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                    if name.is_empty()
+                        || !name
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     {
                         return Err(src.at(
                             flaw,

@@ -23,13 +23,16 @@
 //! - policies: CreatePolicy, GetPolicy, ListPolicies, DeletePolicy, AttachPolicy,
 //!   DetachPolicy, ListAttachedPolicies, ListTargetsForPolicy, and the deprecated
 //!   AttachPrincipalPolicy, DetachPrincipalPolicy, ListPrincipalPolicies,
-//!   ListPolicyPrincipals.
+//!   ListPolicyPrincipals;
+//! - jobs ([`jobs`], served with a broker: [`AdminApi::start_with_data`], [`jobs::router`]):
+//!   CreateJob, CancelJob, DescribeJob, GetJobDocument, ListJobs, DescribeJobExecution,
+//!   ListJobExecutionsForThing.
 //!
 //! Anything else answers `InvalidRequestException` "not part of mock-broker's AWS IoT
 //! subset". Handlers are split by resource: `cas` (and the account's registration code and
-//! endpoint), `certificates`, `issuance` (certificates the broker issues), `things` and
-//! `policies`; `params` reads query members and headers, `sigv4` checks the credential
-//! scope; this file holds the server, the router and the helpers they share.
+//! endpoint), `certificates`, `issuance` (certificates the broker issues), `things`,
+//! `policies` and `jobs`; `params` reads query members and headers, `sigv4` checks the
+//! credential scope; this file holds the server, the router and the helpers they share.
 
 use crate::aws::certs::CertInfo;
 use crate::aws::control_plane::ControlPlane;
@@ -54,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 mod cas;
 mod certificates;
 mod issuance;
+pub mod jobs;
 pub(crate) mod params;
 mod policies;
 pub(crate) mod sigv4;
@@ -78,8 +82,9 @@ impl AdminApi {
         Self::serve(listen, router(plane)).await
     }
 
-    /// Serves the API for `plane` and, at the same address, the `iot-data` data plane
-    /// ([`crate::aws::data_api`]) for the broker behind `broker`.
+    /// Serves the API for `plane` with the Jobs operations ([`jobs`]) and, at the same
+    /// address, the `iot-data` data plane ([`crate::aws::data_api`]), for the broker behind
+    /// `broker` (which publishes what they cause on MQTT).
     pub async fn start_with_data(
         listen: SocketAddr,
         plane: Arc<ControlPlane>,
@@ -87,9 +92,13 @@ impl AdminApi {
     ) -> std::io::Result<Self> {
         let data = crate::aws::data_api::router(crate::aws::data_api::DataPlane {
             plane: plane.clone(),
+            broker: broker.clone(),
+        });
+        let jobs = jobs::router(jobs::JobsApi {
+            plane: plane.clone(),
             broker,
         });
-        Self::serve(listen, router(plane).merge(data)).await
+        Self::serve(listen, router(plane).merge(jobs).merge(data)).await
     }
 
     async fn serve(listen: SocketAddr, app: Router) -> std::io::Result<Self> {

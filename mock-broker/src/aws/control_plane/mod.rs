@@ -30,6 +30,7 @@
 use crate::BrokerConfig;
 use crate::aws::certs::CertInfo;
 use crate::aws::jitp::{self, PolicySpec};
+use crate::aws::jobs::JobService;
 use crate::aws::policy::{self, Variables};
 use crate::aws::registry::{Account, AwsError, CaStatus, CertificateStatus, Registry};
 use crate::aws::shadow::ShadowService;
@@ -88,6 +89,7 @@ pub struct ControlPlane {
     zero_touch: Option<Duration>,
     operators: Vec<CertInfo>,
     shadows: Arc<ShadowService>,
+    jobs: Arc<JobService>,
     state_dir: Option<PathBuf>,
     /// Certificate ids that stopped being ACTIVE (or whose CA did), for the broker.
     revocations: broadcast::Sender<String>,
@@ -175,11 +177,18 @@ impl ControlPlane {
                 source,
             }
         })?;
+        let jobs = JobService::new(config.state_dir.as_deref()).map_err(|source| {
+            ControlPlaneError::Load {
+                path: config.state_dir.clone().unwrap_or_default(),
+                source,
+            }
+        })?;
         let plane = ControlPlane {
             registry: Mutex::new(registry),
             zero_touch: config.zero_touch,
             operators,
             shadows: Arc::new(shadows),
+            jobs: Arc::new(jobs),
             revocations: broadcast::channel(REVOCATION_BACKLOG).0,
             state_dir: config.state_dir,
         };
@@ -189,17 +198,24 @@ impl ControlPlane {
     }
 
     /// Puts AWS IoT Core in charge of `config`'s broker: the registries verify client
-    /// certificates and authorize every operation, and the Device Shadow service answers
-    /// shadow requests (replacing [`BrokerConfig::hooks`] and [`BrokerConfig::client_auth`]).
+    /// certificates and authorize every operation, and the Device Shadow and Jobs services
+    /// answer their requests (replacing [`BrokerConfig::hooks`] and
+    /// [`BrokerConfig::client_auth`]).
     pub fn install(self: &Arc<Self>, config: &mut BrokerConfig) {
         config.client_auth = ClientAuth::Verifier(self.verifier());
         config.hooks = Arc::new(self.clone());
         config.services.push(self.shadows.clone());
+        config.services.push(self.jobs.clone());
     }
 
     /// The Device Shadow service (its shadows are kept in the same state dir).
     pub fn shadows(&self) -> &Arc<ShadowService> {
         &self.shadows
+    }
+
+    /// The Jobs service (its jobs are kept in the same state dir).
+    pub fn jobs(&self) -> &Arc<JobService> {
+        &self.jobs
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {

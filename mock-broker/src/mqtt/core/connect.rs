@@ -143,8 +143,13 @@ impl Core {
             self.sessions
                 .insert(client_id.clone(), Session::new(connect.clean_session));
         }
+        let unstable = self
+            .faults
+            .take_unstable(&client_id)
+            .map(|after| now + self.scaled(after));
         if let Some(c) = self.conns.get_mut(&conn) {
             c.connected = true;
+            c.drop_at = unstable;
         }
         let Some(session) = self.sessions.get_mut(&client_id) else {
             return;

@@ -143,6 +143,20 @@ impl Core {
         Some(out.0)
     }
 
+    /// Ends the stored persistent session of `client_id` now, as its expiry would: the
+    /// next CONNECT gets session present 0 and the queued messages are gone (Device
+    /// Advisor's MQTT_Expired_Persistent_Session answers the reconnect that way). Only the
+    /// session of a client that is offline; returns whether one was ended.
+    pub fn expire_session(&mut self, client_id: &str) -> bool {
+        match self.sessions.get(client_id) {
+            Some(session) if session.conn.is_none() => {
+                self.sessions.remove(client_id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Asks [`Hooks::standing`] about every connection of `certificate_id` (of every
     /// connection when `None`) and closes those it no longer allows, as AWS IoT Core closes
     /// the connections of a certificate set INACTIVE or REVOKED (or of its CA): the tap

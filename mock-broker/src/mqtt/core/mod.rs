@@ -109,6 +109,8 @@ struct Conn {
     keep_alive: Duration,
     last_seen: Duration,
     will: Option<LastWill>,
+    /// An unstable-connection fault drops the connection then.
+    drop_at: Option<Duration>,
 }
 
 /// A message held for a topic by a retained publish.
@@ -228,20 +230,36 @@ impl Core {
                 keep_alive: Duration::MAX,
                 last_seen: now,
                 will: None,
+                drop_at: None,
             },
         );
     }
 
-    /// When `conn` must be looked at again (its keep-alive runs out), if ever.
+    /// When `conn` must be looked at again (its keep-alive runs out, or an unstable
+    /// connection fault drops it), if ever.
     pub fn poll_at(&self, conn: ConnId) -> Option<Duration> {
         let c = self.conns.get(&conn)?;
-        c.last_seen.checked_add(c.keep_alive)
+        let keep_alive = c.last_seen.checked_add(c.keep_alive);
+        match (keep_alive, c.drop_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Closes `conn` if its keep-alive ran out by `now`.
+    /// Closes `conn` if an unstable-connection fault's moment came (a server-initiated
+    /// disconnect) or its keep-alive ran out by `now`.
     pub fn handle_timeout(&mut self, conn: ConnId, now: Duration) -> Vec<Action> {
         let mut out = Out::default();
-        if self.poll_at(conn).is_some_and(|deadline| now >= deadline) {
+        let Some(c) = self.conns.get(&conn) else {
+            return out.0;
+        };
+        if c.drop_at.is_some_and(|at| now >= at) {
+            self.close(conn, now, CloseReason::ServerInitiatedDisconnect, &mut out);
+        } else if c
+            .last_seen
+            .checked_add(c.keep_alive)
+            .is_some_and(|at| now >= at)
+        {
             self.close(conn, now, CloseReason::MqttKeepAliveTimeout, &mut out);
         }
         out.0

@@ -395,7 +395,7 @@ async fn errors_carry_aws_exception_names_and_statuses() {
         garbage.error_type.as_deref(),
         Some("InvalidRequestException")
     );
-    let unknown = call(&p, "GET", "/jobs", &[], Value::Null).await;
+    let unknown = call(&p, "GET", "/thing-groups", &[], Value::Null).await;
     assert_eq!(
         unknown.error_type.as_deref(),
         Some("InvalidRequestException")

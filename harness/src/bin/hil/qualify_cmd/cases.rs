@@ -72,3 +72,12 @@ pub fn default_dir() -> PathBuf {
         .join("scenarios")
         .join("qualification")
 }
+
+/// Sets the stretch of every `long_duration` step of `cases` to `duration`: `hil qualify
+/// --long-duration`.
+pub fn with_long_duration(cases: &mut [Scenario], duration: &str) -> miette::Result<()> {
+    for case in cases {
+        *case = case.with_long_duration(duration)?;
+    }
+    Ok(())
+}

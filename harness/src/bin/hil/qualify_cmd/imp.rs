@@ -1,16 +1,18 @@
 //! `hil qualify`'s arguments and its run: the cases picked by `cases`, run as `hil run`
 //! runs scenarios (several at once unless the rig allows one), then the summary, the
-//! Markdown report and the JUnit file under the output directory.
+//! Markdown report, the HTML report and the JUnit file under the output directory.
 
 use super::cases::{cases, default_dir};
-use super::markdown::render;
+use super::html::render as render_html;
+use super::markdown::render as render_markdown;
+use super::verdict::Tally;
 use crate::run_cmd::{default_jobs, run_all, summary, write_junit};
 use crate::{Ending, interrupt, load_rig};
 use harness::rig::{Rig, workspace_root};
-use harness::runner::{Outcome, Runner};
+use harness::runner::{Report, Runner};
 use harness::schedule::one_at_a_time;
 use miette::{Context, IntoDiagnostic};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The board the cases name.
@@ -40,6 +42,15 @@ fn on_board(mut rig: Rig, board: &str) -> miette::Result<Rig> {
 pub const MARKDOWN: &str = "qualification.md";
 /// The JUnit report's file name in the output directory.
 pub const JUNIT: &str = "qualification.junit.xml";
+/// The HTML report's file name in the output directory.
+pub const HTML: &str = "qualification.html";
+
+/// Writes a report to `path`.
+fn write(path: &Path, text: &str) -> miette::Result<()> {
+    std::fs::write(path, text)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", path.display()))
+}
 
 /// `hil qualify`'s arguments.
 #[derive(clap::Args)]
@@ -57,14 +68,25 @@ pub struct QualifyArgs {
     /// The directory of case files (default: scenarios/qualification/ in the workspace).
     #[arg(long, value_name = "DIR")]
     cases: Option<PathBuf>,
-    /// Write the reports (qualification.md, qualification.junit.xml) and each case's
-    /// timeline (DIR/<scenario id>/) here (default: target/hil/qualify in the workspace).
+    /// Write the reports (qualification.md, qualification.html, qualification.junit.xml)
+    /// and each case's timeline (DIR/<scenario id>/) here (default: target/hil/qualify in
+    /// the workspace).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
+    /// How long the long-duration case runs, in board time (e.g. "10m"; default: the
+    /// case file's, 2 hours). The rig clock runs it faster where the rig allows.
+    #[arg(long, value_name = "D", value_parser = long_duration)]
+    long_duration: Option<String>,
 }
 
-/// Runs `hil qualify`: exit 0 when every case passed, 1 when one did not (failed, or
-/// skipped for what the rig lacks: a skipped case is not qualified), 2 on invalid input.
+/// A `--long-duration` value: a duration as scenarios write them.
+fn long_duration(text: &str) -> Result<String, String> {
+    harness::scenario::parse_duration(text).map(|_| text.to_owned())
+}
+
+/// Runs `hil qualify`: exit 0 when every case passed (with warnings or without), 1 when one
+/// did not (failed, or skipped for what the rig lacks: a skipped case is not qualified), 2
+/// on invalid input.
 pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     let stop = interrupt::watch()
         .into_diagnostic()
@@ -78,7 +100,10 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
         .clone()
         .unwrap_or_else(|| workspace_root().join("target").join("hil").join("qualify"));
     let dir = args.cases.clone().unwrap_or_else(default_dir);
-    let cases = cases(&dir, args.case.as_deref(), &output)?;
+    let mut cases = cases(&dir, args.case.as_deref(), &output)?;
+    if let Some(duration) = &args.long_duration {
+        super::cases::with_long_duration(&mut cases, duration)?;
+    }
     let at_once = if one_at_a_time(&rig).is_some() {
         1
     } else {
@@ -99,21 +124,29 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
     let reports = run_all(&runner, &cases, at_once, &stop.token, &output).await;
     summary(&reports, start.elapsed(), false, at_once);
 
+    let tally = Tally::of(cases.len(), &reports);
     let markdown = output.join(MARKDOWN);
-    std::fs::write(&markdown, render(&rig_name, board, &cases, &reports))
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot write {}", markdown.display()))?;
+    write(
+        &markdown,
+        &render_markdown(&rig_name, board, &cases, &reports),
+    )?;
+    let html = output.join(HTML);
+    let picture =
+        |report: &Report| std::fs::read_to_string(report.output.join("timeline.svg")).ok();
+    write(
+        &html,
+        &render_html(&rig_name, board, &cases, &reports, picture),
+    )?;
     let junit = output.join(JUNIT);
     write_junit(&junit, &reports)?;
     println!("report: {}", markdown.display());
+    println!("HTML:   {}", html.display());
     println!("JUnit:  {}", junit.display());
 
     if stop.token.is_cancelled() {
         return Ok(Ending::Interrupted);
     }
-    let all_passed = reports.len() == cases.len()
-        && reports.iter().all(|r| matches!(r.outcome, Outcome::Passed));
-    Ok(if all_passed {
+    Ok(if tally.overall().passed() {
         Ending::Passed
     } else {
         Ending::Failed

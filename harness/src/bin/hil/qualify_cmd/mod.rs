@@ -5,11 +5,16 @@
 //! goes in three steps: pick the cases (`cases`: every one, or the one `--case` names by
 //! its Device Advisor name; an unknown name exits 2 with the list and the nearest name),
 //! run them with `hil run`'s runner and scheduling (`imp`, reusing `run_cmd`), then write
-//! the reports (`markdown`: one section per case with Pass/Fail, its purpose and the
-//! failure evidence; the JUnit file is `hil run --junit`'s).
+//! the reports: `markdown` (one section per case with its verdict, its purpose and the
+//! evidence), `html` (the same as one self-contained page, with each case's timeline
+//! picture inlined) and the JUnit file (`hil run --junit`'s). The verdicts (`verdict`) are
+//! Pass, Pass with warnings (every step passed, one noted a warning on the timeline), Fail,
+//! Skipped, Interrupted and Not run; a pass with warnings is a pass (exit 0).
 
 mod cases;
+mod html;
 mod imp;
 mod markdown;
+mod verdict;
 
 pub use imp::{QualifyArgs, qualify};

@@ -192,5 +192,6 @@ fn panicked(scenario: &Scenario, output: &Path, error: &tokio::task::JoinError) 
         clock: harness::clock::RigClock::default(),
         steps: Vec::new(),
         output: output.join(scenario.id()),
+        notes: Vec::new(),
     }
 }

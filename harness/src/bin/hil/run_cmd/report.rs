@@ -1,6 +1,9 @@
 //! What `hil run` leaves when its scenarios are done: the summary table (one row per
 //! scenario in the order given, however many ran at once, with step times under
-//! `--timings`) and the JUnit XML file (quick-junit).
+//! `--timings`) and the JUnit XML file (quick-junit). A scenario whose steps noted warnings
+//! on its timeline is named after the counts (passed with warnings), and its JUnit test
+//! case carries them: a `warnings` property with their number, and the warnings in its
+//! `system-out`.
 
 use harness::runner::{Outcome, Report};
 use miette::{Context, IntoDiagnostic};
@@ -51,6 +54,18 @@ pub fn summary(reports: &[Report], suite: Duration, timings: bool, at_once: usiz
             String::new()
         }
     );
+    let warned: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.passed_with_warnings())
+        .map(|r| r.id.as_str())
+        .collect();
+    if !warned.is_empty() {
+        println!(
+            "{} passed with warnings: {}",
+            warned.len(),
+            warned.join(", ")
+        );
+    }
     if timings {
         let scenarios: Duration = reports.iter().map(|r| r.duration).sum();
         println!(
@@ -68,9 +83,12 @@ pub fn summary(reports: &[Report], suite: Duration, timings: bool, at_once: usiz
 }
 
 /// Writes `reports` as a JUnit XML file at `path`: a failure is `<failure>`, an
-/// interrupted scenario an `<error type="interrupted">`.
+/// interrupted scenario an `<error type="interrupted">`; a scenario with warnings (a pass
+/// with warnings is a success) has a `warnings` property and its warnings in `system-out`.
 pub fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
-    use quick_junit::{NonSuccessKind, Report as Junit, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{
+        NonSuccessKind, Property, Report as Junit, TestCase, TestCaseStatus, TestSuite,
+    };
     let mut suite = TestSuite::new("hil");
     for report in reports {
         let status = match &report.outcome {
@@ -100,6 +118,12 @@ pub fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
         };
         let mut case = TestCase::new(report.id.clone(), status);
         case.set_time(report.duration);
+        let warnings: Vec<&str> = report.warnings().collect();
+        if !warnings.is_empty() {
+            case.add_property(Property::new("warnings", warnings.len().to_string()));
+            let lines: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+            case.set_system_out(lines);
+        }
         suite.add_test_case(case);
     }
     let mut junit = Junit::new("hil");
@@ -108,4 +132,59 @@ pub fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
     std::fs::write(path, xml)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::runner::Note;
+
+    fn report(id: &str, notes: &[(&str, bool)]) -> Report {
+        Report {
+            id: id.into(),
+            name: id.into(),
+            outcome: Outcome::Passed,
+            duration: Duration::from_millis(1500),
+            board_time: Duration::ZERO,
+            clock: harness::clock::RigClock::default(),
+            steps: Vec::new(),
+            output: id.into(),
+            notes: notes
+                .iter()
+                .map(|(text, warning)| Note {
+                    text: (*text).into(),
+                    warning: *warning,
+                    context: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_pass_with_warnings_is_a_success_with_its_warnings_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        let reports = [
+            report("plain", &[("expect_backoff dut: passed", false)]),
+            report("warned", &[("expect_backoff dut: <weak> & late", true)]),
+        ];
+        assert!(!reports[0].passed_with_warnings() && reports[1].passed_with_warnings());
+        write_junit(&path, &reports).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(xml.contains("failures=\"0\""), "{xml}");
+        let warned = xml.split("name=\"warned\"").nth(1).unwrap();
+        assert!(
+            warned.contains(r#"<property name="warnings" value="1"/>"#),
+            "{xml}"
+        );
+        assert!(
+            warned.contains(
+                "<system-out>warning: expect_backoff dut: &lt;weak&gt; &amp; late\n</system-out>"
+            ),
+            "{xml}"
+        );
+        let plain = xml.split("name=\"plain\"").nth(1).unwrap();
+        let plain = plain.split("<testcase").next().unwrap();
+        assert!(!plain.contains("warnings"), "{xml}");
+    }
 }

@@ -83,3 +83,33 @@ fn outgoing_delay_follows_the_time_scale() {
         "2 s at a rig speed of 20"
     );
 }
+
+#[test]
+fn an_unstable_connection_is_dropped_within_the_window_after_connack_n_times() {
+    use crate::mqtt::fault_plan::{Target, UNSTABLE_WINDOW};
+    let mut f = Fixture::new();
+    f.core
+        .faults_mut()
+        .unstable(Target::Client("dev".into()), 2);
+    for conn in 1..=3 {
+        assert!(connack(&f.connect(conn, "dev"), conn).is_some());
+        let at = f.core.poll_at(conn).unwrap();
+        if conn == 3 {
+            assert!(at > T0 + UNSTABLE_WINDOW, "only keep-alive is left: {at:?}");
+            break;
+        }
+        assert!(at < T0 + UNSTABLE_WINDOW, "{at:?}");
+        assert!(
+            closed(
+                &f.core
+                    .handle_timeout(conn, at.saturating_sub(Duration::from_millis(1)))
+            )
+            .is_empty()
+        );
+        let actions = f.core.handle_timeout(conn, at);
+        assert_eq!(
+            closed(&actions),
+            vec![(conn, CloseReason::ServerInitiatedDisconnect)]
+        );
+    }
+}

@@ -55,6 +55,20 @@ fn a_persistent_session_expires_after_an_hour_offline() {
 }
 
 #[test]
+fn an_offline_session_can_be_expired_at_once_but_not_a_connected_one() {
+    let mut f = Fixture::new();
+    f.persistent(1, T0, "dev");
+    f.subscribe(1, "dev/cmd", QoS::AtLeastOnce);
+    assert!(!f.core.expire_session("dev"), "connected");
+    f.core
+        .handle_close(1, secs(10), CloseReason::ConnectionLost);
+    assert!(f.core.expire_session("dev"));
+    assert!(!f.core.expire_session("dev"), "already gone");
+    let actions = f.persistent(2, secs(11), "dev");
+    assert_eq!(connack(&actions, 2).map(|a| a.session_present), Some(false));
+}
+
+#[test]
 fn a_clean_connect_discards_the_stored_session() {
     let mut f = Fixture::new();
     f.persistent(1, T0, "dev");
