@@ -9,16 +9,20 @@
 //!    them on their consoles; the thing each board reports is checked.
 //! 3. [`Fleet::run`]: power-on, then the boards' events and the broker's tap fed to the
 //!    [`Accounting`] until every board sent telemetry (or failed for good) and `run_for`
-//!    passed, or until `within` (both board time); `/proc` sampled meanwhile. Then the
-//!    activations are read from the registry, the process and the broker stopped, and the
-//!    [`FleetReport`] made.
+//!    passed, or until `within` (both board time); `/proc` sampled meanwhile. With a
+//!    [`StormOptions`], the reconnect storm follows: once the boards have stayed connected
+//!    long enough, the broker drops them all at once and their way back is followed into a
+//!    [`StormReport`]. Then the activations are read from the registry, the process and
+//!    the broker stopped, and the [`FleetReport`] made.
 //!
 //! Progress goes to a [`watch`] channel ([`Fleet::progress`]) for whoever shows it.
 
 use super::account::Accounting;
 use super::events::{BoardEventKind, BrokerObservation, observe};
+use super::options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
 use super::process::{FleetProcess, Launch, ProcSample};
 use super::report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
+use super::storm::{StormAccount, StormReport};
 use crate::broker::Broker;
 use crate::broker::embedded::{EmbeddedBroker, SignerNeeds};
 use crate::clock::RigClock;
@@ -31,100 +35,10 @@ use crate::timeline::Timeline;
 use mock_broker::Tap;
 use mock_broker::aws::registry::CertificateStatus;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-
-/// How a fleet runs. Durations are board time unless said otherwise.
-#[derive(Debug, Clone)]
-pub struct FleetOptions {
-    /// How many boards.
-    pub boards: usize,
-    /// How their certificates get registered (`Jitr`, `Jitp` or `Preregistered`).
-    pub mode: ProvisionMode,
-    /// The clock's speed; `None`: the rig's.
-    pub speed: Option<f64>,
-    /// A board without telemetry this long after the power-on command (plus `ramp`) has
-    /// failed; the run ends then at the latest.
-    pub within: Duration,
-    /// Keep the fleet running at least this long after power-on, even once every board
-    /// sent telemetry.
-    pub run_for: Option<Duration>,
-    /// Power-ons spread evenly over this span (0: all at once).
-    pub ramp: Duration,
-    /// How long a board's Wi-Fi join takes.
-    pub join: Duration,
-    /// Telemetry period.
-    pub telemetry: Duration,
-    /// Worker threads of the fleet process's runtime.
-    pub threads: u16,
-    /// The `fleet-board` program; found (or built) when `None`.
-    pub program: Option<PathBuf>,
-}
-
-impl FleetOptions {
-    /// `boards` boards through JITR at the rig's speed, all powered on at once, the
-    /// emulated board's join (1.5 s) and telemetry period (1 s), two minutes to get there,
-    /// on two threads.
-    pub fn new(boards: usize) -> Self {
-        FleetOptions {
-            boards,
-            mode: ProvisionMode::Jitr,
-            speed: None,
-            within: Duration::from_secs(120),
-            run_for: None,
-            ramp: Duration::ZERO,
-            join: Duration::from_millis(1500),
-            telemetry: Duration::from_secs(1),
-            threads: 2,
-            program: None,
-        }
-    }
-}
-
-/// Where a run is; see [`FleetProgress`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Stage {
-    /// Starting the broker and the boards.
-    #[default]
-    Starting,
-    /// Signing and delivering certificates.
-    Provisioning,
-    /// Powered on, waiting for telemetry.
-    Running,
-    /// Over.
-    Done,
-}
-
-/// Counts so far, for a progress display.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FleetProgress {
-    /// The stage.
-    pub stage: Stage,
-    /// Boards in the fleet.
-    pub boards: usize,
-    /// Boards provisioned (or refused).
-    pub provisioned: usize,
-    /// Boards with an accepted CONNACK.
-    pub connected: usize,
-    /// Boards that sent telemetry.
-    pub reached_telemetry: usize,
-    /// Failed connection attempts so far.
-    pub failed_attempts: u64,
-}
-
-/// One provisioned board.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetBoard {
-    /// Index in the fleet (0..N).
-    pub index: usize,
-    /// Thing name (client id).
-    pub thing: String,
-    /// Its certificate's id.
-    pub certificate_id: String,
-}
 
 /// A fleet run; see the module documentation.
 pub struct Fleet {
@@ -143,6 +57,13 @@ pub struct Fleet {
     progress: watch::Sender<FleetProgress>,
     wall: WallTimes,
     rss_at_ready: u64,
+    storm: StormAccount,
+    /// When the power-on command went.
+    powered_at: Option<Instant>,
+    /// When the last board's first telemetry came.
+    all_at: Option<Instant>,
+    /// The fleet process's last `/proc` sample.
+    fleet_sample: ProcSample,
 }
 
 /// How long the fleet process may take per board to print its CSR or take its
@@ -190,6 +111,7 @@ impl Fleet {
             join_ms: millis(options.join),
             telemetry_ms: millis(options.telemetry).max(1),
             threads: options.threads,
+            flaws: options.flaws.clone(),
         };
         let process = FleetProcess::start(&launch)?;
         let (progress, _) = watch::channel(FleetProgress {
@@ -211,7 +133,12 @@ impl Fleet {
             progress,
             wall: WallTimes::default(),
             rss_at_ready: 0,
+            storm: StormAccount::new(0),
+            powered_at: None,
+            all_at: None,
+            fleet_sample: ProcSample::default(),
         };
+        fleet.storm = StormAccount::new(fleet.options.boards);
         let limit = Duration::from_secs(60) + PER_BOARD * fleet.options.boards as u32;
         tokio::time::timeout(limit, fleet.read_csrs())
             .await
@@ -353,8 +280,9 @@ impl Fleet {
         Ok(&self.boards)
     }
 
-    /// Stage 3: powers the fleet on and measures it (see the module documentation); the
-    /// broker and the process are stopped when it returns.
+    /// Stage 3: powers the fleet on and measures it, with the reconnect storm if asked
+    /// (see the module documentation); the broker and the process are stopped when it
+    /// returns.
     pub async fn run(mut self) -> Result<FleetReport, FleetError> {
         let pid = self.process.pid();
         let broker_before = ProcSample::read(None).unwrap_or_default();
@@ -364,52 +292,20 @@ impl Fleet {
             .send(&json!({"cmd": "power_on", "ramp_ms": ramp_ms}))
             .await?;
         let started = Instant::now();
+        self.powered_at = Some(started);
         self.progress.send_modify(|p| p.stage = Stage::Running);
         let latest = started + self.clock.to_wall(self.options.ramp + self.options.within);
         let at_least = started + self.clock.to_wall(self.options.run_for.unwrap_or_default());
-        let mut samples = tokio::time::interval(Duration::from_millis(250));
-        let mut fleet_last = fleet_before;
-        loop {
-            let end = if self.accounting.settled() {
-                at_least
-            } else {
-                latest.max(at_least)
-            };
-            // Checked first: a busy fleet (events always ready) does not keep the run going.
-            // The tap and the boards' lines are taken in any order; the accounting matches
-            // the two views of one attempt whichever comes first.
-            if Instant::now() >= end {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(end) => break,
-                Some(event) = self.tap.next() => {
-                    if let Some(observation) = observe(&event.kind) {
-                        self.on_broker(&observation);
-                    }
-                }
-                event = self.process.next() => {
-                    let event = event?;
-                    self.accounting.record(&event);
-                    if self.wall.all_first_telemetry_ms.is_none()
-                        && event.kind == BoardEventKind::FirstTelemetry
-                        && self.accounting.all_reached_telemetry()
-                    {
-                        self.wall.all_first_telemetry_ms = Some(ms(started.elapsed()));
-                    }
-                    self.publish_progress();
-                }
-                _ = samples.tick() => {
-                    if let Ok(sample) = ProcSample::read(pid) {
-                        fleet_last = sample;
-                    }
-                }
-            }
-        }
+        self.pump(at_least, latest.max(at_least), |f| f.accounting.settled())
+            .await?;
+        let storm = match self.options.storm {
+            Some(storm) => Some(self.storm(storm).await?),
+            None => None,
+        };
         let run_wall = started.elapsed();
         self.wall.run_ms = ms(run_wall);
         let broker_after = ProcSample::read(None).unwrap_or_default();
-        let fleet_after = ProcSample::read(pid).unwrap_or(fleet_last);
+        let fleet_after = ProcSample::read(pid).unwrap_or(self.fleet_sample);
         self.progress.send_modify(|p| p.stage = Stage::Done);
         let activations = self.activations();
         let tap_events_lost = self.tap.dropped();
@@ -429,8 +325,10 @@ impl Fleet {
         Ok(FleetReport {
             mode: mode_name(options.mode).into(),
             speed: clock.speed(),
+            flaws: options.flaws.clone(),
             tally: accounting.tally(),
             activations,
+            storm,
             wall,
             broker_process: figures(broker_before, broker_after, run_wall),
             fleet_process: FleetProcessFigures {
@@ -441,6 +339,83 @@ impl Fleet {
             tap_events_lost,
             per_board: accounting.boards().to_vec(),
         })
+    }
+
+    /// The reconnect storm ([`StormOptions`]): once the boards with telemetry have stayed
+    /// connected `after`, every one of them is dropped at once; then their way back is
+    /// followed until all are back or `within` has passed.
+    async fn storm(&mut self, options: StormOptions) -> Result<StormReport, FleetError> {
+        let settled_at = self.all_at.unwrap_or_else(Instant::now);
+        let drop_at = settled_at + self.clock.to_wall(options.after);
+        self.pump(drop_at, drop_at, |_| true).await?;
+        let things: Vec<String> = self
+            .accounting
+            .boards()
+            .iter()
+            .filter(|b| b.first_telemetry_ms.is_some())
+            .filter_map(|b| b.thing.clone())
+            .collect();
+        self.progress.send_modify(|p| p.stage = Stage::Storm);
+        self.storm.begin();
+        let faults = self.broker.faults();
+        let dropped = things
+            .iter()
+            .filter(|thing| faults.disconnect(thing))
+            .count();
+        let dropped_at = Instant::now();
+        let latest = dropped_at + self.clock.to_wall(options.within);
+        self.pump(dropped_at, latest, move |f| f.storm.settled(dropped))
+            .await?;
+        Ok(self.storm.report())
+    }
+
+    /// Feeds the boards' events and the broker's tap to the accountings, samples the
+    /// fleet process, until `done` holds (from `at_least` on) or `latest`.
+    async fn pump(
+        &mut self,
+        at_least: Instant,
+        latest: Instant,
+        done: impl Fn(&Fleet) -> bool,
+    ) -> Result<(), FleetError> {
+        let pid = self.process.pid();
+        let mut samples = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let end = if done(self) { at_least } else { latest };
+            // Checked first: a busy fleet (events always ready) does not keep the run going.
+            // The tap and the boards' lines are taken in any order; the accounting matches
+            // the two views of one attempt whichever comes first.
+            if Instant::now() >= end {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => {}
+                Some(event) = self.tap.next() => {
+                    if let Some(observation) = observe(&event.kind) {
+                        self.on_broker(&observation);
+                    }
+                }
+                event = self.process.next() => {
+                    let event = event?;
+                    self.accounting.record(&event);
+                    self.storm.record(&event);
+                    if self.all_at.is_none()
+                        && event.kind == BoardEventKind::FirstTelemetry
+                        && self.accounting.all_reached_telemetry()
+                    {
+                        let now = Instant::now();
+                        self.all_at = Some(now);
+                        let since = self.powered_at.map_or(Duration::ZERO, |at| now - at);
+                        self.wall.all_first_telemetry_ms = Some(ms(since));
+                    }
+                    self.publish_progress();
+                }
+                _ = samples.tick() => {
+                    if let Ok(sample) = ProcSample::read(pid) {
+                        self.fleet_sample = sample;
+                    }
+                }
+            }
+        }
     }
 
     fn on_broker(&mut self, observation: &BrokerObservation) {
@@ -455,10 +430,12 @@ impl Fleet {
 
     fn publish_progress(&self) {
         let counts = self.accounting.counts();
+        let reconnected = self.storm.reconnected();
         self.progress.send_modify(|p| {
             p.connected = counts.connected;
             p.reached_telemetry = counts.reached_telemetry;
             p.failed_attempts = counts.failed_attempts;
+            p.reconnected = reconnected;
         });
     }
 

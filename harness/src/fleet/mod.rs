@@ -7,6 +7,9 @@
 //! - [`Accounting`] (`account`) is the sans-IO core: per-board records from the boards'
 //!   events and the broker's observations, failures by cause, the [`Tally`];
 //! - [`Distribution`] (`stats`): percentiles and histograms;
+//! - [`StormAccount`] (`storm`): the reconnect storm's figures and its verdict on the
+//!   spread of the boards' returns;
+//! - `options`: what a run is asked to do, and its progress;
 //! - [`FleetReport`] (`report`): the figures as JSON and as a printed summary;
 //! - `events`: decoding `fleet-board`'s lines and the broker's tap;
 //! - `process`: the `fleet-board` process and `/proc` samples.
@@ -18,13 +21,17 @@
 mod account;
 mod events;
 mod imp;
+mod options;
 mod process;
 mod report;
 mod stats;
+mod storm;
 
 pub use account::{Accounting, BoardRecord, Counts, Tally, group};
 pub use events::{BoardEvent, BoardEventKind, BrokerObservation, observe};
-pub use imp::{Fleet, FleetBoard, FleetOptions, FleetProgress, Stage, mode_name};
+pub use imp::{Fleet, mode_name};
+pub use options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
 pub use process::{PROGRAM, PROGRAM_ENV, ProcSample, cpu_time, status_kib};
 pub use report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
 pub use stats::{Bucket, Distribution, MAX_BUCKETS, percentile};
+pub use storm::{MIN_BOARDS, MIN_SPREAD, StormAccount, StormReport, StormVerdict};

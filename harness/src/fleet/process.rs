@@ -38,6 +38,8 @@ pub struct Launch {
     pub telemetry_ms: u64,
     /// The runtime's worker threads.
     pub threads: u16,
+    /// Flaws every board runs with (`--flaw NAME` each).
+    pub flaws: Vec<String>,
 }
 
 /// A running `fleet-board`; see the module documentation.
@@ -70,6 +72,12 @@ impl FleetProcess {
             .arg(launch.telemetry_ms.to_string())
             .arg("--threads")
             .arg(launch.threads.to_string())
+            .args(
+                launch
+                    .flaws
+                    .iter()
+                    .flat_map(|flaw| ["--flaw", flaw.as_str()]),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

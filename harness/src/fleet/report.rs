@@ -1,10 +1,11 @@
 //! What a fleet run found ([`FleetReport`]): the accounting's [`Tally`], the activations,
-//! the wall times of its stages, and the CPU and memory of the broker's process and the
-//! fleet's; as JSON (`fleet.json`) and as the summary `hil fleet` prints
+//! the reconnect storm's [`StormReport`], the wall times of its stages, and the CPU and
+//! memory of the broker's process and the fleet's; as JSON (`fleet.json`) and as the summary `hil fleet` prints
 //! ([`FleetReport::summary`]). Building it is [`Fleet::run`](super::Fleet::run)'s.
 
 use super::account::{BoardRecord, Tally};
 use super::stats::Distribution;
+use super::storm::{StormReport, StormVerdict};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -16,12 +17,16 @@ pub struct FleetReport {
     pub mode: String,
     /// The clock's speed (1: real time).
     pub speed: f64,
+    /// Flaws every board ran with (none for the reference firmware).
+    pub flaws: Vec<String>,
     /// The counts.
     #[serde(flatten)]
     pub tally: Tally,
     /// The fleet's certificates JITR registered that were ACTIVE at the end (activated by
     /// the zero-touch rule, or by the harness when the rig has none).
     pub activations: usize,
+    /// The reconnect storm, when there was one.
+    pub storm: Option<StormReport>,
     /// Wall times of the run's stages.
     pub wall: WallTimes,
     /// The harness's process, where the embedded broker runs (the harness's own share,
@@ -81,9 +86,14 @@ impl FleetReport {
     pub fn summary(&self) -> String {
         let t = &self.tally;
         let mut out = String::new();
+        let flaws = if self.flaws.is_empty() {
+            String::new()
+        } else {
+            format!(", flaws {}", self.flaws.join(", "))
+        };
         let _ = writeln!(
             out,
-            "fleet: {} boards, {}, speed {}",
+            "fleet: {} boards, {}, speed {}{flaws}",
             t.boards, self.mode, self.speed
         );
         let _ = writeln!(
@@ -138,6 +148,9 @@ impl FleetReport {
             "  telemetry          {} messages accepted by the broker",
             t.telemetry_messages
         );
+        if let Some(storm) = &self.storm {
+            storm_summary(&mut out, storm);
+        }
         let b = &self.broker_process;
         let _ = writeln!(
             out,
@@ -167,6 +180,39 @@ impl FleetReport {
         }
         out
     }
+}
+
+impl FleetReport {
+    /// Did every board send telemetry, and did the storm, if any, not come back as a herd?
+    pub fn passed(&self) -> bool {
+        self.tally.failed == 0
+            && self
+                .storm
+                .as_ref()
+                .is_none_or(|storm| storm.verdict != StormVerdict::Herd)
+    }
+}
+
+fn storm_summary(out: &mut String, storm: &StormReport) {
+    let _ = writeln!(
+        out,
+        "  reconnect storm    {} boards dropped at once, {} back",
+        storm.dropped, storm.reconnected
+    );
+    distribution(out, "  drop → first retry", &storm.first_retry_delay);
+    distribution(out, "  drop → connected", &storm.time_to_reconnect);
+    let _ = writeln!(
+        out,
+        "    first retries over {}, at most {} within 100 ms",
+        seconds(storm.retry_window_ms as f64),
+        storm.peak_retries_in_100ms
+    );
+    let verdict = match storm.verdict {
+        StormVerdict::Spread => "spread",
+        StormVerdict::Herd => "HERD",
+        StormVerdict::Inconclusive => "inconclusive",
+    };
+    let _ = writeln!(out, "    verdict: {verdict}: {}", storm.reason);
 }
 
 fn seconds(ms: f64) -> String {
@@ -244,8 +290,10 @@ mod tests {
         let report = FleetReport {
             mode: "jitr".into(),
             speed: 1.0,
+            flaws: vec!["no-jitter".into()],
             tally: accounting.tally(),
             activations: 0,
+            storm: None,
             wall: WallTimes::default(),
             broker_process: ProcessFigures::default(),
             fleet_process: FleetProcessFigures::default(),
@@ -254,6 +302,8 @@ mod tests {
         };
         let text = report.summary();
         assert!(text.contains("first telemetry    0/2 (2 failed)"), "{text}");
+        assert!(text.contains("speed 1, flaws no-jitter"), "{text}");
+        assert!(!report.passed());
         assert!(
             text.contains("1  provisioning: cert: ERROR: too long"),
             "{text}"

@@ -1,12 +1,16 @@
 //! Fleet mode's accounting on a small fleet: `fleet-board` with 10 boards against the
 //! default rig's embedded broker, counted to their first telemetry; a board whose
-//! certificate was revoked, counted as failed with the broker's reason; and the
+//! certificate was revoked, counted as failed with the broker's reason; a reconnect storm
+//! judged spread with jitter and a herd without; and the
 //! `fleet-board` process itself: provisioning on each board's console, and its end with
 //! its owner.
 
 use crate::support::{WAIT, process_gone, wait_gone};
 use harness::board::emulated::find_workspace_binary;
-use harness::fleet::{BoardEvent, BoardEventKind, Fleet, FleetOptions, PROGRAM, PROGRAM_ENV};
+use harness::fleet::{
+    BoardEvent, BoardEventKind, Fleet, FleetOptions, PROGRAM, PROGRAM_ENV, StormOptions,
+    StormVerdict,
+};
 use harness::pki::TestPki;
 use harness::provision::ProvisionMode;
 use harness::rig::{Rig, workspace_root};
@@ -297,4 +301,69 @@ async fn fleet_board_exits_when_its_parent_dies() {
     }
     shell.kill().await.unwrap();
     wait_gone(pid, WAIT).await;
+}
+
+/// Ten boards at speed 20 through a reconnect storm, with `flaws`.
+async fn storm_with(flaws: &[&str]) -> harness::fleet::FleetReport {
+    let options = FleetOptions {
+        speed: Some(20.0),
+        flaws: flaws.iter().map(|flaw| (*flaw).to_owned()).collect(),
+        storm: Some(StormOptions::default()),
+        ..FleetOptions::new(10)
+    };
+    tokio::time::timeout(SAFETY_NET, async {
+        let mut fleet = Fleet::start(&default_rig(), options).await.unwrap();
+        fleet.provision().await.unwrap();
+        fleet.run().await.unwrap()
+    })
+    .await
+    .expect("the fleet run ended")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_storm_is_spread_by_jitter_and_a_herd_without_it() {
+    let jittered = storm_with(&[]).await;
+    let storm = jittered.storm.as_ref().unwrap();
+    assert_eq!(
+        (storm.dropped, storm.reconnected),
+        (10, 10),
+        "{}",
+        jittered.summary()
+    );
+    assert_eq!(
+        storm.verdict,
+        StormVerdict::Spread,
+        "{}",
+        jittered.summary()
+    );
+    // Full jitter under the first ceiling (1 s): every first retry within it.
+    assert!(storm.first_retry_delay.as_ref().unwrap().max_ms <= 1000);
+    assert_eq!(
+        jittered.tally.attempt_failures_by_cause["SERVER_INITIATED_DISCONNECT"],
+        10,
+        "the broker's reason for the drop: {}",
+        jittered.summary()
+    );
+    assert!(jittered.passed());
+
+    let herd = storm_with(&["no-jitter"]).await;
+    let storm = herd.storm.as_ref().unwrap();
+    assert_eq!(
+        (storm.dropped, storm.reconnected),
+        (10, 10),
+        "{}",
+        herd.summary()
+    );
+    assert_eq!(storm.verdict, StormVerdict::Herd, "{}", herd.summary());
+    // Exactly the first ceiling, every board.
+    let delays = storm.first_retry_delay.as_ref().unwrap();
+    assert_eq!(
+        (delays.min_ms, delays.max_ms),
+        (1000, 1000),
+        "{}",
+        herd.summary()
+    );
+    assert_eq!(storm.peak_retries_in_100ms, 10);
+    assert_eq!(herd.flaws, ["no-jitter"]);
+    assert!(!herd.passed(), "a herd fails the run");
 }

@@ -55,6 +55,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             },
             seed,
             open_timeout: crate::clock::open_timeout(args.speed),
+            flaws: args.flaws.iter().copied().collect(),
             ..Config::default()
         };
         let (mut instance, net) = Instance::new(index, config, hardware, shared.clone());

@@ -179,7 +179,9 @@ impl Instance {
         self.attempts = 0;
         let now = self.now();
         self.emit(now, What::PowerOn);
+        self.due = Some(now);
         self.boot();
+        self.due = None;
     }
 
     /// Runs the board: network events and deadlines, until the task is dropped.
@@ -189,9 +191,14 @@ impl Instance {
             let wake = deadline.map(|at| self.shared.clock.host_instant(at));
             tokio::select! {
                 Some((id, event)) = net.recv() => {
+                    // One reading of the clock for the deadlines before it, the event's
+                    // line and the core's handling: so a retry the core schedules is
+                    // exactly its delay after the close the line reports.
                     let now = self.shared.clock.now();
                     self.catch_up(now);
+                    self.due = Some(now.max(self.last_now));
                     self.network(id, event);
+                    self.due = None;
                 }
                 _ = sleep_until(wake) => self.tick(deadline),
             }

@@ -33,6 +33,7 @@ mod secure_element;
 mod sensors;
 
 use clap::Parser;
+use firmware_under_test::flaws::Flaw;
 use std::net::IpAddr;
 
 /// Runs many boards of the reference firmware in one process, driven over stdin/stdout.
@@ -64,6 +65,18 @@ pub struct Args {
     /// Worker threads of the runtime.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    /// Break one AWS IoT Device Advisor rule on purpose on every board (repeatable), as
+    /// `emulated-board --flaw` does: no-jitter, no-backoff, ...
+    #[arg(long = "flaw", value_name = "NAME", value_parser = parse_flaw)]
+    flaws: Vec<Flaw>,
+}
+
+/// A `--flaw` name, or an error listing the names.
+fn parse_flaw(name: &str) -> Result<Flaw, String> {
+    Flaw::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Flaw::ALL.iter().map(|flaw| flaw.name()).collect();
+        format!("unknown flaw; the flaws are {}", names.join(", "))
+    })
 }
 
 impl Args {

@@ -1,11 +1,12 @@
 //! `hil fleet`'s arguments and its run: the fleet started, provisioned and run with
 //! progress bars on a terminal (plain stage lines otherwise), then the summary printed and
-//! `fleet.json` written. Exit 0 when every board sent telemetry, 1 when one did not, 2 on
-//! invalid input, 130 on Ctrl-C or SIGTERM (the fleet process and the broker are stopped).
+//! `fleet.json` written. Exit 0 when every board sent telemetry (and, with `--storm`, came
+//! back spread out), 1 when one did not (or the storm came back as a herd), 2 on invalid
+//! input, 130 on Ctrl-C or SIGTERM (the fleet process and the broker are stopped).
 
 use crate::bring_up::Stop;
 use crate::{Ending, load_rig};
-use harness::fleet::{Fleet, FleetOptions, FleetProgress, FleetReport, Stage};
+use harness::fleet::{Fleet, FleetOptions, FleetProgress, FleetReport, Stage, StormOptions};
 use harness::provision::ProvisionMode;
 use harness::rig::workspace_root;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -50,6 +51,16 @@ pub struct FleetArgs {
     /// Worker threads of the fleet process.
     #[arg(long, default_value_t = 2)]
     threads: u16,
+    /// Then a reconnect storm: once every board has stayed connected 35 s (board time, so
+    /// its backoff starts again from its first delay), the broker drops them all at once;
+    /// the report says how they came back, and whether their first retries were spread
+    /// (jitter) or a herd (exit 1).
+    #[arg(long)]
+    storm: bool,
+    /// Run every board with this flaw (repeatable), e.g. no-jitter: see
+    /// `emulated-board --help`.
+    #[arg(long = "flaw", value_name = "NAME")]
+    flaws: Vec<String>,
     /// Write fleet.json here (default: target/hil/fleet in the workspace).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
@@ -69,6 +80,8 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         run_for: args.for_,
         ramp: args.ramp,
         threads: args.threads.max(1),
+        flaws: args.flaws.clone(),
+        storm: args.storm.then(StormOptions::default),
         ..FleetOptions::new(args.boards)
     };
     let output = args
@@ -100,7 +113,7 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", path.display()))?;
     println!("report: {}", path.display());
-    Ok(if report.tally.failed == 0 {
+    Ok(if report.passed() {
         Ending::Passed
     } else {
         Ending::Failed
@@ -130,6 +143,10 @@ async fn show(mut progress: watch::Receiver<FleetProgress>) {
                     "powered on",
                     Some("{elapsed:>4} first telemetry {bar:30} {pos}/{len} {msg}"),
                 ),
+                Stage::Storm => (
+                    "every board dropped at once",
+                    Some("{elapsed:>4} back after the drop {bar:30} {pos}/{len}"),
+                ),
                 Stage::Done => return,
             };
             match template {
@@ -148,6 +165,7 @@ async fn show(mut progress: watch::Receiver<FleetProgress>) {
         if let Some(bar) = &bar {
             match now.stage {
                 Stage::Provisioning => bar.set_position(now.provisioned as u64),
+                Stage::Storm => bar.set_position(now.reconnected as u64),
                 _ => {
                     bar.set_position(now.reached_telemetry as u64);
                     bar.set_message(format!(

@@ -1,0 +1,129 @@
+//! What a fleet run is asked to do ([`FleetOptions`], with the reconnect storm's
+//! [`StormOptions`]), the boards it provisioned ([`FleetBoard`]), and how far it got
+//! ([`FleetProgress`], [`Stage`]). Plain data; the run is [`Fleet`](super::Fleet)'s.
+
+use crate::provision::ProvisionMode;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a fleet runs. Durations are board time unless said otherwise.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// How many boards.
+    pub boards: usize,
+    /// How their certificates get registered (`Jitr`, `Jitp` or `Preregistered`).
+    pub mode: ProvisionMode,
+    /// The clock's speed; `None`: the rig's.
+    pub speed: Option<f64>,
+    /// A board without telemetry this long after the power-on command (plus `ramp`) has
+    /// failed; the run ends then at the latest.
+    pub within: Duration,
+    /// Keep the fleet running at least this long after power-on, even once every board
+    /// sent telemetry.
+    pub run_for: Option<Duration>,
+    /// Power-ons spread evenly over this span (0: all at once).
+    pub ramp: Duration,
+    /// How long a board's Wi-Fi join takes.
+    pub join: Duration,
+    /// Telemetry period.
+    pub telemetry: Duration,
+    /// Worker threads of the fleet process's runtime.
+    pub threads: u16,
+    /// The `fleet-board` program; found (or built) when `None`.
+    pub program: Option<PathBuf>,
+    /// Flaws every board runs with (`fleet-board --flaw`), e.g. `no-jitter`.
+    pub flaws: Vec<String>,
+    /// A reconnect storm once every board sent telemetry, if wanted.
+    pub storm: Option<StormOptions>,
+}
+
+/// The reconnect storm: once every board has sent telemetry and has stayed connected
+/// `after` (long enough for its backoff to start again from its first delay: the
+/// firmware resets it after 30 s), the broker drops every board's connection at once, and
+/// each board's way back is measured ([`StormReport`](super::StormReport)). Board time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StormOptions {
+    /// How long every board stays connected before the drop.
+    pub after: Duration,
+    /// How long after the drop a board may take to be connected again.
+    pub within: Duration,
+}
+
+impl Default for StormOptions {
+    /// 35 s connected (the firmware's 30 s to reset its backoff, and a margin), 120 s to
+    /// come back.
+    fn default() -> Self {
+        StormOptions {
+            after: Duration::from_secs(35),
+            within: Duration::from_secs(120),
+        }
+    }
+}
+
+impl FleetOptions {
+    /// `boards` boards through JITR at the rig's speed, all powered on at once, the
+    /// emulated board's join (1.5 s) and telemetry period (1 s), two minutes to get there,
+    /// on two threads.
+    pub fn new(boards: usize) -> Self {
+        FleetOptions {
+            boards,
+            mode: ProvisionMode::Jitr,
+            speed: None,
+            within: Duration::from_secs(120),
+            run_for: None,
+            ramp: Duration::ZERO,
+            join: Duration::from_millis(1500),
+            telemetry: Duration::from_secs(1),
+            threads: 2,
+            program: None,
+            flaws: Vec::new(),
+            storm: None,
+        }
+    }
+}
+
+/// Where a run is; see [`FleetProgress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Starting the broker and the boards.
+    #[default]
+    Starting,
+    /// Signing and delivering certificates.
+    Provisioning,
+    /// Powered on, waiting for telemetry.
+    Running,
+    /// Every board's connection dropped at once, waiting for them to be back.
+    Storm,
+    /// Over.
+    Done,
+}
+
+/// Counts so far, for a progress display.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetProgress {
+    /// The stage.
+    pub stage: Stage,
+    /// Boards in the fleet.
+    pub boards: usize,
+    /// Boards provisioned (or refused).
+    pub provisioned: usize,
+    /// Boards with an accepted CONNACK.
+    pub connected: usize,
+    /// Boards that sent telemetry.
+    pub reached_telemetry: usize,
+    /// Failed connection attempts so far.
+    pub failed_attempts: u64,
+    /// Boards back after the storm's drop.
+    pub reconnected: usize,
+}
+
+/// One provisioned board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetBoard {
+    /// Index in the fleet (0..N).
+    pub index: usize,
+    /// Thing name (client id).
+    pub thing: String,
+    /// Its certificate's id.
+    pub certificate_id: String,
+}
