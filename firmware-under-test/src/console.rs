@@ -31,6 +31,7 @@ pub const COMMAND_LIST: &[&str] = &[
     "rootca",
     "endpoint <host>[:<port>]",
     "erase",
+    "status",
 ];
 
 /// A line as typed.
@@ -124,6 +125,9 @@ pub enum Command {
     Endpoint(Endpoint),
     /// Forget every credential.
     Erase,
+    /// Print the board's status and, when connected, publish it retained on
+    /// `<thing>/status` at QoS 1.
+    Status,
     /// An empty line.
     Nothing,
 }
@@ -173,6 +177,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "signer" => no_args(Command::Signer, "signer"),
         "rootca" => no_args(Command::RootCa, "rootca"),
         "erase" => no_args(Command::Erase, "erase"),
+        "status" => no_args(Command::Status, "status"),
         "debug" => match rest.parse::<u8>() {
             Ok(level) if level <= 4 => Ok(Command::Debug(level)),
             _ => Err(CommandError::Usage("debug <0-4>")),

@@ -44,6 +44,9 @@ pub enum Flaw {
     /// Resends an unacknowledged QoS 1 PUBLISH without the DUP flag (fails Publish Retry On
     /// No Puback).
     NoDup,
+    /// Publishes its status (the `status` command) without the RETAIN flag (fails Publish
+    /// Retained Messages).
+    NoRetain,
     /// Never subscribes, to its shadow delta or its jobs topics (fails MQTT Subscribe).
     NoSubscribe,
     /// Never resends an unacknowledged SUBSCRIBE (fails Subscribe Retry On No Suback).
@@ -68,7 +71,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order of the cases they break.
-    pub const ALL: [Flaw; 20] = [
+    pub const ALL: [Flaw; 21] = [
         Flaw::NoClientCert,
         Flaw::AcceptAnyServerName,
         Flaw::AcceptAnyIssuer,
@@ -81,6 +84,7 @@ impl Flaw {
         Flaw::NoJitter,
         Flaw::NoTelemetry,
         Flaw::NoDup,
+        Flaw::NoRetain,
         Flaw::NoSubscribe,
         Flaw::NoSubscribeRetry,
         Flaw::IgnorePingrespLoss,
@@ -106,6 +110,7 @@ impl Flaw {
             Flaw::NoJitter => "no-jitter",
             Flaw::NoTelemetry => "no-telemetry",
             Flaw::NoDup => "no-dup",
+            Flaw::NoRetain => "no-retain",
             Flaw::NoSubscribe => "no-subscribe",
             Flaw::NoSubscribeRetry => "no-subscribe-retry",
             Flaw::IgnorePingrespLoss => "ignore-pingresp-loss",
@@ -185,7 +190,7 @@ mod tests {
         assert!(set.has(Flaw::NoDup) && set.has(Flaw::NoJitter));
         assert!(!set.has(Flaw::NoBackoff));
         assert!(Flaws::NONE.is_empty() && !set.is_empty());
-        let listed: heapless::Vec<Flaw, 20> = set.iter().collect();
+        let listed: heapless::Vec<Flaw, 21> = set.iter().collect();
         assert_eq!(listed.as_slice(), [Flaw::NoJitter, Flaw::NoDup]);
     }
 }

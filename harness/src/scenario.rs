@@ -45,6 +45,7 @@ impl<T> Span<T> {
 /// A board name.
 pub type BoardName = Span<String>;
 
+mod cloud_steps;
 mod job_steps;
 mod packet_steps;
 mod step_strings;
@@ -52,6 +53,7 @@ mod steps;
 mod text_checks;
 mod validate;
 mod variables;
+pub use cloud_steps::*;
 pub use job_steps::*;
 pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;

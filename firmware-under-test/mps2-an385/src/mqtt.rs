@@ -68,13 +68,14 @@ pub fn encode(action: &Action, out: &mut [u8]) -> Result<Option<usize>, EncodeEr
             qos,
             pkid,
             dup,
+            retain,
         } => Packet::Publish(Publish {
             dup: *dup,
             qospid: match qos {
                 Qos::AtMostOnce => QosPid::AtMostOnce,
                 Qos::AtLeastOnce => QosPid::AtLeastOnce(pid(*pkid)?),
             },
-            retain: false,
+            retain: *retain,
             topic_name: topic.as_str(),
             payload: payload.as_bytes(),
         }),

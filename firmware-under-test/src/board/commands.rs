@@ -1,11 +1,12 @@
 //! The console commands: parsing a line, executing it, and taking PEM blocks typed over
 //! the console.
 
-use super::{Action, Actions, Board, Phase, push};
+use super::{Action, Actions, Board, Phase, Qos, push};
 use crate::console::{self, CLI_VERSION, COMMAND_LIST, Command, CommandError, LineError};
 use crate::credentials::{Credentials, Pem};
 use crate::hardware::{CertificateError, Hardware};
 use crate::time::Instant;
+use core::fmt::Write;
 
 /// Which certificate a PEM block being typed is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,41 @@ impl Board {
                 self.phase = Phase::Unprovisioned;
                 self.ok();
             }
+            Command::Status => self.status(now, hw, out),
+        }
+    }
+
+    /// `status`: prints the thing, whether it is connected and the telemetry period, and
+    /// when connected publishes the same as JSON, retained, at QoS 1 on `<thing>/status`
+    /// (`{"firmware":"1.2.0","telemetry_period_ms":2000,"telemetry_sent":7}`), so that an
+    /// application subscribing later gets the board's last status at once. AWS IoT needs
+    /// `iot:RetainPublish` on the topic for that, beside `iot:Publish`.
+    fn status(&mut self, now: Instant, hw: &mut dyn Hardware, out: &mut Actions) {
+        let thing = self.thing_name(hw);
+        let period_ms = self.config.telemetry_interval.millis();
+        let connected = self.is_connected();
+        self.say(format_args!("thing: {thing}"));
+        self.say(format_args!("connected: {connected}"));
+        self.say(format_args!("telemetry_period_ms: {period_ms}"));
+        if !connected {
+            return self.error(format_args!("not connected: status not published"));
+        }
+        let mut topic = super::Topic::new();
+        let _ = write!(topic, "{thing}/status");
+        let mut payload = super::Payload::new();
+        let _ = write!(
+            payload,
+            "{{\"firmware\":\"{}\",\"telemetry_period_ms\":{period_ms},\"telemetry_sent\":{}}}",
+            crate::FIRMWARE_VERSION,
+            self.telemetry_sent
+        );
+        let retain = !self.config.flaws.has(crate::flaws::Flaw::NoRetain);
+        if self.publish_as(now, topic, payload, (Qos::AtLeastOnce, retain), out) {
+            self.ok();
+        } else {
+            self.error(format_args!(
+                "too many unacknowledged messages: status not published"
+            ));
         }
     }
 

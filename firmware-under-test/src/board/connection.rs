@@ -25,6 +25,7 @@ pub(super) struct Inflight {
     pub(super) topic: Topic,
     pub(super) payload: Payload,
     pub(super) pkid: u16,
+    pub(super) retain: bool,
     pub(super) sent_at: Instant,
 }
 
@@ -171,6 +172,7 @@ impl Board {
                         qos: Qos::AtLeastOnce,
                         pkid: m.pkid,
                         dup: !config.flaws.has(Flaw::NoDup),
+                        retain: m.retain,
                     },
                 );
             }
@@ -219,13 +221,26 @@ impl Board {
         }
     }
 
-    /// Publishes at `qos`; false when QoS 1 has no room in flight.
+    /// Publishes at `qos`, not retained; false when QoS 1 has no room in flight.
     pub(super) fn publish(
         &mut self,
         now: Instant,
         topic: Topic,
         payload: Payload,
         qos: Qos,
+        out: &mut Actions,
+    ) -> bool {
+        self.publish_as(now, topic, payload, (qos, false), out)
+    }
+
+    /// Publishes at `qos`, with RETAIN as `retain`; false when QoS 1 has no room in
+    /// flight.
+    pub(super) fn publish_as(
+        &mut self,
+        now: Instant,
+        topic: Topic,
+        payload: Payload,
+        (qos, retain): (Qos, bool),
         out: &mut Actions,
     ) -> bool {
         let Phase::Connected(s) = &mut self.phase else {
@@ -246,6 +261,7 @@ impl Board {
                     topic: topic.clone(),
                     payload: payload.clone(),
                     pkid,
+                    retain,
                     sent_at: now,
                 });
                 pkid
@@ -260,6 +276,7 @@ impl Board {
                 qos,
                 pkid,
                 dup: false,
+                retain,
             },
         );
         true

@@ -122,6 +122,8 @@ pub enum Action {
         pkid: u16,
         /// Resent after no PUBACK.
         dup: bool,
+        /// The broker is to keep it as the topic's retained message.
+        retain: bool,
     },
     /// Send one SUBSCRIBE for these filters, each at QoS 1.
     MqttSubscribe {

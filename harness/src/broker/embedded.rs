@@ -347,6 +347,28 @@ impl EmbeddedBroker {
         })?)
     }
 
+    /// Attaches policy `name` to the certificate `certificate_id` (AttachPolicy), creating
+    /// it from `document` (JSON) first when the account has none of that name
+    /// (CreatePolicy). Errors: a malformed document or name, an existing policy with
+    /// another document (ResourceAlreadyExists), an unregistered certificate
+    /// (ResourceNotFound).
+    pub fn attach_policy(
+        &self,
+        name: &str,
+        document: &str,
+        certificate_id: &str,
+    ) -> Result<(), BrokerError> {
+        Ok(self.plane.change(|reg, now| {
+            let arn = reg.arn("cert", certificate_id);
+            // The same document again is the same policy; another one is refused by
+            // CreatePolicy as AWS refuses it (ResourceAlreadyExists).
+            if !reg.policy(name).is_ok_and(|p| p.document == document) {
+                reg.create_policy(name, document, now)?;
+            }
+            reg.attach_policy(name, &arn)
+        })?)
+    }
+
     /// Activates a JITR certificate as Microchip's zero-touch rule does.
     pub fn activate(&self, certificate_id: &str) -> Result<(), BrokerError> {
         Ok(self.plane.activate_zero_touch(certificate_id)?)

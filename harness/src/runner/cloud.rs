@@ -1,9 +1,9 @@
 //! The steps that act on the broker as AWS would: faults, certificate and CA status,
-//! broker restarts.
+//! policies.
 
 use super::world::{Mismatch, World, mismatch};
 use crate::broker::Broker;
-use crate::scenario::{CaStep, CertificateStep, FaultStep};
+use crate::scenario::{CaStep, CertificateStep, FaultStep, PolicyStep};
 use mock_broker::aws::registry::{CaStatus, CertificateStatus};
 
 impl World {
@@ -122,5 +122,33 @@ impl World {
             broker.update_signer(status, s.auto_registration)
         };
         result.map_err(|e| mismatch("the signer CA updated in the registry", e.to_string()))
+    }
+
+    pub(super) async fn policy(&self, s: &PolicyStep) -> Result<(), Mismatch> {
+        let provisioned = self.provisioned(&s.board)?;
+        let document = serde_json::to_string(&s.document)
+            .map_err(|e| mismatch("a policy document as JSON", e.to_string()))?;
+        let broker = self.broker.read().await;
+        let broker = Self::registry(broker.as_ref(), "attach policies")?;
+        broker
+            .attach_policy(s.name.get(), &document, &provisioned.certificate_id)
+            .map_err(|e| {
+                mismatch(
+                    format!(
+                        "policy {} attached to {}'s certificate",
+                        s.name.get(),
+                        s.board.get()
+                    ),
+                    e.to_string(),
+                )
+            })?;
+        self.timeline.record(crate::timeline::What::Action {
+            text: format!(
+                "policy {} attached to {}'s certificate: {document}",
+                s.name.get(),
+                s.board.get()
+            ),
+        });
+        Ok(())
     }
 }

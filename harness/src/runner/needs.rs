@@ -50,6 +50,7 @@ pub fn need_of(scenario: &Scenario, step: &Step) -> Option<Need> {
             Some(Need::ControlPlane("just-in-time registration"))
         }
         Step::Certificate(_) | Step::Ca(_) => Some(Need::ControlPlane("certificate registries")),
+        Step::Policy(_) => Some(Need::ControlPlane("policies")),
         Step::Fault(_) => Some(Need::Faults),
         Step::ExpectBackoff(_)
         | Step::ExpectRetry(_)

@@ -271,6 +271,7 @@ impl World {
             Step::ExpectCipherSuites(s) => self.expect_cipher_suites(s).await,
             Step::Certificate(s) => self.certificate(s).await,
             Step::Ca(s) => self.ca(s).await,
+            Step::Policy(s) => self.policy(s).await,
             Step::Connect(s) => self.connect(s).await,
             Step::Subscribe(s) => self.subscribe(s).await,
             Step::ExpectDisconnected(s) => self.expect_disconnected(s).await,

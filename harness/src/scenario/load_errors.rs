@@ -303,3 +303,31 @@ fn every_seed_scenario_loads() {
     }
     assert!(loaded >= 14, "{loaded} seed scenarios");
 }
+
+#[test]
+fn a_policy_step_is_refused_for_a_bad_name_or_a_document_that_is_no_policy() {
+    let document = r#"{ Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "iot:RetainPublish", Resource = "arn:aws:iot:*:*:topic/${iot:ClientId}/status" }] }"#;
+    let text = file(&format!(
+        "[[step]]\npolicy = {{ board = \"dut\", name = \"retain status\", document = {document} }}\n"
+    ));
+    let (message, help, at) = error_of(&text);
+    assert_eq!(message, "\"retain status\" is not a policy name");
+    assert_eq!(help, "");
+    assert_eq!(at, place_of(&text, "\"retain status\""));
+
+    let text = file(
+        "[[step]]\npolicy = { board = \"dut\", name = \"P\", document = { Version = \"2012-10-17\" } }\n",
+    );
+    let (message, _, at) = error_of(&text);
+    assert!(
+        message.starts_with("this step's policy document does not parse: "),
+        "{message}"
+    );
+    assert_eq!(at, place_of(&text, "\"dut\""));
+
+    // AWS's policy variables are not scenario variables; a name may hold scenario ones.
+    let text = file(&format!(
+        "[[step]]\npolicy = {{ board = \"dut\", name = \"Retain-{{dut.thing}}\", document = {document} }}\n"
+    ));
+    parse(&text).expect("the policy step loads");
+}

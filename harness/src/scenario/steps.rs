@@ -3,8 +3,8 @@
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
 use super::{
-    BoardName, ExpectCipherSuitesStep, ExpectJobStep, ExpectPacketStep, ExpectRetryStep, JobStep,
-    LongDurationStep, Span,
+    BoardName, CaStep, CertificateStep, ExpectCipherSuitesStep, ExpectJobStep, ExpectPacketStep,
+    ExpectRetryStep, JobStep, LongDurationStep, PolicyStep, Span,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -231,38 +231,6 @@ pub struct SensorStep {
     pub light: Option<u32>,
     /// Temperature, °C.
     pub temp: Option<f64>,
-}
-
-/// `certificate`: change the status of a board's certificate (revoke, deactivate,
-/// activate), or `register` it (RegisterCertificate, with its thing and Microchip's
-/// policy, as `provision` does for `preregistered`; needs the signer CA registered).
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CertificateStep {
-    /// Board.
-    pub board: BoardName,
-    /// `ACTIVE`, `INACTIVE` or `REVOKED` (with `register`: the status it registers with,
-    /// default `ACTIVE`).
-    pub status: Option<Span<String>>,
-    /// Register the board's certificate.
-    #[serde(default)]
-    pub register: bool,
-}
-
-/// `ca`: the signer CA in the broker's registry: `register` it (RegisterCACertificate
-/// with a verification certificate), or change its `status` (`ACTIVE`, `INACTIVE`) and
-/// `auto_registration` (UpdateCACertificate). A later `provision` keeps what was set here,
-/// except auto-registration, which `jitr` turns on.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CaStep {
-    /// Register the CA (it must not be registered yet).
-    #[serde(default)]
-    pub register: bool,
-    /// `ACTIVE` or `INACTIVE` (with `register`, default `ACTIVE`).
-    pub status: Option<Span<String>>,
-    /// Allow auto-registration, for JITR (with `register`, default true).
-    pub auto_registration: Option<bool>,
 }
 
 /// `fault`: arm or clear a broker fault (the AWS IoT Device Advisor set). Exactly one of
@@ -495,6 +463,8 @@ pub enum Step {
     ExpectDisconnected(ExpectDisconnectedStep),
     /// The signer CA's registration.
     Ca(CaStep),
+    /// Attach a policy to a board's certificate.
+    Policy(PolicyStep),
     /// Compare with a stored snapshot.
     Snapshot(SnapshotStep),
     /// Create a job for a board.
@@ -538,6 +508,7 @@ impl Step {
             Step::Subscribe(_) => "subscribe",
             Step::ExpectDisconnected(_) => "expect_disconnected",
             Step::Ca(_) => "ca",
+            Step::Policy(_) => "policy",
             Step::Snapshot(_) => "snapshot",
             Step::Job(_) => "job",
             Step::ExpectJob(_) => "expect_job",
@@ -558,6 +529,7 @@ impl Step {
             Step::WifiDown(s) | Step::WifiUp(s) => Some(&s.board),
             Step::SetSensor(s) => Some(&s.board),
             Step::Certificate(s) => Some(&s.board),
+            Step::Policy(s) => Some(&s.board),
             Step::ExpectBackoff(s) => Some(&s.board),
             Step::ExpectRetry(s) => Some(&s.board),
             Step::ExpectPacket(s) => Some(&s.board),

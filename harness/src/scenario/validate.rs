@@ -193,6 +193,7 @@ impl Scenario {
                         ));
                     }
                 }
+                Step::Policy(s) => self.validate_policy(s)?,
                 Step::Snapshot(s) => self.validate_snapshot(s)?,
                 Step::Parallel(steps) => {
                     if nested {
@@ -293,6 +294,32 @@ impl Scenario {
                 None,
             ))
         }
+    }
+
+    /// A policy's name (unless variables fill it in later) and its document, as
+    /// CreatePolicy would take them.
+    fn validate_policy(&self, s: &crate::scenario::PolicyStep) -> Result<(), ScenarioError> {
+        let name = s.name.get();
+        let valid = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c);
+        if !name.contains('{') && (name.is_empty() || name.len() > 128 || !name.chars().all(valid))
+        {
+            return Err(self.error_at(
+                &s.name,
+                format!("{name:?} is not a policy name"),
+                "1 to 128 letters, digits and +=,.@-_",
+                None,
+            ));
+        }
+        let document = serde_json::to_string(&s.document).unwrap_or_default();
+        mock_broker::aws::policy::PolicyDocument::parse(&document).map_err(|e| {
+            self.error_at(
+                &s.board,
+                format!("this step's policy document does not parse: {e}"),
+                "in this step",
+                Some("a policy has Version and Statement = [{ Effect, Action, Resource }]"),
+            )
+        })?;
+        Ok(())
     }
 
     fn job_id(&self, id: &Span<String>) -> Result<(), ScenarioError> {

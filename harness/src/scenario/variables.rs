@@ -2,7 +2,8 @@
 //!
 //! A string may hold `{<owner>.<field>}` with an optional filter, `{dut.thing|upper}`.
 //! A `{` starts a variable only when a letter or `_` follows it, so JSON text (`{"a":1}`),
-//! regex repetitions (`\d{2}`) and `{}` stay as they are; `{{` writes a literal `{`.
+//! regex repetitions (`\d{2}`) and `{}` stay as they are; `{{` writes a literal `{`, and
+//! so does the `{` of `${`, so that AWS policy variables (`${iot:ClientId}`) stay as written.
 //! [`pieces`] splits a string into text and variables (or says where its syntax is
 //! wrong); [`fill`] puts values in. Which variables a scenario has, and the walk over every
 //! string of a step, are the `step_strings` module's business; the values come from the
@@ -65,7 +66,9 @@ pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, Unclosed> {
             rest = start;
             continue;
         }
-        if !after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        if !after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            || text[..open].ends_with('$')
+        {
             rest = open + 1;
             continue;
         }
@@ -212,6 +215,15 @@ mod tests {
         assert_eq!(
             fill(text, &values(), str::to_owned).unwrap(),
             r#"{"a":{}} \d{2} { dut.thing } {} {dut.thing}"#
+        );
+    }
+
+    #[test]
+    fn aws_policy_variables_stay_as_written_beside_scenario_variables() {
+        let text = "arn:aws:iot:*:*:topic/${iot:ClientId}/status and {dut.thing}/${x}";
+        assert_eq!(
+            fill(text, &values(), str::to_owned).unwrap(),
+            "arn:aws:iot:*:*:topic/${iot:ClientId}/status and ab12/${x}"
         );
     }
 

@@ -57,6 +57,7 @@ fn qualify_with(flaw: &str, case: &str) -> (i32, String) {
 #[case::unstable_connection("no-backoff", "MQTT Reconnect Backoff Retries On Unstable Connection")]
 #[case::publish("no-telemetry", "MQTT Publish")]
 #[case::publish_retry("no-dup", "MQTT Publish Retry On No Puback")]
+#[case::publish_retained("no-retain", "MQTT Publish Retained Messages")]
 #[case::subscribe("no-subscribe", "MQTT Subscribe")]
 #[case::subscribe_retry("no-subscribe-retry", "MQTT Subscribe Retry On No Suback")]
 #[case::keep_alive("ignore-pingresp-loss", "MQTT No Ack PingResp")]

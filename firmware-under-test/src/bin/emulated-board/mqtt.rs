@@ -32,10 +32,12 @@ pub fn packet_of(action: &Action) -> Option<Packet> {
             qos,
             pkid,
             dup,
+            retain,
         } => {
             let mut publish = Publish::new(topic.as_str(), mqtt_qos(*qos), payload.as_bytes());
             publish.pkid = *pkid;
             publish.dup = *dup;
+            publish.retain = *retain;
             Packet::Publish(publish)
         }
         Action::MqttSubscribe { filters, pkid } => {

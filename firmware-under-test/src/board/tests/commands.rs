@@ -154,3 +154,77 @@ fn info_commands_reply_and_debug_silences_logs() {
     rig.feed(Input::WifiJoined);
     assert_eq!(rig.console(), "");
 }
+
+/// The retained publishes among `actions`: (topic, payload, pkid, dup, retain).
+fn status_publishes(actions: &[Action]) -> Vec<(String, String, u16, bool, bool)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::MqttPublish {
+                topic,
+                payload,
+                qos: Qos::AtLeastOnce,
+                pkid,
+                dup,
+                retain,
+            } if topic.ends_with("/status") => Some((
+                String::from(topic.as_str()),
+                String::from(payload.as_str()),
+                *pkid,
+                *dup,
+                *retain,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn status_publishes_the_status_retained_at_qos_1_and_resends_it_retained() {
+    let mut rig = Rig::new(provisioned());
+    rig.connect();
+    rig.console();
+    let (actions, reply) = rig.type_line("status");
+    assert_eq!(
+        reply,
+        std::format!(
+            "thing: {THING}\r\nconnected: true\r\ntelemetry_period_ms: 1000\r\nOK\r\n\u{4}"
+        )
+    );
+    let sent = status_publishes(&actions);
+    assert_eq!(sent.len(), 1, "{actions:?}");
+    let (topic, payload, pkid, dup, retain) = &sent[0];
+    assert_eq!(topic, &std::format!("{THING}/status"));
+    assert_eq!(
+        payload,
+        &std::format!(
+            r#"{{"firmware":"{}","telemetry_period_ms":1000,"telemetry_sent":1}}"#,
+            crate::FIRMWARE_VERSION
+        )
+    );
+    assert!(*retain && !*dup);
+    // No PUBACK: resent with the same packet id, DUP, and still retained.
+    let resent: Vec<Action> = rig
+        .run_until(rig.now.millis() + Config::default().ack_timeout.millis())
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        status_publishes(&resent),
+        [(topic.clone(), payload.clone(), *pkid, true, true)]
+    );
+}
+
+#[test]
+fn status_while_offline_prints_the_status_and_publishes_nothing() {
+    let mut rig = Rig::new(provisioned());
+    rig.feed(Input::Boot);
+    rig.console();
+    let (actions, reply) = rig.type_line("status");
+    assert!(status_publishes(&actions).is_empty(), "{actions:?}");
+    assert!(reply.contains("connected: false\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("ERROR: not connected: status not published\r\n\u{4}"),
+        "{reply}"
+    );
+}

@@ -78,7 +78,7 @@ fn the_first_connection_follows_the_guide() {
     assert_eq!(first[2].2, r#"{"Light":321,"Temp":21.50}"#);
     // The state the board starts in is reported first, at QoS 1.
     assert!(connected.iter().any(|a| matches!(a,
-        Action::MqttPublish { topic, payload, qos: Qos::AtLeastOnce, pkid: 2, dup: false }
+        Action::MqttPublish { topic, payload, qos: Qos::AtLeastOnce, pkid: 2, dup: false, retain: false }
             if topic.as_str() == std::format!("$aws/things/{THING}/shadow/update")
                 && payload.as_str() == r#"{"state":{"reported":{"toggle":0}}}"#)));
 }

@@ -214,3 +214,20 @@ fn jobs_never_complete_starts_and_applies_a_job_but_never_reports_it() {
     assert_eq!(telemetry, [5000, 10_000]);
     assert!(!sent.iter().any(|p| p.1.contains("/jobs/")), "{sent:?}");
 }
+
+#[test]
+fn no_retain_publishes_the_status_without_retain() {
+    let mut rig = flawed(Flaw::NoRetain);
+    rig.connect();
+    let (actions, _) = rig.type_line("status");
+    let status: Vec<bool> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::MqttPublish { topic, retain, .. } if topic.ends_with("/status") => {
+                Some(*retain)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(status, [false]);
+}
