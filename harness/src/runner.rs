@@ -36,6 +36,7 @@ use std::time::Duration;
 use world::World;
 
 mod backoff;
+mod cipher_offers;
 mod clients;
 mod cloud;
 mod expect;

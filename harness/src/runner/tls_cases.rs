@@ -211,6 +211,9 @@ impl World {
                     ),
                     false,
                 );
+                if s.offer_each {
+                    return self.offer_each_cipher_suite(&s.board, within).await;
+                }
                 return Ok(());
             }
             if !Self::next_entry(&mut live, deadline).await {

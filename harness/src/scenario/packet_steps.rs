@@ -130,6 +130,13 @@ pub struct ExpectCipherSuitesStep {
     /// Board (its certificate identifies its handshakes).
     pub board: BoardName,
     /// Deadline for an accepted handshake of the board, from the step's start (board
-    /// time).
+    /// time); with `offer_each`, for each of its handshakes.
     pub within: Span<String>,
+    /// Then the broker offers only AWS IoT's recommended suites, then each suite it can
+    /// negotiate alone (the TLS 1.3 ones and the ECDHE-ECDSA GCM ones: the test PKI's
+    /// server key is P-256), dropping the board before each so that it connects again,
+    /// and notes which it accepts; finally every suite again, and the board must connect.
+    /// Refusing the recommended offer warns; accepting none of the offers fails.
+    #[serde(default)]
+    pub offer_each: bool,
 }

@@ -83,6 +83,10 @@ pub enum TlsConfigError {
     /// A test certificate could not be generated.
     #[error("cannot generate certificate")]
     Generate(#[from] rcgen::Error),
+    /// Cipher suites to offer of which the broker can negotiate none (AWS IoT Core's
+    /// default policy, as rustls implements it): their IANA codes.
+    #[error("the broker negotiates none of the cipher suites {0:04X?}")]
+    NoCipherSuite(Vec<u16>),
 }
 
 /// A client broke a rule of MQTT 3.1.1 or of AWS IoT Core; the broker closes its

@@ -82,18 +82,39 @@ impl Faults {
     /// Presents `identity` to connections accepted from now on (an expired certificate, one
     /// for the wrong name, or one from an untrusted issuer).
     pub fn present_server_identity(&self, identity: &ServerIdentity) -> Result<(), TlsConfigError> {
-        self.shared.set_server_identity(Some(identity))
+        self.shared
+            .change_tls(|tls| tls.identity = Some(identity.clone()))
     }
 
     /// Goes back to the configured server certificate for new connections.
     pub fn restore_server_identity(&self) {
-        // The default configuration was built at start, so this cannot fail.
-        let _ = self.shared.set_server_identity(None);
+        // Only a new cipher suite list can fail to build, and that one was built before.
+        let _ = self.shared.change_tls(|tls| tls.identity = None);
     }
 
-    /// Disarms every fault, the server certificate included.
+    /// Negotiates only `suites` (IANA codes, e.g. `[0x1301]`) with connections accepted from
+    /// now on, as a broker whose security policy lists only those would (AWS IoT Device
+    /// Advisor's cipher suite case offers the recommended suites, then each alone). Suites
+    /// the broker cannot negotiate are left out: those outside AWS IoT Core's default policy
+    /// as rustls implements it (no CBC or static-RSA suites). A TLS 1.2 suite for another
+    /// key type than the server certificate's is kept but no handshake can use it
+    /// ([`crate::mqtt::tls_policy::negotiable_with_ecdsa`] lists those that can with the
+    /// test PKI's P-256 certificate). Errors with [`TlsConfigError::NoCipherSuite`] when
+    /// none is left of the list; the offer is unchanged then.
+    pub fn offer_cipher_suites(&self, suites: &[u16]) -> Result<(), TlsConfigError> {
+        self.shared
+            .change_tls(|tls| tls.suites = Some(suites.to_vec()))
+    }
+
+    /// Negotiates every suite of AWS IoT Core's default policy again.
+    pub fn restore_cipher_suites(&self) {
+        // The default configuration was built at start, or with this certificate before.
+        let _ = self.shared.change_tls(|tls| tls.suites = None);
+    }
+
+    /// Disarms every fault, the server certificate and the cipher suites included.
     pub fn clear(&self) {
         self.shared.faults(|plan| plan.clear());
-        self.restore_server_identity();
+        let _ = self.shared.change_tls(|tls| *tls = Default::default());
     }
 }

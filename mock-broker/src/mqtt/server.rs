@@ -47,6 +47,15 @@ pub(super) struct State {
 }
 
 /// State shared by the accept loop, the connection tasks and the handles.
+/// What faults changed of the broker's TLS configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsFaults {
+    /// Another server certificate (expired, wrong name, untrusted, large).
+    pub(crate) identity: Option<ServerIdentity>,
+    /// Only these cipher suites (IANA codes).
+    pub(crate) suites: Option<Vec<u16>>,
+}
+
 pub(crate) struct Shared {
     /// This `Shared` itself, for tasks it spawns.
     pub(super) me: Weak<Shared>,
@@ -60,6 +69,10 @@ pub(crate) struct Shared {
     /// The TLS configuration new connections get; a fault may swap it.
     pub(super) tls_active: RwLock<Arc<ServerConfig>>,
     pub(super) tls_default: Arc<ServerConfig>,
+    /// What faults changed of the default (another certificate, fewer cipher suites).
+    pub(super) tls_faults: Mutex<TlsFaults>,
+    /// The configured server certificate, for a configuration offering fewer suites.
+    pub(super) server_identity: ServerIdentity,
     pub(super) client_auth: crate::mqtt::tls::ClientAuth,
     pub(super) state_dir: Option<PathBuf>,
     pub(super) time_scale: f64,
@@ -203,14 +216,24 @@ impl Shared {
         f(self.lock().core.faults_mut())
     }
 
-    pub(crate) fn set_server_identity(
+    /// Changes what faults changed of the TLS configuration for connections accepted from
+    /// now on; on an error nothing changes.
+    pub(crate) fn change_tls(
         &self,
-        identity: Option<&ServerIdentity>,
+        change: impl FnOnce(&mut TlsFaults),
     ) -> Result<(), crate::mqtt::errors::TlsConfigError> {
-        let config = match identity {
-            Some(identity) => tls::server_config(identity, &self.client_auth)?,
-            None => self.tls_default.clone(),
+        let mut faults = self.tls_faults.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = faults.clone();
+        change(&mut next);
+        let config = match (&next.identity, &next.suites) {
+            (None, None) => self.tls_default.clone(),
+            (identity, suites) => tls::server_config_offering(
+                identity.as_ref().unwrap_or(&self.server_identity),
+                &self.client_auth,
+                suites.as_deref(),
+            )?,
         };
+        *faults = next;
         *self.tls_active.write().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
@@ -342,6 +365,8 @@ impl MockBroker {
             connect_timeout: config.connect_timeout,
             tls_active: RwLock::new(tls_default.clone()),
             tls_default,
+            tls_faults: Mutex::default(),
+            server_identity: config.server,
             client_auth: config.client_auth,
             state_dir: config.state_dir,
             time_scale: config.core.time_scale,

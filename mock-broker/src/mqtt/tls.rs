@@ -115,7 +115,26 @@ pub(crate) fn server_config(
     identity: &ServerIdentity,
     client_auth: &ClientAuth,
 ) -> Result<Arc<ServerConfig>, TlsConfigError> {
+    server_config_offering(identity, client_auth, None)
+}
+
+/// [`server_config`] negotiating only `suites` (IANA codes) of AWS IoT Core's default
+/// policy, when given. Errors with [`TlsConfigError::NoCipherSuite`] when that leaves none.
+pub(crate) fn server_config_offering(
+    identity: &ServerIdentity,
+    client_auth: &ClientAuth,
+    suites: Option<&[u16]>,
+) -> Result<Arc<ServerConfig>, TlsConfigError> {
     let provider = crypto_provider();
+    let mut offered = (*crate::mqtt::tls_policy::aws_provider()).clone();
+    if let Some(suites) = suites {
+        offered
+            .cipher_suites
+            .retain(|s| suites.contains(&u16::from(s.suite())));
+        if offered.cipher_suites.is_empty() {
+            return Err(TlsConfigError::NoCipherSuite(suites.to_vec()));
+        }
+    }
     let verifier = match client_auth {
         ClientAuth::Verifier(verifier) => verifier.clone(),
         ClientAuth::TrustRoots(roots) => {
@@ -127,7 +146,7 @@ pub(crate) fn server_config(
                 .build()?
         }
     };
-    let config = ServerConfig::builder_with_provider(crate::mqtt::tls_policy::aws_provider())
+    let config = ServerConfig::builder_with_provider(Arc::new(offered))
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())?;

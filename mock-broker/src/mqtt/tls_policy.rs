@@ -151,6 +151,25 @@ pub fn aws_provider() -> Arc<CryptoProvider> {
     Arc::new(provider)
 }
 
+/// The suites of [`SUPPORTED`] the broker can negotiate with an ECDSA server certificate
+/// (the test PKI's is P-256), in [`SUPPORTED`]'s order: the TLS 1.3 suites and the
+/// ECDHE-ECDSA GCM ones. The ECDHE-RSA suites need an RSA certificate, and rustls has no
+/// CBC or static-RSA suites.
+pub fn negotiable_with_ecdsa() -> Vec<PolicySuite> {
+    let provider = aws_provider();
+    SUPPORTED
+        .iter()
+        .filter(|s| {
+            provider
+                .cipher_suites
+                .iter()
+                .any(|p| u16::from(p.suite()) == s.code)
+        })
+        .filter(|s| !s.name.contains("_RSA_"))
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +197,21 @@ mod tests {
         for code in [0x1301, 0xC02F, 0xCCA9, 0x1234, 0x00FF, 0x5600, 0x2A2A] {
             assert_eq!(support_of_name(&suite_name(code)), support_of(code));
         }
+    }
+
+    #[test]
+    fn with_an_ecdsa_certificate_five_suites_can_be_negotiated() {
+        let names: Vec<&str> = negotiable_with_ecdsa().iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "TLS_AES_128_GCM_SHA256",
+                "TLS_AES_256_GCM_SHA384",
+                "TLS_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            ]
+        );
     }
 
     #[test]

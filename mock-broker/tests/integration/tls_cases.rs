@@ -285,3 +285,55 @@ async fn the_tap_names_the_suites_offered_and_a_client_without_an_aws_suite_is_r
         "{cipher_suites:?}"
     );
 }
+
+#[tokio::test]
+async fn the_broker_offers_only_the_cipher_suites_a_fault_names_until_restored() {
+    let mut t = TestBroker::start().await;
+    let faults = t.broker.faults();
+    let negotiated = |e: &EventKind| match e {
+        EventKind::TlsAccepted { cipher_suite, .. } => Some(cipher_suite.clone()),
+        _ => None,
+    };
+
+    // One TLS 1.2 suite alone: a client offering everything gets it.
+    faults.offer_cipher_suites(&[0xC02B]).unwrap();
+    let config = client_config(&t, rustls::DEFAULT_VERSIONS, None);
+    let _raw = crate::support::RawClient::connect(t.port(), Arc::new(config))
+        .await
+        .unwrap();
+    let accepted = t.event("TLS accepted", |e| negotiated(e).is_some()).await;
+    assert_eq!(
+        negotiated(&accepted).as_deref(),
+        Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    );
+    // A TLS 1.3-only client has nothing in common with it (no TLS 1.3 suite: no TLS 1.3).
+    let config = client_config(&t, &[&rustls::version::TLS13], None);
+    let error = crate::support::RawClient::connect(t.port(), Arc::new(config))
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("ProtocolVersion"), "{error}");
+
+    // A suite outside AWS IoT Core's policy cannot be offered; the offer stays.
+    let refused = faults.offer_cipher_suites(&[0xCCA9]).unwrap_err();
+    assert!(
+        matches!(&refused, mock_broker::TlsConfigError::NoCipherSuite(s) if s == &[0xCCA9]),
+        "{refused}"
+    );
+
+    // Restored: the TLS 1.3-only client connects with its first choice.
+    faults.restore_cipher_suites();
+    let config = client_config(&t, &[&rustls::version::TLS13], None);
+    let _raw = crate::support::RawClient::connect(t.port(), Arc::new(config))
+        .await
+        .unwrap();
+    let accepted = t
+        .event("TLS 1.3 accepted", |e| {
+            negotiated(e).is_some_and(|s| s.starts_with("TLS_AES"))
+        })
+        .await;
+    assert_eq!(
+        negotiated(&accepted).as_deref(),
+        Some("TLS_AES_256_GCM_SHA384")
+    );
+}
