@@ -125,7 +125,17 @@ impl Scenario {
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let help = Some("see scenarios/scenario.schema.json for the format");
         let located = |e: toml::de::Error| {
-            ScenarioError::new(path, text, e.span(), e.message(), "here", help)
+            // serde's words for a step (an enum) with no action or several.
+            let message = match e.message() {
+                m if m.starts_with("wanted exactly 1 element, found 0") => {
+                    "an empty step: a step names one action (`provision`, `expect_message`, ...)"
+                }
+                m if m.starts_with("wanted exactly 1 element, more than 1") => {
+                    "a step names one action; this one names several: split it into steps"
+                }
+                m => m,
+            };
+            ScenarioError::new(path, text, e.span(), message, "here", help)
         };
         // The document's values keep their places: errors point at them, and the steps'
         // strings are walked from them again (`step_strings`).

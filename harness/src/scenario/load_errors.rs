@@ -331,3 +331,21 @@ fn a_policy_step_is_refused_for_a_bad_name_or_a_document_that_is_no_policy() {
     ));
     parse(&text).expect("the policy step loads");
 }
+
+#[test]
+fn a_step_with_no_action_or_two_is_refused_in_words() {
+    let text = file("[[step]]\n\n[[step]]\nwait = { for = \"1s\" }\n");
+    let (message, _, at) = error_of(&text);
+    assert_eq!(
+        message,
+        "an empty step: a step names one action (`provision`, `expect_message`, ...)"
+    );
+    assert_eq!(at, place_of(&text, "[[step]]"));
+
+    let text = file("[[step]]\nwait = { for = \"1s\" }\nreset = { board = \"dut\" }\n");
+    let (message, _, _) = error_of(&text);
+    assert_eq!(
+        message,
+        "a step names one action; this one names several: split it into steps"
+    );
+}
