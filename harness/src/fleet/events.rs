@@ -94,6 +94,8 @@ pub enum BoardEventKind {
     },
     /// The first telemetry message since power-on.
     FirstTelemetry,
+    /// After a reconnection, the connection's first telemetry message.
+    TelemetryResumed,
     /// The process could not read a command.
     BadCommand {
         /// Why.

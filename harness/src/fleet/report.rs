@@ -196,16 +196,27 @@ impl FleetReport {
 fn storm_summary(out: &mut String, storm: &StormReport) {
     let _ = writeln!(
         out,
-        "  reconnect storm    {} boards dropped at once, {} back",
-        storm.dropped, storm.reconnected
+        "  reconnect storm    {} boards dropped at once, {} back, {} streaming again",
+        storm.dropped, storm.reconnected, storm.streaming
     );
     distribution(out, "  drop → first retry", &storm.first_retry_delay);
     distribution(out, "  drop → connected", &storm.time_to_reconnect);
+    distribution(out, "  drop → streaming", &storm.time_to_streaming);
+    let all = match storm.all_streaming_ms {
+        Some(ms) => format!(
+            "every board streaming again {} after the drop",
+            seconds(ms as f64)
+        ),
+        None => "not every board streams again".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "    first retries over {}, at most {} within 100 ms",
+        "    first retries over {}, at most {} within 100 ms; the broker's peak: {} connection \
+         attempts and {} CONNACKs in a second; {all}",
         seconds(storm.retry_window_ms as f64),
-        storm.peak_retries_in_100ms
+        storm.peak_retries_in_100ms,
+        storm.peak_attempts_per_s,
+        storm.peak_connacks_per_s
     );
     let verdict = match storm.verdict {
         StormVerdict::Spread => "spread",

@@ -27,6 +27,7 @@ struct StormRecord {
     dropped: Option<u64>,
     first_retry: Option<u64>,
     back: Option<u64>,
+    streaming: Option<u64>,
 }
 
 /// Each board's drop, first retry and return; see the module documentation.
@@ -34,6 +35,10 @@ struct StormRecord {
 pub struct StormAccount {
     boards: Vec<StormRecord>,
     begun: bool,
+    /// Every connection attempt after the drop (fleet ms), as the broker receives them.
+    attempts: Vec<u64>,
+    /// Every accepted CONNACK after the drop (fleet ms).
+    connacks: Vec<u64>,
 }
 
 /// Whether the boards' first retries were spread.
@@ -59,6 +64,18 @@ pub struct StormReport {
     pub first_retry_delay: Option<Distribution>,
     /// Drop to CONNACK, board time.
     pub time_to_reconnect: Option<Distribution>,
+    /// Drop to the first telemetry on the new connection, board time.
+    pub time_to_streaming: Option<Distribution>,
+    /// Of the dropped boards, those streaming telemetry again.
+    pub streaming: usize,
+    /// From the first drop to the last dropped board streaming again, board ms; none
+    /// while a dropped board is not streaming.
+    pub all_streaming_ms: Option<u64>,
+    /// The most connection attempts within one second of board time after the drop: the
+    /// peak connection rate the broker saw, per second.
+    pub peak_attempts_per_s: usize,
+    /// The most accepted connections (CONNACK) within one second of board time.
+    pub peak_connacks_per_s: usize,
     /// From the first board's first retry to the last board's, board ms.
     pub retry_window_ms: u64,
     /// The most first retries within 100 ms of board time (a herd puts them all there).
@@ -75,6 +92,8 @@ impl StormAccount {
         StormAccount {
             boards: vec![StormRecord::default(); boards],
             begun: false,
+            attempts: Vec::new(),
+            connacks: Vec::new(),
         }
     }
 
@@ -92,6 +111,11 @@ impl StormAccount {
             return;
         }
         let t = event.t_ms;
+        match &event.kind {
+            BoardEventKind::Connecting { .. } => self.attempts.push(t),
+            BoardEventKind::Connack { accepted: true } => self.connacks.push(t),
+            _ => {}
+        }
         match (&event.kind, record.dropped) {
             (
                 BoardEventKind::Closed {
@@ -104,6 +128,9 @@ impl StormAccount {
             }
             (BoardEventKind::Connack { accepted: true }, Some(_)) if record.back.is_none() => {
                 record.back = Some(t);
+            }
+            (BoardEventKind::TelemetryResumed, Some(_)) if record.streaming.is_none() => {
+                record.streaming = Some(t);
             }
             _ => {}
         }
@@ -119,10 +146,15 @@ impl StormAccount {
         self.boards.iter().filter(|b| b.back.is_some()).count()
     }
 
-    /// Are `expected` boards dropped and every dropped board back?
+    /// Boards streaming telemetry again so far.
+    pub fn streaming(&self) -> usize {
+        self.boards.iter().filter(|b| b.streaming.is_some()).count()
+    }
+
+    /// Are `expected` boards dropped and every dropped board back and streaming?
     pub fn settled(&self, expected: usize) -> bool {
         let dropped = self.dropped();
-        dropped >= expected && self.reconnected() == dropped
+        dropped >= expected && self.reconnected() == dropped && self.streaming() == dropped
     }
 
     /// The figures and the verdict.
@@ -137,6 +169,25 @@ impl StormAccount {
             .iter()
             .filter_map(|b| Some(b.back?.saturating_sub(b.dropped?)))
             .collect();
+        let streaming: Vec<u64> = self
+            .boards
+            .iter()
+            .filter_map(|b| Some(b.streaming?.saturating_sub(b.dropped?)))
+            .collect();
+        let dropped = self.dropped();
+        let first_drop = self.boards.iter().filter_map(|b| b.dropped).min();
+        let last_streaming = self.boards.iter().filter_map(|b| b.streaming).max();
+        let all_streaming_ms = match (first_drop, last_streaming) {
+            (Some(drop), Some(last)) if dropped > 0 && streaming.len() == dropped => {
+                Some(last.saturating_sub(drop))
+            }
+            _ => None,
+        };
+        let sorted = |times: &[u64]| {
+            let mut times = times.to_vec();
+            times.sort_unstable();
+            times
+        };
         let mut retries: Vec<u64> = self.boards.iter().filter_map(|b| b.first_retry).collect();
         retries.sort_unstable();
         let (verdict, reason) = verdict(&delays);
@@ -145,6 +196,11 @@ impl StormAccount {
             reconnected: back.len(),
             first_retry_delay: Distribution::of(&delays),
             time_to_reconnect: Distribution::of(&back),
+            time_to_streaming: Distribution::of(&streaming),
+            streaming: streaming.len(),
+            all_streaming_ms,
+            peak_attempts_per_s: most_within(&sorted(&self.attempts), 1000),
+            peak_connacks_per_s: most_within(&sorted(&self.connacks), 1000),
             retry_window_ms: match (retries.first(), retries.last()) {
                 (Some(first), Some(last)) => last - first,
                 _ => 0,
@@ -237,6 +293,11 @@ mod tests {
             at + delay + 20,
             BoardEventKind::Connack { accepted: true },
         ));
+        storm.record(&event(
+            board,
+            at + delay + 30,
+            BoardEventKind::TelemetryResumed,
+        ));
     }
 
     #[test]
@@ -254,6 +315,13 @@ mod tests {
         assert_eq!(report.peak_retries_in_100ms, 1);
         assert_eq!(report.first_retry_delay.unwrap().max_ms, 900);
         assert_eq!(report.time_to_reconnect.unwrap().min_ms, 20);
+        assert_eq!(report.time_to_streaming.unwrap().max_ms, 930);
+        assert_eq!((report.streaming, report.all_streaming_ms), (10, Some(930)));
+        // One attempt every 100 ms: ten within a second.
+        assert_eq!(
+            (report.peak_attempts_per_s, report.peak_connacks_per_s),
+            (10, 10)
+        );
     }
 
     #[test]
@@ -277,6 +345,28 @@ mod tests {
             report.reason
         );
         assert_eq!(report.peak_retries_in_100ms, 8);
+        assert_eq!(report.peak_attempts_per_s, 8);
+    }
+
+    #[test]
+    fn a_board_back_but_not_streaming_leaves_the_storm_unsettled() {
+        let mut storm = StormAccount::new(2);
+        storm.begin();
+        dropped_and_back(&mut storm, 0, 1000, 300);
+        let closed = BoardEventKind::Closed {
+            reason: "closed by the server".into(),
+            connected: true,
+        };
+        storm.record(&event(1, 1000, closed));
+        storm.record(&event(1, 1500, BoardEventKind::Connecting { attempt: 1 }));
+        storm.record(&event(1, 1520, BoardEventKind::Connack { accepted: true }));
+        assert!(!storm.settled(2), "board 1 streams no telemetry yet");
+        let report = storm.report();
+        assert_eq!((report.reconnected, report.streaming), (2, 1));
+        assert_eq!(report.all_streaming_ms, None);
+        storm.record(&event(1, 2520, BoardEventKind::TelemetryResumed));
+        assert!(storm.settled(2));
+        assert_eq!(storm.report().all_streaming_ms, Some(1520));
     }
 
     #[test]

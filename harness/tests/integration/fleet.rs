@@ -338,6 +338,19 @@ async fn a_reconnect_storm_is_spread_by_jitter_and_a_herd_without_it() {
     );
     // Full jitter under the first ceiling (1 s): every first retry within it.
     assert!(storm.first_retry_delay.as_ref().unwrap().max_ms <= 1000);
+    // Every board streams again, after its CONNACK; the broker saw them all come back.
+    assert_eq!(storm.streaming, 10, "{}", jittered.summary());
+    let all = storm.all_streaming_ms.expect("every board streaming again");
+    assert!(
+        all >= storm.time_to_reconnect.as_ref().unwrap().max_ms,
+        "{}",
+        jittered.summary()
+    );
+    assert!(
+        (1..=10).contains(&storm.peak_attempts_per_s),
+        "{}",
+        jittered.summary()
+    );
     assert_eq!(
         jittered.tally.attempt_failures_by_cause["SERVER_INITIATED_DISCONNECT"],
         10,
@@ -364,6 +377,12 @@ async fn a_reconnect_storm_is_spread_by_jitter_and_a_herd_without_it() {
         herd.summary()
     );
     assert_eq!(storm.peak_retries_in_100ms, 10);
+    assert_eq!(
+        storm.peak_attempts_per_s,
+        10,
+        "the herd at once: {}",
+        herd.summary()
+    );
     assert_eq!(herd.flaws, ["no-jitter"]);
     assert!(!herd.passed(), "a herd fails the run");
 }

@@ -80,6 +80,9 @@ pub struct Instance {
     /// Console output kept while provisioning (dropped once running).
     console: Option<Vec<u8>>,
     telemetry_reported: bool,
+    /// After a reconnection, the telemetry count at its CONNACK, until the connection's
+    /// first telemetry is reported (`telemetry_resumed`).
+    resumed_after: Option<u32>,
 }
 
 /// Most deadlines handled before one input from the world.
@@ -113,6 +116,7 @@ impl Instance {
             local: VecDeque::new(),
             console: Some(Vec::new()),
             telemetry_reported: false,
+            resumed_after: None,
         };
         instance.feed(Input::Boot);
         (instance, events)
@@ -176,6 +180,7 @@ impl Instance {
     pub fn power_on(&mut self) {
         self.console = None;
         self.telemetry_reported = false;
+        self.resumed_after = None;
         self.attempts = 0;
         let now = self.now();
         self.emit(now, What::PowerOn);
@@ -278,6 +283,12 @@ impl Instance {
         if !self.telemetry_reported && self.board.telemetry_sent() > 0 {
             self.telemetry_reported = true;
             self.emit(now, What::FirstTelemetry);
+        }
+        if let Some(before) = self.resumed_after
+            && self.board.telemetry_sent() > before
+        {
+            self.resumed_after = None;
+            self.emit(now, What::TelemetryResumed);
         }
     }
 
@@ -421,6 +432,9 @@ impl Instance {
                     let accepted = ack.code == ConnectReturnCode::Success;
                     if accepted {
                         self.link = Some(Link::Connected);
+                        if self.telemetry_reported {
+                            self.resumed_after = Some(self.board.telemetry_sent());
+                        }
                     }
                     self.emit(now, What::Connack { accepted });
                 }

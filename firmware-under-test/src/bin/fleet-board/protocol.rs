@@ -75,6 +75,8 @@ pub enum What {
     GaveUp { reason: String },
     /// The first telemetry message since power-on was handed to the connection.
     FirstTelemetry,
+    /// After a reconnection, the connection's first telemetry message was handed to it.
+    TelemetryResumed,
     /// A command line could not be read; the process goes on.
     BadCommand { reason: String },
 }
