@@ -18,6 +18,7 @@
 //! Progress goes to a [`watch`] channel ([`Fleet::progress`]) for whoever shows it.
 
 use super::account::Accounting;
+use super::curve::ConnectionCurve;
 use super::events::{BoardEventKind, BrokerObservation, observe};
 use super::options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
 use super::process::{FleetProcess, Launch, ProcSample};
@@ -58,6 +59,7 @@ pub struct Fleet {
     wall: WallTimes,
     rss_at_ready: u64,
     storm: StormAccount,
+    curve: ConnectionCurve,
     /// When the power-on command went.
     powered_at: Option<Instant>,
     /// When the last board's first telemetry came.
@@ -134,11 +136,13 @@ impl Fleet {
             wall: WallTimes::default(),
             rss_at_ready: 0,
             storm: StormAccount::new(0),
+            curve: ConnectionCurve::new(0),
             powered_at: None,
             all_at: None,
             fleet_sample: ProcSample::default(),
         };
         fleet.storm = StormAccount::new(fleet.options.boards);
+        fleet.curve = ConnectionCurve::new(fleet.options.boards);
         let limit = Duration::from_secs(60) + PER_BOARD * fleet.options.boards as u32;
         tokio::time::timeout(limit, fleet.read_csrs())
             .await
@@ -317,6 +321,7 @@ impl Fleet {
             accounting,
             wall,
             rss_at_ready,
+            curve,
             ..
         } = self;
         process.stop().await;
@@ -329,6 +334,7 @@ impl Fleet {
             tally: accounting.tally(),
             activations,
             storm,
+            connections: curve.points(),
             wall,
             broker_process: figures(broker_before, broker_after, run_wall),
             fleet_process: FleetProcessFigures {
@@ -398,6 +404,7 @@ impl Fleet {
                     let event = event?;
                     self.accounting.record(&event);
                     self.storm.record(&event);
+                    self.curve.record(&event);
                     if self.all_at.is_none()
                         && event.kind == BoardEventKind::FirstTelemetry
                         && self.accounting.all_reached_telemetry()

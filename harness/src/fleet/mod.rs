@@ -9,6 +9,8 @@
 //! - [`Distribution`] (`stats`): percentiles and histograms;
 //! - [`StormAccount`] (`storm`): the reconnect storm's figures and its verdict on the
 //!   spread of the boards' returns;
+//! - [`ConnectionCurve`] (`curve`): the boards connected over time;
+//! - `picture`: `fleet.html`, the run's charts ([`render_html`]);
 //! - `options`: what a run is asked to do, and its progress;
 //! - [`FleetReport`] (`report`): the figures as JSON and as a printed summary;
 //! - `events`: decoding `fleet-board`'s lines and the broker's tap;
@@ -19,18 +21,22 @@
 //! stage and CPU times are wall time.
 
 mod account;
+mod curve;
 mod events;
 mod imp;
 mod options;
+mod picture;
 mod process;
 mod report;
 mod stats;
 mod storm;
 
 pub use account::{Accounting, BoardRecord, Counts, Tally, group};
+pub use curve::{ConnectionCurve, CurvePoint, MAX_POINTS};
 pub use events::{BoardEvent, BoardEventKind, BrokerObservation, observe};
 pub use imp::{Fleet, mode_name};
 pub use options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
+pub use picture::render as render_html;
 pub use process::{PROGRAM, PROGRAM_ENV, ProcSample, cpu_time, status_kib};
 pub use report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
 pub use stats::{Bucket, Distribution, MAX_BUCKETS, percentile};

@@ -27,6 +27,9 @@ pub struct FleetReport {
     pub activations: usize,
     /// The reconnect storm, when there was one.
     pub storm: Option<StormReport>,
+    /// How many boards were connected over time (board time), thinned to at most
+    /// [`super::curve::MAX_POINTS`] changes.
+    pub connections: Vec<super::curve::CurvePoint>,
     /// Wall times of the run's stages.
     pub wall: WallTimes,
     /// The harness's process, where the embedded broker runs (the harness's own share,
@@ -305,6 +308,7 @@ mod tests {
             tally: accounting.tally(),
             activations: 0,
             storm: None,
+            connections: Vec::new(),
             wall: WallTimes::default(),
             broker_process: ProcessFigures::default(),
             fleet_process: FleetProcessFigures::default(),

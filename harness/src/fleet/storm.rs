@@ -68,6 +68,8 @@ pub struct StormReport {
     pub time_to_streaming: Option<Distribution>,
     /// Of the dropped boards, those streaming telemetry again.
     pub streaming: usize,
+    /// When the first board was dropped, fleet ms (board time since power-on).
+    pub dropped_at_ms: Option<u64>,
     /// From the first drop to the last dropped board streaming again, board ms; none
     /// while a dropped board is not streaming.
     pub all_streaming_ms: Option<u64>,
@@ -198,6 +200,7 @@ impl StormAccount {
             time_to_reconnect: Distribution::of(&back),
             time_to_streaming: Distribution::of(&streaming),
             streaming: streaming.len(),
+            dropped_at_ms: first_drop,
             all_streaming_ms,
             peak_attempts_per_s: most_within(&sorted(&self.attempts), 1000),
             peak_connacks_per_s: most_within(&sorted(&self.connacks), 1000),

@@ -1,4 +1,4 @@
-//! `hil fleet`: a small fleet end to end (the summary, `fleet.json`, exit 0), and the
+//! `hil fleet`: a small fleet end to end (the summary, `fleet.json`, `fleet.html`, exit 0), and the
 //! input it refuses (exit 2).
 
 use super::*;
@@ -36,6 +36,19 @@ fn hil_fleet_brings_three_boards_to_telemetry_and_writes_its_report() {
     assert_eq!(report["reached_telemetry"], 3);
     assert_eq!(report["time_to_first_telemetry"]["count"], 3);
     assert_eq!(report["per_board"].as_array().unwrap().len(), 3);
+    // The boards connected over time: the last change leaves all three connected.
+    let connections = report["connections"].as_array().unwrap();
+    assert_eq!(
+        connections.last().unwrap()["connected"],
+        3,
+        "{connections:?}"
+    );
+    let page = std::fs::read_to_string(output.path().join("fleet.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 2, "{page}");
+    assert!(
+        page.contains("PASS: 3 of 3 boards sent telemetry"),
+        "{page}"
+    );
     assert!(
         report["fleet_process"]["peak_rss_per_board_bytes"]
             .as_u64()

@@ -18,6 +18,8 @@ use tokio::sync::watch;
 
 /// The report's file name in the output directory.
 pub const REPORT: &str = "fleet.json";
+/// The picture's file name in the output directory.
+pub const PICTURE: &str = "fleet.html";
 
 /// `hil fleet`'s arguments.
 #[derive(clap::Args)]
@@ -61,7 +63,8 @@ pub struct FleetArgs {
     /// `emulated-board --help`.
     #[arg(long = "flaw", value_name = "NAME")]
     flaws: Vec<String>,
-    /// Write fleet.json here (default: target/hil/fleet in the workspace).
+    /// Write fleet.json and fleet.html (the charts) here (default: target/hil/fleet in
+    /// the workspace).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
 }
@@ -113,6 +116,11 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", path.display()))?;
     println!("report: {}", path.display());
+    let page = output.join(PICTURE);
+    std::fs::write(&page, harness::fleet::render_html(&report))
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write {}", page.display()))?;
+    println!("HTML:   {}", page.display());
     Ok(if report.passed() {
         Ending::Passed
     } else {
