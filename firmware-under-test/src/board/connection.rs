@@ -39,8 +39,6 @@ pub(super) struct Session {
     pub(super) last_received: Instant,
     pub(super) ping_sent: Option<Instant>,
     pub(super) subscription: Option<(u16, Instant)>,
-    pub(super) inflight: heapless::Vec<Inflight, 4>,
-    pub(super) next_pkid: u16,
 }
 
 impl Session {
@@ -52,11 +50,11 @@ impl Session {
     pub(super) fn ping_due(&self, keep_alive: Duration) -> Instant {
         self.last_sent.min(self.last_received) + keep_alive
     }
+}
 
-    fn allocate_pkid(&mut self) -> u16 {
-        self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
-        self.next_pkid
-    }
+/// The next packet id after `last` (1 after 65535: 0 is not a packet id).
+fn next_pkid(last: u16) -> u16 {
+    last.checked_add(1).unwrap_or(1)
 }
 
 /// What the board subscribes to, in one SUBSCRIBE: its shadow delta, then the jobs
@@ -160,7 +158,7 @@ impl Board {
             let filters = filters(&thing);
             push(out, Action::MqttSubscribe { filters, pkid });
         }
-        for m in s.inflight.iter_mut() {
+        for m in self.inflight.iter_mut() {
             if now >= m.sent_at + config.ack_timeout {
                 m.sent_at = now;
                 s.last_sent = now;
@@ -249,15 +247,16 @@ impl Board {
         let pkid = match qos {
             Qos::AtMostOnce => 0,
             Qos::AtLeastOnce => {
-                if s.inflight.is_full() {
+                if self.inflight.is_full() {
                     self.log(
                         LOG_WARN,
                         format_args!("mqtt: too many unacknowledged messages"),
                     );
                     return false;
                 }
-                let pkid = s.allocate_pkid();
-                let _ = s.inflight.push(Inflight {
+                self.next_pkid = next_pkid(self.next_pkid);
+                let pkid = self.next_pkid;
+                let _ = self.inflight.push(Inflight {
                     topic: topic.clone(),
                     payload: payload.clone(),
                     pkid,
@@ -322,11 +321,10 @@ impl Board {
             last_received: now,
             ping_sent: None,
             subscription: None,
-            inflight: heapless::Vec::new(),
-            next_pkid: 0,
         };
         if subscribe {
-            let pkid = session.allocate_pkid();
+            self.next_pkid = next_pkid(self.next_pkid);
+            let pkid = self.next_pkid;
             session.subscription = Some((pkid, now));
             push(
                 out,
@@ -337,6 +335,30 @@ impl Board {
             );
         }
         self.phase = Phase::Connected(session);
+        // QoS 1 messages not acknowledged on the last connection are resent with their
+        // packet ids and DUP (MQTT 3.1.1 4.4: a resumed session must; a new one gets them
+        // too, as the application was never told they arrived).
+        if !self.inflight.is_empty() {
+            let count = self.inflight.len();
+            self.log(
+                LOG_INFO,
+                format_args!("mqtt: resending {count} unacknowledged message(s)"),
+            );
+        }
+        for m in self.inflight.iter_mut() {
+            m.sent_at = now;
+            push(
+                out,
+                Action::MqttPublish {
+                    topic: m.topic.clone(),
+                    payload: m.payload.clone(),
+                    qos: Qos::AtLeastOnce,
+                    pkid: m.pkid,
+                    dup: !flaws.has(Flaw::NoDup),
+                    retain: m.retain,
+                },
+            );
+        }
         // The first connection after boot reports the state the board starts in (Device
         // Advisor's "Publish reported state on start-up").
         if !self.reported_at_start {

@@ -96,6 +96,10 @@ pub struct Board {
     telemetry_sent: u32,
     /// A SUBACK has come since boot (what [`Flaw::NeverResubscribe`] goes by).
     subscribed_once: bool,
+    /// QoS 1 messages sent and not acknowledged yet, kept across connections.
+    inflight: heapless::Vec<connection::Inflight, 4>,
+    /// The last packet id used.
+    next_pkid: u16,
     /// The shadow's reported state has been published since boot.
     reported_at_start: bool,
     /// The Jobs exchange under way.
@@ -129,6 +133,8 @@ impl Board {
             console_overflow: false,
             telemetry_sent: 0,
             subscribed_once: false,
+            inflight: heapless::Vec::new(),
+            next_pkid: 0,
             reported_at_start: false,
             jobs: JobsState::default(),
         }
@@ -174,7 +180,7 @@ impl Board {
                 }
                 at = earliest(at, s.ping_sent.map(|t| t + self.config.ping_timeout));
                 at = earliest(at, s.subscription.map(|(_, t)| t + self.config.ack_timeout));
-                for m in &s.inflight {
+                for m in &self.inflight {
                     at = earliest(at, Some(m.sent_at + self.config.ack_timeout));
                 }
                 at
@@ -282,8 +288,8 @@ impl Board {
                 pkid,
             } => self.on_publish(now, topic, payload, qos, pkid, hw, &mut out),
             Input::PubAck { pkid } => {
-                if let Phase::Connected(s) = &mut self.phase {
-                    s.inflight.retain(|m| m.pkid != pkid);
+                if self.is_connected() {
+                    self.inflight.retain(|m| m.pkid != pkid);
                 }
             }
             Input::SubAck { pkid } => {

@@ -19,6 +19,8 @@ pub struct Offer {
     pub label: String,
     /// The suites offered (IANA codes).
     pub codes: Vec<u16>,
+    /// The suites offered (IANA names, as the tap names the negotiated one).
+    pub names: Vec<&'static str>,
     /// The offer is AWS IoT's recommended suites together.
     pub recommended: bool,
 }
@@ -39,92 +41,124 @@ pub enum Outcome {
     NoAttempt,
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Accepted { suite, version } => write!(f, "accepted ({suite}, {version})"),
+            Outcome::Refused(why) => write!(f, "refused ({why})"),
+            Outcome::NoAttempt => write!(f, "no handshake came within `within`"),
+        }
+    }
+}
+
 /// The offers, in order: AWS IoT's recommended suites together, then each suite alone.
 pub fn offers() -> Vec<Offer> {
     let suites = negotiable_with_ecdsa();
-    let recommended = suites
+    let recommended: Vec<_> = suites
         .iter()
         .filter(|s| s.support == Support::Recommended)
-        .map(|s| s.code)
         .collect();
     let mut offers = vec![Offer {
         label: "AWS IoT's recommended suites".into(),
-        codes: recommended,
+        codes: recommended.iter().map(|s| s.code).collect(),
+        names: recommended.iter().map(|s| s.name).collect(),
         recommended: true,
     }];
     offers.extend(suites.iter().map(|s| Offer {
         label: s.name.into(),
         codes: vec![s.code],
+        names: vec![s.name],
         recommended: false,
     }));
     offers
 }
 
-/// Judges the outcomes of [`offers`]: a note per offer, then one listing the suites
-/// accepted alone; a warning when the board would not connect to a broker offering only
-/// the recommended suites. Fails when it accepted no offer at all.
-pub fn offers_verdict(results: &[(Offer, Outcome)]) -> Result<Vec<SuiteNote>, String> {
-    let mut notes: Vec<SuiteNote> = results
-        .iter()
-        .map(|(offer, outcome)| {
-            let offered = if offer.recommended {
-                format!("the broker offering only {}", offer.label)
-            } else {
-                format!("the broker offering {} alone", offer.label)
-            };
-            let (text, warning) = match outcome {
-                Outcome::Accepted { suite, version } => {
-                    (format!("{offered}: accepted ({suite}, {version})"), false)
-                }
-                Outcome::Refused(why) => (format!("{offered}: refused ({why})"), offer.recommended),
-                Outcome::NoAttempt => (format!("{offered}: no handshake came"), offer.recommended),
-            };
-            SuiteNote { text, warning }
-        })
-        .collect();
-    let alone = |accepted: bool| -> Vec<&str> {
-        results
-            .iter()
-            .filter(|(offer, outcome)| {
-                !offer.recommended && matches!(outcome, Outcome::Accepted { .. }) == accepted
-            })
-            .map(|(offer, _)| offer.label.as_str())
-            .collect()
+/// The timeline note for one offer's outcome: a warning when the board would not connect
+/// to a broker offering only the recommended suites.
+pub fn offer_note(offer: &Offer, outcome: &Outcome) -> SuiteNote {
+    let offered = if offer.recommended {
+        format!("the broker offering only {}", offer.label)
+    } else {
+        format!("the broker offering {} alone", offer.label)
     };
+    SuiteNote {
+        text: format!("{offered}: {outcome}"),
+        warning: offer.recommended && !matches!(outcome, Outcome::Accepted { .. }),
+    }
+}
+
+/// Judges the outcomes of [`offers`]: the note listing the suites the board accepted
+/// alone, refused alone, and did not try within `within`. Fails when it accepted no
+/// offer at all.
+pub fn offers_verdict(results: &[(Offer, Outcome)]) -> Result<SuiteNote, String> {
     if !results
         .iter()
         .any(|(_, outcome)| matches!(outcome, Outcome::Accepted { .. }))
     {
-        let texts: Vec<&str> = notes.iter().map(|n| n.text.as_str()).collect();
+        let texts: Vec<String> = results
+            .iter()
+            .map(|(offer, outcome)| offer_note(offer, outcome).text)
+            .collect();
         return Err(format!(
             "it connected under none of the broker's offers: {}",
             texts.join("; ")
         ));
     }
-    let listed = |names: Vec<&str>| {
+    let alone = |wanted: fn(&Outcome) -> bool| -> String {
+        let names: Vec<&str> = results
+            .iter()
+            .filter(|(offer, outcome)| !offer.recommended && wanted(outcome))
+            .map(|(offer, _)| offer.label.as_str())
+            .collect();
         if names.is_empty() {
             "none".to_owned()
         } else {
             names.join(", ")
         }
     };
-    notes.push(SuiteNote {
-        text: format!(
-            "accepts alone: {}; refuses alone: {}",
-            listed(alone(true)),
-            listed(alone(false))
-        ),
-        warning: false,
-    });
-    Ok(notes)
+    let mut text = format!(
+        "accepts alone: {}; refuses alone: {}",
+        alone(|o| matches!(o, Outcome::Accepted { .. })),
+        alone(|o| matches!(o, Outcome::Refused(_)))
+    );
+    let untried = alone(|o| *o == Outcome::NoAttempt);
+    if untried != "none" {
+        text.push_str(&format!("; no handshake within `within`: {untried}"));
+    }
+    Ok(SuiteNote {
+        text,
+        warning: untried != "none",
+    })
+}
+
+/// Offers every suite again when dropped: on the step's end, its failure, or its
+/// cancellation (a `parallel` block that failed elsewhere).
+struct RestoreSuites(mock_broker::Faults);
+
+impl Drop for RestoreSuites {
+    fn drop(&mut self) {
+        self.0.restore_cipher_suites();
+    }
+}
+
+/// Whose handshakes [`World::next_handshake`] waits for.
+struct BoardTls<'a> {
+    thing: &'a str,
+    certificate_id: &'a str,
+    /// The suites of the board's ClientHello (IANA names, the board's order): a refusal
+    /// for no common suite carries no certificate, and is the board's when its ClientHello
+    /// offered these.
+    hello: &'a [String],
 }
 
 impl World {
-    /// Runs [`offers`] against `board`, notes the outcomes, then offers every suite again
-    /// and waits for the board to connect once more.
+    /// Runs [`offers`] against `board` (whose ClientHello offered `hello`), noting each
+    /// outcome as it comes, then offers every suite again and waits for the board to
+    /// connect once more.
     pub(super) async fn offer_each_cipher_suite(
         &self,
         board: &crate::scenario::BoardName,
+        hello: &[String],
         within: Duration,
     ) -> Result<(), Mismatch> {
         let provisioned = self.provisioned(board)?;
@@ -132,10 +166,19 @@ impl World {
             let broker = self.broker.read().await;
             Self::registry(broker.as_ref(), "offer cipher suites")?.faults()
         };
-        let board_ids = (
-            provisioned.thing.as_str(),
-            provisioned.certificate_id.as_str(),
-        );
+        let restore = RestoreSuites(faults.clone());
+        let tls = BoardTls {
+            thing: &provisioned.thing,
+            certificate_id: &provisioned.certificate_id,
+            hello,
+        };
+        let name = board.get();
+        let note = |SuiteNote { text, warning }| {
+            self.timeline.record(What::Note {
+                text: format!("expect_cipher_suites {name}: {text}"),
+                warning,
+            });
+        };
         let mut results = Vec::new();
         for offer in offers() {
             faults.offer_cipher_suites(&offer.codes).map_err(|e| {
@@ -144,42 +187,42 @@ impl World {
                     e.to_string(),
                 )
             })?;
-            let outcome = self.next_handshake(&faults, board_ids, within).await;
+            let outcome = self
+                .next_handshake(&faults, &tls, Some(&offer.names), within)
+                .await;
+            note(offer_note(&offer, &outcome));
             results.push((offer, outcome));
         }
-        faults.restore_cipher_suites();
-        let again = self.next_handshake(&faults, board_ids, within).await;
-        let name = board.get();
-        let notes = offers_verdict(&results).map_err(|why| {
+        drop(restore);
+        let again = self.next_handshake(&faults, &tls, None, within).await;
+        let summary = offers_verdict(&results).map_err(|why| {
             mismatch(
                 format!("{name} connecting under the broker's cipher suite offers"),
                 why,
             )
         })?;
-        for SuiteNote { text, warning } in notes {
-            self.timeline.record(What::Note {
-                text: format!("expect_cipher_suites {name}: {text}"),
-                warning,
-            });
-        }
+        note(summary);
         match again {
             Outcome::Accepted { .. } => Ok(()),
             other => Err(mismatch(
                 format!("{name} connecting again with every suite offered, within {within:?}"),
-                format!("{other:?}"),
+                other.to_string(),
             )),
         }
     }
 
     /// Drops the board's connection and waits up to `within` for its next handshake:
-    /// accepted (its certificate's), or refused (its certificate's, or one that carried
-    /// none, as a refusal for no common suite does). A board between its accepted handshake
-    /// and its CONNECT has no connection to drop yet: it is dropped once it has one. A
-    /// board that is not connecting (refused before, backing off) is waited for.
+    /// accepted (its certificate's, negotiating a suite of `offered` when given: one
+    /// accepted under the offer before belongs to that offer), or refused (its
+    /// certificate's, or one that carried none but offered the board's ClientHello suites,
+    /// as a refusal for no common suite does). A board between its accepted handshake and
+    /// its CONNECT has no connection to drop yet: it is dropped once it has one. A board
+    /// that is not connecting (refused before, backing off) is waited for.
     async fn next_handshake(
         &self,
         faults: &mock_broker::Faults,
-        (thing, certificate_id): (&str, &str),
+        board: &BoardTls<'_>,
+        offered: Option<&[&str]>,
         within: Duration,
     ) -> Outcome {
         let mut live = self.timeline.subscribe();
@@ -187,21 +230,28 @@ impl World {
         let deadline = self.timeline.instant(self.timeline.now() + within);
         let mut dropped = false;
         loop {
-            dropped = dropped || faults.disconnect(thing);
+            dropped = dropped || faults.disconnect(board.thing);
             let entries = self.timeline.entries();
             for entry in entries.iter().skip(from) {
                 let What::Broker { event } = &entry.what else {
                     continue;
                 };
-                let ours = event["certificate_id"] == certificate_id;
+                let ours = event["certificate_id"] == board.certificate_id;
+                let suite = event["cipher_suite"].as_str().unwrap_or("?");
                 match event["event"].as_str() {
-                    Some("tls_accepted") if ours => {
+                    Some("tls_accepted")
+                        if ours && offered.is_none_or(|names| names.contains(&suite)) =>
+                    {
                         return Outcome::Accepted {
-                            suite: event["cipher_suite"].as_str().unwrap_or("?").into(),
+                            suite: suite.into(),
                             version: event["tls_version"].as_str().unwrap_or("?").into(),
                         };
                     }
-                    Some("tls_rejected") if ours || event["certificate_id"].is_null() => {
+                    Some("tls_rejected")
+                        if ours
+                            || (event["certificate_id"].is_null()
+                                && super::tls_cases::offered(event) == board.hello) =>
+                    {
                         return Outcome::Refused(event["reason"].as_str().unwrap_or("?").into());
                     }
                     _ => {}
@@ -225,47 +275,61 @@ mod tests {
         }
     }
 
+    fn refused() -> Outcome {
+        Outcome::Refused("no cipher suite in common".into())
+    }
+
     #[test]
     fn the_offers_are_the_recommended_suites_then_each_alone() {
         let offers = offers();
         assert!(offers[0].recommended);
         assert_eq!(offers[0].codes, [0x1301, 0xC02B]);
+        assert_eq!(
+            offers[0].names,
+            [
+                "TLS_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+            ]
+        );
         let alone: Vec<&str> = offers[1..].iter().map(|o| o.label.as_str()).collect();
         assert_eq!(alone.len(), 5, "{alone:?}");
-        assert!(offers[1..].iter().all(|o| o.codes.len() == 1));
+        assert!(
+            offers[1..]
+                .iter()
+                .all(|o| o.codes.len() == 1 && o.names == [o.label.as_str()])
+        );
     }
 
     #[test]
-    fn the_verdict_lists_what_was_accepted_and_warns_without_the_recommended_offer() {
+    fn refusing_the_recommended_offer_warns_and_the_summary_lists_each_kind() {
         let offers = offers();
+        assert!(offer_note(&offers[0], &refused()).warning);
+        assert_eq!(
+            offer_note(&offers[0], &refused()).text,
+            "the broker offering only AWS IoT's recommended suites: refused (no cipher suite in common)"
+        );
+        assert!(!offer_note(&offers[1], &refused()).warning);
         let results: Vec<(Offer, Outcome)> = offers
             .iter()
             .cloned()
             .enumerate()
             .map(|(i, offer)| {
                 let outcome = match i {
-                    0 => Outcome::Refused("no cipher suite in common".into()),
                     2 => accepted("TLS_AES_256_GCM_SHA384"),
-                    _ => Outcome::Refused("no cipher suite in common".into()),
+                    5 => Outcome::NoAttempt,
+                    _ => refused(),
                 };
                 (offer, outcome)
             })
             .collect();
-        let notes = offers_verdict(&results).unwrap();
-        assert!(notes[0].warning, "{notes:?}");
+        let summary = offers_verdict(&results).unwrap();
         assert_eq!(
-            notes[0].text,
-            "the broker offering only AWS IoT's recommended suites: refused (no cipher suite in common)"
+            summary.text,
+            "accepts alone: TLS_AES_256_GCM_SHA384; refuses alone: TLS_AES_128_GCM_SHA256, \
+             TLS_CHACHA20_POLY1305_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256; no handshake \
+             within `within`: TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
         );
-        assert!(!notes[2].warning);
-        let last = notes.last().unwrap();
-        assert!(
-            last.text.starts_with(
-                "accepts alone: TLS_AES_256_GCM_SHA384; refuses alone: TLS_AES_128_GCM_SHA256, "
-            ),
-            "{}",
-            last.text
-        );
+        assert!(summary.warning, "an offer not tried is not evidence");
     }
 
     #[test]
@@ -287,8 +351,12 @@ mod tests {
             .into_iter()
             .map(|offer| (offer, accepted("TLS_AES_128_GCM_SHA256")))
             .collect();
-        let notes = offers_verdict(&results).unwrap();
-        assert!(notes.iter().all(|n| !n.warning), "{notes:?}");
-        assert!(notes.last().unwrap().text.ends_with("refuses alone: none"));
+        let summary = offers_verdict(&results).unwrap();
+        assert!(!summary.warning);
+        assert!(
+            summary.text.ends_with("refuses alone: none"),
+            "{}",
+            summary.text
+        );
     }
 }

@@ -131,7 +131,7 @@ fn latest_accepted<'a>(entries: &'a [Entry], certificate_id: &str) -> Option<&'a
 }
 
 /// The suites of a tap event (`cipher_suites`).
-fn offered(event: &Value) -> Vec<String> {
+pub(super) fn offered(event: &Value) -> Vec<String> {
     event["cipher_suites"]
         .as_array()
         .map(|suites| {
@@ -212,7 +212,9 @@ impl World {
                     false,
                 );
                 if s.offer_each {
-                    return self.offer_each_cipher_suite(&s.board, within).await;
+                    return self
+                        .offer_each_cipher_suite(&s.board, &offered(event), within)
+                        .await;
                 }
                 return Ok(());
             }

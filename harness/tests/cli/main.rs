@@ -3,6 +3,7 @@
 //! test binary; the helpers that run `hil` and watch its output and children are here, the
 //! tests by subject in the modules.
 
+mod cipher_offers;
 mod commands;
 mod flaws;
 mod fleet;

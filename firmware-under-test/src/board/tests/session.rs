@@ -60,3 +60,53 @@ fn a_subscription_never_acknowledged_is_made_again_even_in_a_resumed_session() {
     rig.connect();
     assert_eq!(subscribes(&reconnect(&mut rig, true)), 1);
 }
+
+#[test]
+fn an_unacknowledged_qos1_message_is_resent_on_the_next_connection_with_its_id_and_dup() {
+    let mut rig = Rig::new(provisioned());
+    rig.connect();
+    rig.feed(Input::SubAck { pkid: 1 });
+    let (sent, _) = rig.type_line("status");
+    let original = sent
+        .iter()
+        .find_map(|a| match a {
+            Action::MqttPublish {
+                topic,
+                pkid,
+                dup: false,
+                retain: true,
+                ..
+            } if topic.ends_with("/status") => Some(*pkid),
+            _ => None,
+        })
+        .expect("the status is published");
+    // The link drops before the PUBACK; the broker resumes the session.
+    let resumed = reconnect(&mut rig, true);
+    let resent: Vec<(u16, bool, bool)> = resumed
+        .iter()
+        .filter_map(|a| match a {
+            Action::MqttPublish {
+                topic,
+                pkid,
+                dup,
+                retain,
+                ..
+            } if topic.ends_with("/status") => Some((*pkid, *dup, *retain)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resent, [(original, true, true)], "{resumed:?}");
+    assert!(
+        rig.console()
+            .contains("mqtt: resending 1 unacknowledged message(s)")
+    );
+    // Acknowledged now: not sent again.
+    rig.feed(Input::PubAck { pkid: original });
+    let later = rig.run_until(rig.now.millis() + 60_000);
+    assert!(
+        !later.iter().any(
+            |(_, a)| matches!(a, Action::MqttPublish { topic, .. } if topic.ends_with("/status"))
+        ),
+        "{later:?}"
+    );
+}
