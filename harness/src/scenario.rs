@@ -51,6 +51,7 @@ mod packet_steps;
 mod step_strings;
 mod steps;
 mod text_checks;
+mod toml_json;
 mod validate;
 mod variables;
 pub use cloud_steps::*;
@@ -58,6 +59,7 @@ pub use job_steps::*;
 pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;
 pub use steps::*;
+pub use toml_json::{json_of, json_of_value};
 pub use variables::{FILTERS, substitute, variables_in};
 
 /// A scenario file.

@@ -126,8 +126,7 @@ impl World {
 
     pub(super) async fn policy(&self, s: &PolicyStep) -> Result<(), Mismatch> {
         let provisioned = self.provisioned(&s.board)?;
-        let document = serde_json::to_string(&s.document)
-            .map_err(|e| mismatch("a policy document as JSON", e.to_string()))?;
+        let document = crate::scenario::json_of(&s.document).to_string();
         let broker = self.broker.read().await;
         let broker = Self::registry(broker.as_ref(), "attach policies")?;
         broker

@@ -9,7 +9,6 @@ use crate::led::Pattern;
 use crate::scenario::{
     ClientName, ExpectLedStep, ExpectMessageStep, ExpectNoMessageStep, Scenario,
 };
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,10 +67,7 @@ impl World {
         let within = Scenario::checked_duration(&s.within);
         let wanted = s.count.unwrap_or(1).max(1) as usize;
         let filter = MessageFilter {
-            json: s
-                .json
-                .as_ref()
-                .map(|t| serde_json::to_value(t).unwrap_or(Value::Null)),
+            json: s.json.as_ref().map(crate::scenario::json_of),
             regex: match &s.regex {
                 Some(r) => Some(
                     regex::Regex::new(r.get())
@@ -99,7 +95,9 @@ impl World {
             filter.describe()
         );
         let mut live = self.timeline.subscribe();
+        // The payloads on the topic, and what the last one that did not match lacked.
         let mut seen_on_topic: Vec<String> = Vec::new();
+        let mut last_unmet: Vec<String> = Vec::new();
         let mut count = 0;
         // Entries recorded between subscribing and reading the history arrive twice.
         let mut last_seq = None;
@@ -108,8 +106,11 @@ impl World {
             if let Some(message) = source.message(&entry)
                 && message.topic == topic
             {
-                if filter.matches(&message) {
+                let unmet = filter.unmet(&message);
+                if unmet.is_empty() {
                     count += 1;
+                } else {
+                    last_unmet = unmet;
                 }
                 seen_on_topic.push(message.payload);
             }
@@ -122,8 +123,11 @@ impl World {
                     if let Some(message) = source.message(&entry)
                         && message.topic == topic
                     {
-                        if filter.matches(&message) {
+                        let unmet = filter.unmet(&message);
+                        if unmet.is_empty() {
                             count += 1;
+                        } else {
+                            last_unmet = unmet;
                         }
                         seen_on_topic.push(message.payload);
                     }
@@ -145,15 +149,51 @@ impl World {
                 .rev()
                 .take(5)
                 .collect();
-            format!("no message on {topic}; recent topics: {recent:?}")
+            format!(
+                "no message on {topic}{}; recent topics: {recent:?}",
+                self.denials_on(topic)
+            )
         } else {
             let last: Vec<&String> = seen_on_topic.iter().rev().take(3).collect();
             format!(
-                "{count} matching of {} on the topic; last payloads: {last:?}",
-                seen_on_topic.len()
+                "{count} matching of {} on the topic (the last that did not match: {}); last \
+                 payloads: {last:?}",
+                seen_on_topic.len(),
+                last_unmet.join(", ")
             )
         };
         Err(mismatch(description, seen))
+    }
+
+    /// What the broker denied on `topic` (a PUBLISH the policy refused, say), for a report
+    /// that saw no message there: `; the broker denied iot:RetainPublish topic/a/b (2x): …`.
+    fn denials_on(&self, topic: &str) -> String {
+        let resource = format!("topic/{topic}");
+        let denied: Vec<(String, String)> = self
+            .timeline
+            .entries()
+            .iter()
+            .filter_map(|entry| match &entry.what {
+                crate::timeline::What::Broker { event }
+                    if event["event"] == "denied"
+                        && event["action"]
+                            .as_str()
+                            .is_some_and(|a| a.ends_with(&resource)) =>
+                {
+                    Some((
+                        event["action"].as_str().unwrap_or("").to_owned(),
+                        event["reason"].as_str().unwrap_or("").to_owned(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        match denied.last() {
+            None => String::new(),
+            Some((action, reason)) => {
+                format!("; the broker denied {action} ({}x): {reason}", denied.len())
+            }
+        }
     }
 
     pub(super) async fn expect_no_message(&self, s: &ExpectNoMessageStep) -> Result<(), Mismatch> {

@@ -89,7 +89,7 @@ impl World {
     pub(super) async fn create_job(&self, s: &JobStep) -> Result<(), Mismatch> {
         let thing = self.provisioned(&s.board)?.thing;
         let id = s.id.get().clone();
-        let document = serde_json::to_string(&s.document).unwrap_or_default();
+        let document = crate::scenario::json_of(&s.document).to_string();
         let expected = format!("job {id} created for {thing}");
         let broker = self.broker.read().await;
         let broker = Self::registry(broker.as_ref(), "create jobs")?;

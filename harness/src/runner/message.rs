@@ -114,33 +114,53 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    /// Does `message` meet every condition? A message whose event does not say its QoS
-    /// or retain flag fails a condition on it.
-    pub fn matches(&self, message: &Message) -> bool {
+    /// The conditions `message` does not meet, in words (empty when it matches), e.g.
+    /// `["the retain flag unset"]`: what a failure report says of the last message seen.
+    pub fn unmet(&self, message: &Message) -> Vec<String> {
         // Parsed once, and only when a condition needs JSON.
         let parsed: Option<Value> = if self.json.is_some() || self.schema.is_some() {
             serde_json::from_str(&message.payload).ok()
         } else {
             None
         };
-        let json_ok = self.json.as_ref().is_none_or(|expected| {
-            parsed
+        let mut unmet = Vec::new();
+        if let Some(expected) = &self.json
+            && !parsed
                 .as_ref()
                 .is_some_and(|actual| json_contains(actual, expected))
-        });
-        let schema_ok = self.schema.as_ref().is_none_or(|(_, validator)| {
-            parsed
+        {
+            unmet.push(format!("not JSON containing {expected}"));
+        }
+        if let Some((name, validator)) = &self.schema
+            && !parsed
                 .as_ref()
                 .is_some_and(|actual| validator.is_valid(actual))
-        });
-        json_ok
-            && schema_ok
-            && self
-                .regex
-                .as_ref()
-                .is_none_or(|r| r.is_match(&message.payload))
-            && self.qos.is_none_or(|q| message.qos == Some(q))
-            && self.retained.is_none_or(|r| message.retain == Some(r))
+        {
+            unmet.push(format!("not valid against {name}"));
+        }
+        if let Some(r) = &self.regex
+            && !r.is_match(&message.payload)
+        {
+            unmet.push(format!("not matching /{}/", r.as_str()));
+        }
+        if let Some(q) = self.qos
+            && message.qos != Some(q)
+        {
+            unmet.push(match message.qos {
+                Some(actual) => format!("QoS {actual}"),
+                None => "no QoS known".into(),
+            });
+        }
+        if let Some(r) = self.retained
+            && message.retain != Some(r)
+        {
+            unmet.push(match message.retain {
+                Some(true) => "the retain flag set".into(),
+                Some(false) => "the retain flag unset".into(),
+                None => "no retain flag known".into(),
+            });
+        }
+        unmet
     }
 
     /// The conditions in words, for a failure report (empty when there are none).
@@ -215,25 +235,24 @@ mod tests {
             schema: None,
         };
         let good = r#"{"Light":1,"Temp":20.00}"#;
-        assert!(filter.matches(&message(good, Some(1), Some(false))));
-        assert!(!filter.matches(&message(good, Some(0), Some(false))), "QoS");
-        assert!(
-            !filter.matches(&message(good, Some(1), Some(true))),
-            "retain"
+        let unmet = |payload, qos, retain| filter.unmet(&message(payload, qos, retain));
+        assert!(unmet(good, Some(1), Some(false)).is_empty());
+        assert_eq!(unmet(good, Some(0), Some(false)), ["QoS 0"]);
+        assert_eq!(unmet(good, Some(1), Some(true)), ["the retain flag set"]);
+        assert_eq!(unmet(good, None, Some(false)), ["no QoS known"]);
+        assert_eq!(
+            unmet(r#"{"Light":1}"#, Some(1), Some(false)),
+            ["not matching /Temp/"]
+        );
+        assert_eq!(
+            unmet("not json Temp", Some(1), None),
+            [r#"not JSON containing {"Light":1}"#, "no retain flag known"]
         );
         assert!(
-            !filter.matches(&message(good, None, Some(false))),
-            "QoS unknown"
+            MessageFilter::default()
+                .unmet(&message("x", None, None))
+                .is_empty()
         );
-        assert!(
-            !filter.matches(&message(r#"{"Light":1}"#, Some(1), Some(false))),
-            "regex"
-        );
-        assert!(
-            !filter.matches(&message("not json Temp", Some(1), Some(false))),
-            "json"
-        );
-        assert!(MessageFilter::default().matches(&message("x", None, None)));
         assert_eq!(
             filter.describe(),
             r#" containing {"Light":1} matching /Temp/ at QoS 1 without the retain flag"#
@@ -254,10 +273,22 @@ mod tests {
             )),
             ..MessageFilter::default()
         };
-        assert!(filter.matches(&message(r#"{"Light":3,"Temp":-4.25}"#, None, None)));
-        assert!(!filter.matches(&message(r#"{"Light":-3,"Temp":1}"#, None, None)));
-        assert!(!filter.matches(&message(r#"{"Light":3}"#, None, None)));
-        assert!(!filter.matches(&message("not json", None, None)));
+        assert!(
+            filter
+                .unmet(&message(r#"{"Light":3,"Temp":-4.25}"#, None, None))
+                .is_empty()
+        );
+        assert!(
+            !filter
+                .unmet(&message(r#"{"Light":-3,"Temp":1}"#, None, None))
+                .is_empty()
+        );
+        assert!(
+            !filter
+                .unmet(&message(r#"{"Light":3}"#, None, None))
+                .is_empty()
+        );
+        assert!(!filter.unmet(&message("not json", None, None)).is_empty());
         assert_eq!(filter.describe(), " valid against telemetry.schema.json");
     }
 

@@ -204,7 +204,11 @@ impl World {
         loop {
             let sent = packets_sent(&self.timeline.entries(), &thing, s.packet);
             let at: Vec<String> = sent.iter().map(|at| secs(*at)).collect();
-            let seen = format!("{} {name} (at {})", sent.len(), at.join(", "));
+            let seen = if at.is_empty() {
+                format!("no {name}")
+            } else {
+                format!("{} {name} (at {})", sent.len(), at.join(", "))
+            };
             if sent.len() == wanted {
                 self.timeline.record(What::Note {
                     text: format!("expect_packet {}: {seen}", s.board.get()),

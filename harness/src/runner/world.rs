@@ -373,7 +373,7 @@ impl World {
         let topic = s.topic.get().as_str();
         let payload = match (&s.payload, &s.json) {
             (Some(text), _) => text.clone(),
-            (None, Some(table)) => serde_json::to_string(table).unwrap_or_default(),
+            (None, Some(table)) => crate::scenario::json_of(table).to_string(),
             (None, None) => String::new(),
         };
         let payload = match &s.size {

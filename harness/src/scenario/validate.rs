@@ -310,7 +310,7 @@ impl Scenario {
                 None,
             ));
         }
-        let document = serde_json::to_string(&s.document).unwrap_or_default();
+        let document = crate::scenario::json_of(&s.document).to_string();
         mock_broker::aws::policy::PolicyDocument::parse(&document).map_err(|e| {
             self.error_at(
                 &s.board,
