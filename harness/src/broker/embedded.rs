@@ -17,7 +17,9 @@ use crate::pki::TestPki;
 use crate::timeline::{Timeline, What};
 use mock_broker::aws::admin_api::AdminApi;
 use mock_broker::aws::control_plane::{ControlPlane, ControlPlaneConfig};
-use mock_broker::aws::registry::{CaStatus, CertificateMode, CertificateStatus};
+use mock_broker::aws::registry::{
+    AwsError, AwsErrorKind, CaStatus, CertificateMode, CertificateStatus,
+};
 use mock_broker::{BrokerConfig, Faults, MockBroker};
 use rumqttc::mqttbytes::QoS;
 use std::net::{IpAddr, SocketAddr};
@@ -360,10 +362,24 @@ impl EmbeddedBroker {
     ) -> Result<(), BrokerError> {
         Ok(self.plane.change(|reg, now| {
             let arn = reg.arn("cert", certificate_id);
-            // The same document again is the same policy; another one is refused by
-            // CreatePolicy as AWS refuses it (ResourceAlreadyExists).
-            if !reg.policy(name).is_ok_and(|p| p.document == document) {
-                reg.create_policy(name, document, now)?;
+            // The same document again is the same policy; another one is refused as
+            // CreatePolicy refuses a name in use (ResourceAlreadyExists).
+            match reg.policy(name) {
+                Ok(existing) if existing.document == document => {}
+                Ok(existing) => {
+                    let message = format!(
+                        "policy {name} already exists with another document: {}",
+                        existing.document
+                    );
+                    let kind = AwsErrorKind::ResourceAlreadyExists {
+                        resource_id: name.to_owned(),
+                        resource_arn: reg.arn("policy", name),
+                    };
+                    return Err(AwsError::new(kind, message));
+                }
+                Err(_) => {
+                    reg.create_policy(name, document, now)?;
+                }
             }
             reg.attach_policy(name, &arn)
         })?)

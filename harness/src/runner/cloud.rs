@@ -126,7 +126,7 @@ impl World {
 
     pub(super) async fn policy(&self, s: &PolicyStep) -> Result<(), Mismatch> {
         let provisioned = self.provisioned(&s.board)?;
-        let document = crate::scenario::json_of(&s.document).to_string();
+        let document = crate::scenario::json_of(s.document.get()).to_string();
         let broker = self.broker.read().await;
         let broker = Self::registry(broker.as_ref(), "attach policies")?;
         broker

@@ -98,6 +98,7 @@ impl World {
         // The payloads on the topic, and what the last one that did not match lacked.
         let mut seen_on_topic: Vec<String> = Vec::new();
         let mut last_unmet: Vec<String> = Vec::new();
+        let mut last_match = None;
         let mut count = 0;
         // Entries recorded between subscribing and reading the history arrive twice.
         let mut last_seq = None;
@@ -109,6 +110,7 @@ impl World {
                 let unmet = filter.unmet(&message);
                 if unmet.is_empty() {
                     count += 1;
+                    last_match = Some(message.clone());
                 } else {
                     last_unmet = unmet;
                 }
@@ -126,6 +128,7 @@ impl World {
                         let unmet = filter.unmet(&message);
                         if unmet.is_empty() {
                             count += 1;
+                            last_match = Some(message.clone());
                         } else {
                             last_unmet = unmet;
                         }
@@ -137,6 +140,9 @@ impl World {
             }
         }
         if count >= wanted {
+            if let Some(message) = last_match {
+                self.note_match(count, &message, &source.describe());
+            }
             return Ok(());
         }
         let seen = if seen_on_topic.is_empty() {
@@ -163,6 +169,32 @@ impl World {
             )
         };
         Err(mismatch(description, seen))
+    }
+
+    /// Leaves the evidence of a passed `expect_message` on the timeline: how many matched,
+    /// and the last one's QoS, retain flag and payload (at most 200 characters).
+    fn note_match(&self, count: usize, message: &super::message::Message, to: &str) {
+        let flag = |known: Option<bool>, yes: &str, no: &str| match known {
+            Some(true) => format!(", {yes}"),
+            Some(false) => format!(", {no}"),
+            None => String::new(),
+        };
+        let qos = message
+            .qos
+            .map(|q| format!(", QoS {q}"))
+            .unwrap_or_default();
+        let retain = flag(message.retain, "retained", "not retained");
+        let mut payload: String = message.payload.chars().take(200).collect();
+        if payload.len() < message.payload.len() {
+            payload.push('…');
+        }
+        self.timeline.record(crate::timeline::What::Note {
+            text: format!(
+                "expect_message: {count} on {} to {to}; the last{qos}{retain}: {payload}",
+                message.topic
+            ),
+            warning: false,
+        });
     }
 
     /// What the broker denied on `topic` (a PUBLISH the policy refused, say), for a report

@@ -59,5 +59,5 @@ pub struct PolicyStep {
     /// "Allow", Action = "iot:RetainPublish", Resource = "arn:aws:iot:*:*:topic/${iot:ClientId}/status" }] }`.
     /// A policy that exists already must have the same document.
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
-    pub document: toml::Table,
+    pub document: Span<toml::Table>,
 }

@@ -320,10 +320,10 @@ fn a_policy_step_is_refused_for_a_bad_name_or_a_document_that_is_no_policy() {
     );
     let (message, _, at) = error_of(&text);
     assert!(
-        message.starts_with("this step's policy document does not parse: "),
+        message.starts_with("this policy document does not parse: "),
         "{message}"
     );
-    assert_eq!(at, place_of(&text, "\"dut\""));
+    assert_eq!(at, place_of(&text, "{ Version"));
 
     // AWS's policy variables are not scenario variables; a name may hold scenario ones.
     let text = file(&format!(
@@ -348,4 +348,37 @@ fn a_step_with_no_action_or_two_is_refused_in_words() {
         message,
         "a step names one action; this one names several: split it into steps"
     );
+}
+
+#[test]
+fn a_scenario_variable_written_with_a_dollar_is_refused_at_it() {
+    let text =
+        file("[[step]]\nexpect_message = { topic = \"${dut.thing}/sensors\", within = \"5s\" }\n");
+    let (message, help, at) = error_of(&text);
+    assert_eq!(
+        message,
+        "${dut.thing} stays as written: `${...}` is how AWS policy variables are written"
+    );
+    assert_eq!(
+        help,
+        "a scenario variable is written {dut.thing}, without the $"
+    );
+    assert_eq!(at, place_of(&text, "${dut.thing}"));
+}
+
+#[test]
+fn offer_each_needs_time_to_wait_for_each_handshake() {
+    let text = file(
+        "[[step]]\nexpect_cipher_suites = { board = \"dut\", within = \"0s\", offer_each = true }\n",
+    );
+    let (message, help, at) = error_of(&text);
+    assert!(
+        message.starts_with("with `offer_each`, `within` is how long"),
+        "{message}"
+    );
+    assert_eq!(
+        help,
+        "longer than the board's backoff ceiling, e.g. within = \"1m\""
+    );
+    assert_eq!(at, place_of(&text, "\"0s\""));
 }

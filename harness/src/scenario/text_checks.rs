@@ -60,6 +60,19 @@ impl Scenario {
                 Some(VARIABLES_HELP),
             )
         })?;
+        // `${...}` stays as written (AWS policy variables); one holding a scenario variable
+        // is the shell's habit, not what the author meant.
+        for known_name in known {
+            let shell = format!("${{{known_name}}}");
+            if let Some(at) = found.text.find(&shell) {
+                return Err(self.error_at_range(
+                    place(at..at + shell.len()),
+                    format!("{shell} stays as written: `${{...}}` is how AWS policy variables are written"),
+                    "not filled in",
+                    Some(&format!("a scenario variable is written {{{known_name}}}, without the $")),
+                ));
+            }
+        }
         for piece in pieces {
             let Piece::Variable(variable) = piece else {
                 continue;

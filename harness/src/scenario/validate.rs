@@ -226,6 +226,15 @@ impl Scenario {
                 }
                 Step::ExpectCipherSuites(s) => {
                     self.duration(&s.within)?;
+                    if s.offer_each && Scenario::checked_duration(&s.within).is_zero() {
+                        return Err(self.error_at(
+                            &s.within,
+                            "with `offer_each`, `within` is how long each offer waits for the \
+                             board's next handshake",
+                            "no time to wait",
+                            Some("longer than the board's backoff ceiling, e.g. within = \"1m\""),
+                        ));
+                    }
                 }
                 Step::Job(s) => self.job_id(&s.id)?,
                 Step::ExpectJob(s) => {
@@ -310,12 +319,12 @@ impl Scenario {
                 None,
             ));
         }
-        let document = crate::scenario::json_of(&s.document).to_string();
+        let document = crate::scenario::json_of(s.document.get()).to_string();
         mock_broker::aws::policy::PolicyDocument::parse(&document).map_err(|e| {
             self.error_at(
-                &s.board,
-                format!("this step's policy document does not parse: {e}"),
-                "in this step",
+                &s.document,
+                format!("this policy document does not parse: {e}"),
+                "the document",
                 Some("a policy has Version and Statement = [{ Effect, Action, Resource }]"),
             )
         })?;

@@ -10,6 +10,7 @@ mod fleet;
 mod hooks;
 mod interrupt;
 mod parallel;
+mod policy;
 mod qualify;
 mod run;
 

@@ -40,6 +40,18 @@ fn every_case_passes_on_the_emulated_rig_and_the_report_names_each() {
     .map(|entry| harness::scenario::Scenario::load(&entry.unwrap().path()).unwrap())
     .collect::<Vec<_>>();
     assert!(cases.len() >= 10, "{} cases", cases.len());
+    let junit = std::fs::read_to_string(out.join("qualification.junit.xml")).unwrap();
+    for case in &cases {
+        let name = case.device_advisor.as_deref().unwrap();
+        assert!(
+            junit.contains(&format!(r#"<testcase name="{name}""#)),
+            "the JUnit case is named {name}: {junit}"
+        );
+    }
+    assert!(
+        junit.contains(r#"<property name="scenario" value="mqtt-publish-retained-messages"/>"#),
+        "{junit}"
+    );
     let html = std::fs::read_to_string(out.join("qualification.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(

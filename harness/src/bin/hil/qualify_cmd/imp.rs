@@ -6,7 +6,7 @@ use super::cases::{cases, default_dir};
 use super::html::render as render_html;
 use super::markdown::render as render_markdown;
 use super::verdict::Tally;
-use crate::run_cmd::{default_jobs, run_all, summary, write_junit};
+use crate::run_cmd::{JunitCase, default_jobs, run_all, summary, write_junit};
 use crate::{Ending, interrupt, load_rig};
 use harness::rig::{Rig, workspace_root};
 use harness::runner::{Report, Runner};
@@ -138,7 +138,17 @@ pub async fn qualify(args: QualifyArgs) -> miette::Result<Ending> {
         &render_html(&rig_name, board, &cases, &reports, picture),
     )?;
     let junit = output.join(JUNIT);
-    write_junit(&junit, &reports)?;
+    // Each test case is named by its Device Advisor name, with its purpose.
+    let case_of = |report: &Report| {
+        cases
+            .iter()
+            .find(|c| c.id() == report.id)
+            .map(|c| JunitCase {
+                name: super::cases::name(c).to_owned(),
+                purpose: super::markdown::purpose(c).to_owned(),
+            })
+    };
+    write_junit(&junit, &reports, &case_of)?;
     println!("report: {}", markdown.display());
     println!("HTML:   {}", html.display());
     println!("JUnit:  {}", junit.display());

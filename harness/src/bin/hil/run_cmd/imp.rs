@@ -95,7 +95,7 @@ pub async fn run(args: RunArgs) -> miette::Result<Ending> {
         );
     }
     if let Some(path) = &args.junit {
-        write_junit(path, &reports)?;
+        write_junit(path, &reports, &|_| None)?;
     }
     if stop.token.is_cancelled() {
         return Ok(Ending::Interrupted);

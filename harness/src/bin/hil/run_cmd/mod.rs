@@ -16,5 +16,5 @@ mod select;
 pub use imp::{RunArgs, run};
 // `hil qualify` runs its cases the same way and writes the same JUnit file.
 pub(crate) use imp::{default_jobs, run_all};
-pub(crate) use report::{summary, write_junit};
+pub(crate) use report::{JunitCase, summary, write_junit};
 pub(crate) use select::select;

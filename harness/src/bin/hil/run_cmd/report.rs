@@ -82,10 +82,27 @@ pub fn summary(reports: &[Report], suite: Duration, timings: bool, at_once: usiz
     }
 }
 
+/// What a JUnit test case is called and says of itself, when not the scenario's id: `hil
+/// qualify` names each case by its Device Advisor name, with its purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JunitCase {
+    /// The test case's name.
+    pub name: String,
+    /// Its purpose in one line (a `purpose` property).
+    pub purpose: String,
+}
+
 /// Writes `reports` as a JUnit XML file at `path`: a failure is `<failure>`, an
 /// interrupted scenario an `<error type="interrupted">`; a scenario with warnings (a pass
-/// with warnings is a success) has a `warnings` property and its warnings in `system-out`.
-pub fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
+/// with warnings is a success) has a `warnings` property. Every note the steps left (the
+/// evidence, and the warnings, marked `warning:`) is in `system-out`. `case_of` may name a
+/// report's test case and give its purpose; the scenario's id is then a `scenario`
+/// property.
+pub fn write_junit(
+    path: &Path,
+    reports: &[Report],
+    case_of: &dyn Fn(&Report) -> Option<JunitCase>,
+) -> miette::Result<()> {
     use quick_junit::{
         NonSuccessKind, Property, Report as Junit, TestCase, TestCaseStatus, TestSuite,
     };
@@ -116,12 +133,27 @@ pub fn write_junit(path: &Path, reports: &[Report]) -> miette::Result<()> {
                 status
             }
         };
-        let mut case = TestCase::new(report.id.clone(), status);
+        let named = case_of(report);
+        let name = named.as_ref().map_or(report.id.clone(), |c| c.name.clone());
+        let mut case = TestCase::new(name, status);
         case.set_time(report.duration);
-        let warnings: Vec<&str> = report.warnings().collect();
-        if !warnings.is_empty() {
-            case.add_property(Property::new("warnings", warnings.len().to_string()));
-            let lines: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+        if let Some(named) = &named {
+            case.add_property(Property::new("scenario", report.id.clone()));
+            case.add_property(Property::new("purpose", named.purpose.clone()));
+        }
+        let warnings = report.warnings().count();
+        if warnings > 0 {
+            case.add_property(Property::new("warnings", warnings.to_string()));
+        }
+        let lines: String = report
+            .notes
+            .iter()
+            .map(|note| {
+                let kind = if note.warning { "warning" } else { "note" };
+                format!("{kind}: {}\n", note.text)
+            })
+            .collect();
+        if !lines.is_empty() {
             case.set_system_out(lines);
         }
         suite.add_test_case(case);
@@ -169,7 +201,7 @@ mod tests {
             report("warned", &[("expect_backoff dut: <weak> & late", true)]),
         ];
         assert!(!reports[0].passed_with_warnings() && reports[1].passed_with_warnings());
-        write_junit(&path, &reports).unwrap();
+        write_junit(&path, &reports, &|_| None).unwrap();
         let xml = std::fs::read_to_string(&path).unwrap();
         assert!(xml.contains("failures=\"0\""), "{xml}");
         let warned = xml.split("name=\"warned\"").nth(1).unwrap();
@@ -186,5 +218,33 @@ mod tests {
         let plain = xml.split("name=\"plain\"").nth(1).unwrap();
         let plain = plain.split("<testcase").next().unwrap();
         assert!(!plain.contains("warnings"), "{xml}");
+        assert!(
+            plain.contains("<system-out>note: expect_backoff dut: passed\n</system-out>"),
+            "the evidence: {xml}"
+        );
+    }
+
+    #[test]
+    fn a_named_case_carries_its_name_purpose_and_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        let reports = [report("mqtt-connect", &[])];
+        let case_of = |r: &Report| {
+            Some(JunitCase {
+                name: "MQTT Connect".into(),
+                purpose: format!("Validates {}", r.id),
+            })
+        };
+        write_junit(&path, &reports, &case_of).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(xml.contains(r#"<testcase name="MQTT Connect""#), "{xml}");
+        assert!(
+            xml.contains(r#"<property name="scenario" value="mqtt-connect"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<property name="purpose" value="Validates mqtt-connect"/>"#),
+            "{xml}"
+        );
     }
 }
