@@ -132,6 +132,34 @@ impl Flaw {
     }
 }
 
+/// A name that is no flaw's; its message lists the flaws' names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownFlaw;
+
+impl core::fmt::Display for UnknownFlaw {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("unknown flaw; the flaws are ")?;
+        for (i, flaw) in Flaw::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(flaw.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for UnknownFlaw {}
+
+impl core::str::FromStr for Flaw {
+    type Err = UnknownFlaw;
+
+    /// The flaw named `name` (kebab-case), as `--flaw` takes it.
+    fn from_str(name: &str) -> Result<Flaw, UnknownFlaw> {
+        Flaw::from_name(name).ok_or(UnknownFlaw)
+    }
+}
+
 /// A set of flaws; empty by default (the reference firmware).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flaws(u32);
@@ -170,6 +198,7 @@ impl FromIterator<Flaw> for Flaws {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]
@@ -182,6 +211,13 @@ mod tests {
             }
         }
         assert_eq!(Flaw::from_name("no_jitter"), None, "names are kebab-case");
+        assert_eq!("no-retain".parse::<Flaw>(), Ok(Flaw::NoRetain));
+        let unknown = std::format!("{}", "x".parse::<Flaw>().unwrap_err());
+        assert!(
+            unknown.starts_with("unknown flaw; the flaws are no-client-cert, ")
+                && unknown.ends_with(", jobs-never-complete"),
+            "{unknown}"
+        );
     }
 
     #[test]

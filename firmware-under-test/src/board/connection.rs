@@ -29,6 +29,24 @@ pub(super) struct Inflight {
     pub(super) sent_at: Instant,
 }
 
+impl Inflight {
+    /// Sends it again now, with its packet id and DUP (unless [`Flaw::NoDup`]).
+    fn resend(&mut self, now: Instant, flaws: crate::flaws::Flaws, out: &mut Actions) {
+        self.sent_at = now;
+        push(
+            out,
+            Action::MqttPublish {
+                topic: self.topic.clone(),
+                payload: self.payload.clone(),
+                qos: Qos::AtLeastOnce,
+                pkid: self.pkid,
+                dup: !flaws.has(Flaw::NoDup),
+                retain: self.retain,
+            },
+        );
+    }
+}
+
 /// State of a live MQTT connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Session {
@@ -160,19 +178,8 @@ impl Board {
         }
         for m in self.inflight.iter_mut() {
             if now >= m.sent_at + config.ack_timeout {
-                m.sent_at = now;
                 s.last_sent = now;
-                push(
-                    out,
-                    Action::MqttPublish {
-                        topic: m.topic.clone(),
-                        payload: m.payload.clone(),
-                        qos: Qos::AtLeastOnce,
-                        pkid: m.pkid,
-                        dup: !config.flaws.has(Flaw::NoDup),
-                        retain: m.retain,
-                    },
-                );
+                m.resend(now, config.flaws, out);
             }
         }
         let telemetry_due = now >= s.next_telemetry;
@@ -346,18 +353,7 @@ impl Board {
             );
         }
         for m in self.inflight.iter_mut() {
-            m.sent_at = now;
-            push(
-                out,
-                Action::MqttPublish {
-                    topic: m.topic.clone(),
-                    payload: m.payload.clone(),
-                    qos: Qos::AtLeastOnce,
-                    pkid: m.pkid,
-                    dup: !flaws.has(Flaw::NoDup),
-                    retain: m.retain,
-                },
-            );
+            m.resend(now, flaws, out);
         }
         // The first connection after boot reports the state the board starts in (Device
         // Advisor's "Publish reported state on start-up").

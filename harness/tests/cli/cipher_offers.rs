@@ -35,14 +35,7 @@ expect_cipher_suites = { board = "dut", within = "1m", offer_each = true }
     )
     .unwrap();
     let out = dir.path().join("out");
-    let (code, stdout, stderr) = hil(&[
-        "run",
-        "--rig",
-        rig.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        scenario.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = hil_run(&rig, &out, &scenario);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let timeline = std::fs::read_to_string(out.join("offers/timeline.json")).unwrap();
     assert!(

@@ -144,3 +144,19 @@ pub(crate) fn alive(pid: u32) -> bool {
             .is_some_and(|state| state != "Z" && state != "X")
     })
 }
+
+/// `hil run --rig RIG --output OUT SCENARIO`: the exit code, stdout and stderr.
+pub(crate) fn hil_run(
+    rig: &std::path::Path,
+    out: &std::path::Path,
+    scenario: &std::path::Path,
+) -> (i32, String, String) {
+    hil(&[
+        "run",
+        "--rig",
+        rig.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        scenario.to_str().unwrap(),
+    ])
+}

@@ -40,14 +40,7 @@ policy = {{ board = "dut", name = "RetainStatus", document = {other} }}
     )
     .unwrap();
     let out = dir.path().join("out");
-    let (code, stdout, stderr) = hil(&[
-        "run",
-        "--rig",
-        rig.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        scenario.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = hil_run(&rig, &out, &scenario);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let words = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("step 7 (policy) failed"), "{stdout}");
