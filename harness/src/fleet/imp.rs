@@ -1,8 +1,8 @@
 //! A fleet run ([`Fleet`]), in three stages a caller can act between:
 //!
 //! 1. [`Fleet::start`]: the rig's embedded broker (its timeline detached: a fleet's
-//!    telemetry would fill it) and `fleet-board` with N boards, each of which prints its
-//!    CSR.
+//!    telemetry would fill it), or its external endpoint ([`FleetBroker`]), and
+//!    `fleet-board` with N boards, each of which prints its CSR.
 //! 2. [`Fleet::provision`]: the signer CA made ready for the mode, every CSR signed by the
 //!    test PKI (and, pre-registered, the certificate registered with its thing and
 //!    policy), the certificates and the common credentials sent to the boards, which take
@@ -19,22 +19,19 @@
 
 use super::account::Accounting;
 use super::curve::ConnectionCurve;
-use super::events::{BoardEventKind, BrokerObservation, observe};
+use super::endpoint::FleetBroker;
+use super::events::{BoardEventKind, BrokerObservation};
 use super::options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
 use super::process::{FleetProcess, Launch, ProcSample};
 use super::report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};
 use super::storm::{StormAccount, StormReport};
-use crate::broker::Broker;
-use crate::broker::embedded::{EmbeddedBroker, SignerNeeds};
+use crate::broker::embedded::EmbeddedBroker;
 use crate::clock::RigClock;
 use crate::errors::FleetError;
 use crate::pki::TestPki;
 use crate::provision::ProvisionMode;
-use crate::rig::{AccessPoint, BrokerSpec, Rig};
-use crate::runner::start_embedded_broker;
+use crate::rig::{AccessPoint, Rig};
 use crate::timeline::Timeline;
-use mock_broker::Tap;
-use mock_broker::aws::registry::CertificateStatus;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,11 +43,8 @@ pub struct Fleet {
     options: FleetOptions,
     clock: RigClock,
     pki: Arc<TestPki>,
-    broker: EmbeddedBroker,
+    broker: FleetBroker,
     ap: AccessPoint,
-    /// The rig has no zero-touch rule: the harness activates JITR certificates itself.
-    activate_on_registration: bool,
-    tap: Tap,
     process: FleetProcess,
     csrs: Vec<Option<String>>,
     accounting: Accounting,
@@ -86,30 +80,36 @@ impl Fleet {
             Some(speed) => RigClock::new(speed)?,
             None => rig.clock,
         };
-        let BrokerSpec::Embedded { zero_touch, .. } = &rig.broker else {
-            return Err(FleetError::Start {
-                reason: format!(
-                    "the rig's broker is `{}`; a fleet needs the embedded broker",
-                    rig.broker.kind()
-                ),
-            });
-        };
         let Some(ap) = rig.wifi.values().next().cloned() else {
             return Err(FleetError::Start {
                 reason: "the rig has no Wi-Fi access point ([wifi.<name>])".into(),
             });
         };
-        let timeline = Timeline::with_clock(clock);
-        let (pki, broker) = start_embedded_broker(rig, None, timeline)
-            .await
-            .map_err(|reason| FleetError::Start { reason })?;
-        broker.detach_timeline();
-        let tap = broker.mock().tap();
+        let (pki, broker) = FleetBroker::start(rig, Timeline::with_clock(clock)).await?;
+        if !broker.observed() {
+            if options.storm.is_some() {
+                return options_error(
+                    "a reconnect storm needs the embedded broker: the harness cannot make an \
+                     external endpoint drop the boards",
+                );
+            }
+            if options.mode == ProvisionMode::Preregistered {
+                return options_error(
+                    "preregistered needs the embedded broker's registry; an external endpoint \
+                     registers the fleet by JITR or JITP",
+                );
+            }
+        } else if options.partition.is_some() {
+            return options_error(
+                "--partition is for an external endpoint that every slice connects to; the \
+                 embedded broker is this run's own",
+            );
+        }
         let launch = Launch {
             program: options.program.clone(),
             boards: options.boards,
             speed: clock.speed(),
-            host: (broker.endpoint().to_owned(), broker.address()),
+            host: broker.host(),
             join_ms: millis(options.join),
             telemetry_ms: millis(options.telemetry).max(1),
             threads: options.threads,
@@ -121,7 +121,6 @@ impl Fleet {
             ..FleetProgress::default()
         });
         let mut fleet = Fleet {
-            activate_on_registration: zero_touch.is_none(),
             accounting: Accounting::new(options.boards),
             csrs: vec![None; options.boards],
             boards: Vec::new(),
@@ -130,7 +129,6 @@ impl Fleet {
             pki,
             broker,
             ap,
-            tap,
             process,
             progress,
             wall: WallTimes::default(),
@@ -155,9 +153,10 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// The broker, for acting on the fleet between stages (revoking a certificate, say).
-    pub fn broker(&self) -> &EmbeddedBroker {
-        &self.broker
+    /// The embedded broker, for acting on the fleet between stages (revoking a
+    /// certificate, say); `None` with an external endpoint.
+    pub fn broker(&self) -> Option<&EmbeddedBroker> {
+        self.broker.embedded()
     }
 
     /// The `fleet-board` process's id (`None` once it has been reaped).
@@ -194,12 +193,7 @@ impl Fleet {
     pub async fn provision(&mut self) -> Result<&[FleetBoard], FleetError> {
         let started = Instant::now();
         self.progress.send_modify(|p| p.stage = Stage::Provisioning);
-        let needs = match self.options.mode {
-            ProvisionMode::Jitp => SignerNeeds::Template,
-            ProvisionMode::Preregistered => SignerNeeds::Registration,
-            _ => SignerNeeds::AutoRegistration,
-        };
-        self.broker.prepare_signer(needs)?;
+        self.broker.prepare(self.options.mode)?;
         let wifi = if self.ap.auth == "open" {
             self.ap.ssid.clone()
         } else {
@@ -209,7 +203,7 @@ impl Fleet {
             "cmd": "common",
             "signer": self.pki.signer.pem,
             "root_ca": self.pki.server_ca.pem,
-            "endpoint": format!("{}:{}", self.broker.endpoint(), self.broker.port()),
+            "endpoint": self.broker.endpoint(),
             "wifi": wifi,
         });
         self.process.send(&common).await?;
@@ -312,7 +306,8 @@ impl Fleet {
         let fleet_after = ProcSample::read(pid).unwrap_or(self.fleet_sample);
         self.progress.send_modify(|p| p.stage = Stage::Done);
         let activations = self.activations();
-        let tap_events_lost = self.tap.dropped();
+        let tap_events_lost = self.broker.tap_events_lost();
+        let broker_observed = self.broker.observed();
         let Fleet {
             options,
             clock,
@@ -325,12 +320,14 @@ impl Fleet {
             ..
         } = self;
         process.stop().await;
-        Box::new(broker).shutdown().await;
+        broker.shutdown().await;
         let boards = options.boards.max(1) as u64;
         Ok(FleetReport {
             mode: mode_name(options.mode).into(),
             speed: clock.speed(),
             flaws: options.flaws.clone(),
+            partition: options.partition,
+            broker_observed,
             tally: accounting.tally(),
             activations,
             storm,
@@ -363,11 +360,7 @@ impl Fleet {
             .collect();
         self.progress.send_modify(|p| p.stage = Stage::Storm);
         self.storm.begin();
-        let faults = self.broker.faults();
-        let dropped = things
-            .iter()
-            .filter(|thing| faults.disconnect(thing))
-            .count();
+        let dropped = self.broker.drop_all(&things).unwrap_or(0);
         let dropped_at = Instant::now();
         let latest = dropped_at + self.clock.to_wall(options.within);
         self.pump(dropped_at, latest, move |f| f.storm.settled(dropped))
@@ -395,10 +388,8 @@ impl Fleet {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => {}
-                Some(event) = self.tap.next() => {
-                    if let Some(observation) = observe(&event.kind) {
-                        self.on_broker(&observation);
-                    }
+                Some(observation) = self.broker.next_observation() => {
+                    self.on_broker(&observation);
                 }
                 event = self.process.next() => {
                     let event = event?;
@@ -426,11 +417,8 @@ impl Fleet {
     }
 
     fn on_broker(&mut self, observation: &BrokerObservation) {
-        if let BrokerObservation::Registered { certificate_id } = observation
-            && self.activate_on_registration
-            && let Err(e) = self.broker.activate(certificate_id)
-        {
-            tracing::warn!(%e, certificate_id, "cannot activate a fleet certificate");
+        if let BrokerObservation::Registered { certificate_id } = observation {
+            self.broker.on_registered(certificate_id);
         }
         self.accounting.observe(observation);
     }
@@ -446,8 +434,9 @@ impl Fleet {
         });
     }
 
-    /// The fleet's certificates JITR registered that are ACTIVE now.
-    fn activations(&self) -> usize {
+    /// The fleet's certificates JITR registered that are ACTIVE now (`None` when the
+    /// broker's registry is not seen).
+    fn activations(&self) -> Option<usize> {
         let registered: Vec<&str> = self
             .accounting
             .boards()
@@ -455,15 +444,7 @@ impl Fleet {
             .filter(|b| b.registered)
             .filter_map(|b| b.certificate_id.as_deref())
             .collect();
-        self.broker.control_plane().read(|reg| {
-            registered
-                .iter()
-                .filter(|id| {
-                    reg.certificate(id)
-                        .is_ok_and(|c| c.status == CertificateStatus::Active)
-                })
-                .count()
-        })
+        self.broker.active(&registered)
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`StormAccount`] (`storm`): the reconnect storm's figures and its verdict on the
 //!   spread of the boards' returns;
 //! - [`ConnectionCurve`] (`curve`): the boards connected over time;
+//! - [`FleetBroker`] (`endpoint`): the embedded broker, or an external endpoint (a
+//!   [`Partition`] of a fleet run from several machines);
 //! - `picture`: `fleet.html`, the run's charts ([`render_html`]);
 //! - `options`: what a run is asked to do, and its progress;
 //! - [`FleetReport`] (`report`): the figures as JSON and as a printed summary;
@@ -22,6 +24,7 @@
 
 mod account;
 mod curve;
+mod endpoint;
 mod events;
 mod imp;
 mod options;
@@ -33,9 +36,10 @@ mod storm;
 
 pub use account::{Accounting, BoardRecord, Counts, Tally, group};
 pub use curve::{ConnectionCurve, CurvePoint, MAX_POINTS};
+pub use endpoint::FleetBroker;
 pub use events::{BoardEvent, BoardEventKind, BrokerObservation, observe};
 pub use imp::{Fleet, mode_name};
-pub use options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
+pub use options::{FleetBoard, FleetOptions, FleetProgress, Partition, Stage, StormOptions};
 pub use picture::render as render_html;
 pub use process::{PROGRAM, PROGRAM_ENV, ProcSample, cpu_time, status_kib};
 pub use report::{FleetProcessFigures, FleetReport, ProcessFigures, WallTimes};

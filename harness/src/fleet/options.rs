@@ -35,6 +35,50 @@ pub struct FleetOptions {
     pub flaws: Vec<String>,
     /// A reconnect storm once every board sent telemetry, if wanted.
     pub storm: Option<StormOptions>,
+    /// This run is one slice of a larger fleet against an external endpoint; `boards` is
+    /// then the slice's size ([`Partition::slice`]).
+    pub partition: Option<Partition>,
+}
+
+/// Slice `index` of `count` of a fleet of `fleet_boards` boards (`--partition M/N`): the
+/// boards from `first_board` on, numbered in the whole fleet. Each slice runs on its own
+/// machine against one external endpoint; together they are the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Partition {
+    /// M, from 0.
+    pub index: usize,
+    /// N.
+    pub count: usize,
+    /// The whole fleet's size.
+    pub fleet_boards: usize,
+    /// The slice's first board, in the whole fleet.
+    pub first_board: usize,
+}
+
+impl Partition {
+    /// Slice `M/N` (`text`, e.g. `2/4`) of `fleet_boards`: the boards
+    /// `fleet_boards * M / N .. fleet_boards * (M + 1) / N`, so the slices differ by one
+    /// board at most. Errors for text that is not `M/N` with `M < N`.
+    pub fn parse(text: &str, fleet_boards: usize) -> Result<Partition, String> {
+        let wrong = || format!("--partition {text:?}: M/N with 0 <= M < N, e.g. 0/4");
+        let (m, n) = text.split_once('/').ok_or_else(wrong)?;
+        let index: usize = m.trim().parse().map_err(|_| wrong())?;
+        let count: usize = n.trim().parse().map_err(|_| wrong())?;
+        if count == 0 || index >= count {
+            return Err(wrong());
+        }
+        Ok(Partition {
+            index,
+            count,
+            fleet_boards,
+            first_board: fleet_boards * index / count,
+        })
+    }
+
+    /// How many boards the slice has.
+    pub fn slice(&self) -> usize {
+        self.fleet_boards * (self.index + 1) / self.count - self.first_board
+    }
 }
 
 /// The reconnect storm: once every board has sent telemetry and has stayed connected
@@ -78,6 +122,7 @@ impl FleetOptions {
             program: None,
             flaws: Vec::new(),
             storm: None,
+            partition: None,
         }
     }
 }
@@ -126,4 +171,24 @@ pub struct FleetBoard {
     pub thing: String,
     /// Its certificate's id.
     pub certificate_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_is_a_slice_of_the_fleet_and_the_slices_cover_it() {
+        let slices: Vec<(usize, usize)> = (0..3)
+            .map(|m| {
+                let p = Partition::parse(&format!("{m}/3"), 1000).unwrap();
+                (p.first_board, p.slice())
+            })
+            .collect();
+        assert_eq!(slices, [(0, 333), (333, 333), (666, 334)]);
+        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            let error = Partition::parse(bad, 10).unwrap_err();
+            assert!(error.contains("M/N with 0 <= M < N"), "{bad}: {error}");
+        }
+    }
 }

@@ -170,7 +170,13 @@ pub fn render(report: &FleetReport) -> String {
                         dt { "power-on → first telemetry" }
                         dd { "p50 " (secs(d.p50_ms)) " s, p99 " (secs(d.p99_ms)) " s, max " (secs(d.max_ms)) " s" }
                     }
-                    dt { "JITR activations" } dd { (report.activations) }
+                    @if let Some(activations) = report.activations {
+                        dt { "JITR activations" } dd { (activations) }
+                    }
+                    @if let Some(p) = report.partition {
+                        dt { "partition" }
+                        dd { "slice " (p.index) "/" (p.count) " of " (p.fleet_boards) " boards, from board " (p.first_board) }
+                    }
                     @if let Some(s) = storm {
                         dt { "reconnect storm" }
                         dd {
@@ -224,7 +230,9 @@ mod tests {
                 time_to_first_telemetry: Distribution::of(&[2100, 2300, 2300, 4000]),
                 ..accounting.tally()
             },
-            activations: 3,
+            partition: None,
+            broker_observed: true,
+            activations: Some(3),
             storm,
             connections: vec![
                 CurvePoint {

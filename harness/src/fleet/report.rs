@@ -19,12 +19,19 @@ pub struct FleetReport {
     pub speed: f64,
     /// Flaws every board ran with (none for the reference firmware).
     pub flaws: Vec<String>,
+    /// The slice of a larger fleet this run was, if it was one.
+    pub partition: Option<super::options::Partition>,
+    /// The broker's side was seen (the embedded broker's tap and registry); with an
+    /// external endpoint the refusals' reasons, registrations, activations, telemetry
+    /// counts and the broker's CPU are not known, and the harness process is no broker.
+    pub broker_observed: bool,
     /// The counts.
     #[serde(flatten)]
     pub tally: Tally,
     /// The fleet's certificates JITR registered that were ACTIVE at the end (activated by
-    /// the zero-touch rule, or by the harness when the rig has none).
-    pub activations: usize,
+    /// the zero-touch rule, or by the harness when the rig has none); `None` when the
+    /// broker's registry is not seen.
+    pub activations: Option<usize>,
     /// The reconnect storm, when there was one.
     pub storm: Option<StormReport>,
     /// How many boards were connected over time (board time), thinned to at most
@@ -94,9 +101,19 @@ impl FleetReport {
         } else {
             format!(", flaws {}", self.flaws.join(", "))
         };
+        let slice = self.partition.map_or_else(String::new, |p| {
+            format!(
+                " (slice {}/{} of {}: boards {}..{})",
+                p.index,
+                p.count,
+                p.fleet_boards,
+                p.first_board,
+                p.first_board + t.boards
+            )
+        });
         let _ = writeln!(
             out,
-            "fleet: {} boards, {}, speed {}{flaws}",
+            "fleet: {} boards{slice}, {}, speed {}{flaws}",
             t.boards, self.mode, self.speed
         );
         let _ = writeln!(
@@ -141,23 +158,38 @@ impl FleetReport {
             "boards without telemetry by cause",
             t.failures_by_cause.iter(),
         );
-        let _ = writeln!(
-            out,
-            "  JITR               {} registration events, {} certificates registered, {} activated",
-            t.registration_events, t.certificates_registered, self.activations
-        );
-        let _ = writeln!(
-            out,
-            "  telemetry          {} messages accepted by the broker",
-            t.telemetry_messages
-        );
+        if self.broker_observed {
+            let _ = writeln!(
+                out,
+                "  JITR               {} registration events, {} certificates registered, {} activated",
+                t.registration_events,
+                t.certificates_registered,
+                self.activations.unwrap_or(0)
+            );
+            let _ = writeln!(
+                out,
+                "  telemetry          {} messages accepted by the broker",
+                t.telemetry_messages
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  broker             external: registrations, refusals' reasons and the \
+                 broker's figures are not seen from here"
+            );
+        }
         if let Some(storm) = &self.storm {
             storm_summary(&mut out, storm);
         }
         let b = &self.broker_process;
+        let who = if self.broker_observed {
+            "broker (hil)      "
+        } else {
+            "hil (no broker)   "
+        };
         let _ = writeln!(
             out,
-            "  broker (hil)       CPU {} ({:.2} cores), RSS {} (peak {})",
+            "  {who} CPU {} ({:.2} cores), RSS {} (peak {})",
             seconds(b.cpu_ms as f64),
             b.cpu_cores,
             megabytes(b.rss_bytes),
@@ -306,7 +338,9 @@ mod tests {
             speed: 1.0,
             flaws: vec!["no-jitter".into()],
             tally: accounting.tally(),
-            activations: 0,
+            partition: None,
+            broker_observed: true,
+            activations: Some(0),
             storm: None,
             connections: Vec::new(),
             wall: WallTimes::default(),

@@ -58,7 +58,7 @@ async fn ten_boards_through_jitr_are_counted_to_their_first_telemetry() {
     assert!(tally.failures_by_cause.is_empty());
     assert_eq!(tally.certificates_registered, 10, "{}", report.summary());
     assert!(tally.registration_events >= 10);
-    assert_eq!(report.activations, 10);
+    assert_eq!(report.activations, Some(10));
     assert!(tally.telemetry_messages >= 10);
     // Every board's first CONNECT is refused by JITR, which the broker says.
     assert_eq!(
@@ -102,6 +102,7 @@ async fn a_board_whose_certificate_was_revoked_is_a_failure_with_the_brokers_rea
         let revoked = fleet.provision().await.unwrap()[0].certificate_id.clone();
         fleet
             .broker()
+            .expect("the embedded broker")
             .set_certificate_status(&revoked, CertificateStatus::Revoked)
             .unwrap();
         fleet.run().await.unwrap()
@@ -129,7 +130,10 @@ async fn a_board_whose_certificate_was_revoked_is_a_failure_with_the_brokers_rea
         report.summary()
     );
     // Pre-registered: nothing for JITR to do.
-    assert_eq!((tally.registration_events, report.activations), (0, 0));
+    assert_eq!(
+        (tally.registration_events, report.activations),
+        (0, Some(0))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,4 +389,99 @@ async fn a_reconnect_storm_is_spread_by_jitter_and_a_herd_without_it() {
     );
     assert_eq!(herd.flaws, ["no-jitter"]);
     assert!(!herd.passed(), "a herd fails the run");
+}
+
+/// A rig in `dir` with the broker section `broker` and the PKI in `dir/pki`.
+fn rig_with(dir: &std::path::Path, name: &str, broker: &str) -> Rig {
+    let text = format!(
+        "speed = 20\n\n{broker}\n\n[pki]\ndir = \"pki\"\n\n[wifi.lab]\nssid = \"hil-lab\"\npassword = \"hil-lab-password\"\n\n[boards.dut]\nkind = \"emulated\"\n"
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, &text).unwrap();
+    Rig::parse(&path, &text).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_slices_of_a_fleet_come_up_through_jitr_against_one_external_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // The endpoint every slice connects to, as `hil broker` runs it: the embedded broker
+    // with the zero-touch rule and the signer CA registered for JITR.
+    let serving = rig_with(
+        dir.path(),
+        "serving.toml",
+        "[broker]\nkind = \"embedded\"\nendpoint = \"broker.hil.test\"\nzero_touch_ms = 200",
+    );
+    let timeline = harness::timeline::Timeline::with_clock(serving.clock);
+    let (_pki, broker) = harness::runner::start_embedded_broker(&serving, None, timeline)
+        .await
+        .unwrap();
+    broker.detach_timeline();
+    broker
+        .prepare_signer(harness::broker::embedded::SignerNeeds::AutoRegistration)
+        .unwrap();
+    let port = harness::broker::Broker::port(&broker);
+    let external = rig_with(
+        dir.path(),
+        "external.toml",
+        &format!("[broker]\nkind = \"external\"\nurl = \"mqtts://localhost:{port}\""),
+    );
+    let slice = |text: &str| {
+        let partition = harness::fleet::Partition::parse(text, 7).unwrap();
+        FleetOptions {
+            speed: Some(20.0),
+            partition: Some(partition),
+            ..FleetOptions::new(partition.slice())
+        }
+    };
+    let run = |options: FleetOptions| {
+        let rig = external.clone();
+        async move {
+            let mut fleet = Fleet::start(&rig, options).await.unwrap();
+            fleet.provision().await.unwrap();
+            fleet.run().await.unwrap()
+        }
+    };
+    let (first, second) = tokio::time::timeout(
+        SAFETY_NET,
+        futures::future::join(run(slice("0/2")), run(slice("1/2"))),
+    )
+    .await
+    .expect("both slices ended");
+    for (report, boards, first_board) in [(&first, 3, 0), (&second, 4, 3)] {
+        let tally = &report.tally;
+        assert_eq!(tally.boards, boards, "{}", report.summary());
+        assert_eq!(tally.reached_telemetry, boards, "{}", report.summary());
+        assert!(!report.broker_observed);
+        assert_eq!(
+            report.activations, None,
+            "not seen from an external endpoint"
+        );
+        assert_eq!(report.partition.unwrap().first_board, first_board);
+        assert!(
+            report.summary().contains(&format!(
+                "fleet: {boards} boards (slice {}/2 of 7: boards {first_board}..{})",
+                first_board / 3,
+                first_board + boards
+            )),
+            "{}",
+            report.summary()
+        );
+    }
+    // The endpoint registered and activated every board of both slices.
+    let things: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|r| r.per_board.iter().filter_map(|b| b.certificate_id.clone()))
+        .collect();
+    assert_eq!(things.len(), 7);
+    let active = broker.control_plane().read(|reg| {
+        things
+            .iter()
+            .filter(|id| {
+                reg.certificate(id)
+                    .is_ok_and(|c| c.status == CertificateStatus::Active)
+            })
+            .count()
+    });
+    assert_eq!(active, 7);
+    harness::broker::Broker::shutdown(Box::new(broker)).await;
 }

@@ -6,7 +6,9 @@
 
 use crate::bring_up::Stop;
 use crate::{Ending, load_rig};
-use harness::fleet::{Fleet, FleetOptions, FleetProgress, FleetReport, Stage, StormOptions};
+use harness::fleet::{
+    Fleet, FleetOptions, FleetProgress, FleetReport, Partition, Stage, StormOptions,
+};
 use harness::provision::ProvisionMode;
 use harness::rig::workspace_root;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,7 +30,7 @@ pub struct FleetArgs {
     #[arg(long, default_value_t = 10)]
     boards: usize,
     /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml); its broker must be
-    /// the embedded one.
+    /// the embedded one, or (with `--partition`) an external endpoint.
     #[arg(long)]
     rig: Option<PathBuf>,
     /// jitr, jitp or preregistered.
@@ -63,6 +65,11 @@ pub struct FleetArgs {
     /// `emulated-board --help`.
     #[arg(long = "flaw", value_name = "NAME")]
     flaws: Vec<String>,
+    /// Bring up slice M of N of the fleet (`--boards` is the whole fleet), against the
+    /// rig's external endpoint: run `hil broker` (or set up any endpoint for JITR with the
+    /// rig's PKI) once, and one `hil fleet --partition M/N` per machine, M = 0..N-1.
+    #[arg(long, value_name = "M/N")]
+    partition: Option<String>,
     /// Write fleet.json and fleet.html (the charts) here (default: target/hil/fleet in
     /// the workspace).
     #[arg(long, value_name = "DIR")]
@@ -76,8 +83,16 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
     if args.mode == ProvisionMode::Unregistered {
         miette::bail!("a fleet is provisioned in jitr, jitp or preregistered mode");
     }
+    let partition = args
+        .partition
+        .as_deref()
+        .map(|text| Partition::parse(text, args.boards))
+        .transpose()
+        .map_err(|e| miette::miette!("{e}"))?;
+    let boards = partition.map_or(args.boards, |p| p.slice());
     let options = FleetOptions {
         mode: args.mode,
+        partition,
         speed: Some(args.speed),
         within: args.within,
         run_for: args.for_,
@@ -85,7 +100,7 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         threads: args.threads.max(1),
         flaws: args.flaws.clone(),
         storm: args.storm.then(StormOptions::default),
-        ..FleetOptions::new(args.boards)
+        ..FleetOptions::new(boards)
     };
     let output = args
         .output
