@@ -12,7 +12,8 @@ use serde::Serialize;
 /// changes, more than a picture can show.
 pub const MAX_POINTS: usize = 2000;
 
-/// The count of connected boards from a time on (fleet ms).
+/// The count of connected boards from a time on: fleet ms from [`ConnectionCurve`], board
+/// ms since the power-on in a [`FleetReport`](super::FleetReport).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CurvePoint {
     /// Fleet time, ms (board time).

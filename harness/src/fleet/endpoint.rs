@@ -1,7 +1,8 @@
 //! The broker a fleet connects to ([`FleetBroker`]): the rig's embedded broker, which the
 //! run starts, prepares and watches through its tap, or an external endpoint (a rig
-//! `[broker] kind = "external"`, e.g. `hil broker` on another machine, or AWS IoT Core)
-//! that is already set up for the boards and that the run only connects them to.
+//! `[broker] kind = "external"`, e.g. `hil broker` on another machine) that is already set
+//! up for the boards with the rig's test PKI (the boards trust only its server CA, and the
+//! endpoint must register what its signer issued) and that the run only connects them to.
 //!
 //! With an external endpoint nothing is seen of the broker's side: no refusal reasons, no
 //! registrations, activations or telemetry counts, no storm (the harness cannot drop the
@@ -69,6 +70,7 @@ impl FleetBroker {
                 Ok((pki, broker))
             }
             BrokerSpec::External { host, port } => {
+                check_external_pki(&rig.pki_dir, host)?;
                 let address = (host.as_str(), *port)
                     .to_socket_addrs()
                     .ok()
@@ -234,5 +236,68 @@ impl FleetBroker {
         if let FleetBroker::Embedded { broker, .. } = self {
             broker.shutdown().await;
         }
+    }
+}
+
+/// An external endpoint's PKI must be the one it was set up with, copied here: its signer
+/// signs the boards' certificates, and its server certificate must name `host`, the name
+/// the boards connect by. A missing PKI would be made afresh, and nothing signed by it
+/// would be trusted there.
+fn check_external_pki(dir: &std::path::Path, host: &str) -> Result<(), FleetError> {
+    let start_error = |reason: String| FleetError::Start { reason };
+    let names = std::fs::read_to_string(dir.join("server-names.txt")).map_err(|_| {
+        start_error(format!(
+            "no test PKI in {}: copy the PKI directory the endpoint was set up with (the one \
+             `hil broker` used)",
+            dir.display()
+        ))
+    })?;
+    if !dir.join("signer.pem").is_file() {
+        return Err(start_error(format!(
+            "no signer CA in {}: copy the whole PKI directory the endpoint was set up with",
+            dir.display()
+        )));
+    }
+    let names: Vec<&str> = names.lines().collect();
+    if !names.contains(&host) {
+        return Err(start_error(format!(
+            "the endpoint's server certificate names {}, not {host}: connect by one of those \
+             names (e.g. map it to the endpoint's address in /etc/hosts), or set up the \
+             endpoint for this name (`endpoint = \"{host}\"` in the serving rig's [broker])",
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_endpoint_needs_its_pki_and_a_name_on_its_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = check_external_pki(dir.path(), "localhost").unwrap_err();
+        assert!(missing.to_string().contains("no test PKI in"), "{missing}");
+        std::fs::write(
+            dir.path().join("server-names.txt"),
+            "broker.hil.test\nlocalhost\n127.0.0.1",
+        )
+        .unwrap();
+        let no_signer = check_external_pki(dir.path(), "localhost").unwrap_err();
+        assert!(
+            no_signer.to_string().contains("no signer CA"),
+            "{no_signer}"
+        );
+        std::fs::write(dir.path().join("signer.pem"), "x").unwrap();
+        assert!(check_external_pki(dir.path(), "localhost").is_ok());
+        let other = check_external_pki(dir.path(), "vm").unwrap_err();
+        assert!(
+            other.to_string().contains(
+                "the endpoint's server certificate names broker.hil.test, localhost, \
+                 127.0.0.1, not vm"
+            ),
+            "{other}"
+        );
     }
 }

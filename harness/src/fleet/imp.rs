@@ -18,7 +18,7 @@
 //! Progress goes to a [`watch`] channel ([`Fleet::progress`]) for whoever shows it.
 
 use super::account::Accounting;
-use super::curve::ConnectionCurve;
+use super::curve::{ConnectionCurve, CurvePoint};
 use super::endpoint::FleetBroker;
 use super::events::{BoardEventKind, BrokerObservation};
 use super::options::{FleetBoard, FleetOptions, FleetProgress, Stage, StormOptions};
@@ -85,8 +85,8 @@ impl Fleet {
                 reason: "the rig has no Wi-Fi access point ([wifi.<name>])".into(),
             });
         };
-        let (pki, broker) = FleetBroker::start(rig, Timeline::with_clock(clock)).await?;
-        if !broker.observed() {
+        let external = matches!(rig.broker, crate::rig::BrokerSpec::External { .. });
+        if external {
             if options.storm.is_some() {
                 return options_error(
                     "a reconnect storm needs the embedded broker: the harness cannot make an \
@@ -105,6 +105,7 @@ impl Fleet {
                  embedded broker is this run's own",
             );
         }
+        let (pki, broker) = FleetBroker::start(rig, Timeline::with_clock(clock)).await?;
         let launch = Launch {
             program: options.program.clone(),
             boards: options.boards,
@@ -322,6 +323,25 @@ impl Fleet {
         process.stop().await;
         broker.shutdown().await;
         let boards = options.boards.max(1) as u64;
+        // Fleet times start with the process; the picture's start with the power-on.
+        let power_on = accounting
+            .boards()
+            .iter()
+            .filter_map(|b| b.power_on_ms)
+            .min();
+        let since_power_on = |t: u64| t.saturating_sub(power_on.unwrap_or(0));
+        let connections = curve
+            .points()
+            .into_iter()
+            .map(|p| CurvePoint {
+                t_ms: since_power_on(p.t_ms),
+                ..p
+            })
+            .collect();
+        let storm = storm.map(|s| StormReport {
+            dropped_at_ms: s.dropped_at_ms.map(since_power_on),
+            ..s
+        });
         Ok(FleetReport {
             mode: mode_name(options.mode).into(),
             speed: clock.speed(),
@@ -331,7 +351,7 @@ impl Fleet {
             tally: accounting.tally(),
             activations,
             storm,
-            connections: curve.points(),
+            connections,
             wall,
             broker_process: figures(broker_before, broker_after, run_wall),
             fleet_process: FleetProcessFigures {

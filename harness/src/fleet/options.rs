@@ -67,18 +67,30 @@ impl Partition {
         if count == 0 || index >= count {
             return Err(wrong());
         }
+        if fleet_boards < count {
+            return Err(format!(
+                "--partition {text:?}: {count} slices of {fleet_boards} board(s) leave a slice \
+                 empty; --boards is the whole fleet"
+            ));
+        }
         Ok(Partition {
             index,
             count,
             fleet_boards,
-            first_board: fleet_boards * index / count,
+            first_board: share(fleet_boards, index, count),
         })
     }
 
     /// How many boards the slice has.
     pub fn slice(&self) -> usize {
-        self.fleet_boards * (self.index + 1) / self.count - self.first_board
+        share(self.fleet_boards, self.index + 1, self.count) - self.first_board
     }
+}
+
+/// `boards · m / n`, without overflow.
+fn share(boards: usize, m: usize, n: usize) -> usize {
+    let exact = boards as u128 * m as u128 / n.max(1) as u128;
+    usize::try_from(exact).unwrap_or(usize::MAX)
 }
 
 /// The reconnect storm: once every board has sent telemetry and has stayed connected
@@ -190,5 +202,9 @@ mod tests {
             let error = Partition::parse(bad, 10).unwrap_err();
             assert!(error.contains("M/N with 0 <= M < N"), "{bad}: {error}");
         }
+        let empty = Partition::parse("1/2", 1).unwrap_err();
+        assert!(empty.contains("leave a slice empty"), "{empty}");
+        let huge = Partition::parse("2/3", usize::MAX).unwrap();
+        assert_eq!(huge.first_board, usize::MAX / 3 * 2);
     }
 }

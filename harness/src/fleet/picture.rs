@@ -92,13 +92,17 @@ fn connections_chart(points: &[CurvePoint], boards: usize, marker: Option<u64>) 
     if drawn.is_err() { String::new() } else { svg }
 }
 
-/// A histogram of `distribution` (its buckets), titled `title`.
-fn histogram(title: &str, x_desc: &str, distribution: &Distribution) -> String {
+/// A histogram of `distribution` (its buckets), titled `title`, on an axis from 0 to at
+/// least `min_span_ms`: values that all fall in one bucket (a herd) are one narrow bar, not
+/// a plot filled by a 1 ms bucket. A bar is at least 1/200 of the axis wide.
+fn histogram(title: &str, x_desc: &str, distribution: &Distribution, min_span_ms: u64) -> String {
     let mut svg = String::new();
     let buckets = &distribution.histogram;
-    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+    let Some(last) = buckets.last() else {
         return svg;
     };
+    let span = last.to_ms.max(min_span_ms) as f64 * 1.05;
+    let min_width = span / 200.0;
     let top = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
     let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -108,18 +112,19 @@ fn histogram(title: &str, x_desc: &str, distribution: &Distribution) -> String {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(50)
-            .build_cartesian_2d(
-                secs(first.from_ms)..secs(last.to_ms),
-                0usize..top + top / 10 + 1,
-            )?;
+            .build_cartesian_2d(0f64..span / 1000.0, 0usize..top + top / 10 + 1)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc("boards")
             .draw()?;
         chart.draw_series(buckets.iter().map(|b| {
+            let width = ((b.to_ms - b.from_ms) as f64).max(min_width);
             let mut bar = Rectangle::new(
-                [(secs(b.from_ms), 0), (secs(b.to_ms), b.count)],
+                [
+                    (secs(b.from_ms), 0),
+                    (secs(b.from_ms) + width / 1000.0, b.count),
+                ],
                 GREEN_BAR.filled(),
             );
             bar.set_margin(0, 0, 1, 1);
@@ -158,8 +163,11 @@ pub fn render(report: &FleetReport) -> String {
             body {
                 h1 { "hil fleet: " (boards) " boards through " (report.mode) }
                 p class={ "banner " (if passed { "pass" } else { "fail" }) } {
-                    @if passed { "PASS" } @else { "FAIL" }
-                    ": " (tally.reached_telemetry) " of " (boards) " boards sent telemetry"
+                    @if let Some(why) = report.why_failed() {
+                        "FAIL: " (why)
+                    } @else {
+                        "PASS: " (tally.reached_telemetry) " of " (boards) " boards sent telemetry"
+                    }
                 }
                 dl class="facts" {
                     dt { "clock" } dd { "speed " (report.speed) " (board time)" }
@@ -177,7 +185,19 @@ pub fn render(report: &FleetReport) -> String {
                         dt { "partition" }
                         dd { "slice " (p.index) "/" (p.count) " of " (p.fleet_boards) " boards, from board " (p.first_board) }
                     }
+                    @if !report.broker_observed {
+                        dt { "broker" }
+                        dd { "an external endpoint: its side (refusals, registrations, activations, its CPU) is not seen" }
+                    }
                     @if let Some(s) = storm {
+                        @if let Some(d) = &s.time_to_reconnect {
+                            dt { "storm: drop → connected" }
+                            dd { "p50 " (secs(d.p50_ms)) " s, max " (secs(d.max_ms)) " s" }
+                        }
+                        @if let Some(ms) = s.all_streaming_ms {
+                            dt { "storm: every board streaming again" }
+                            dd { (secs(ms)) " s after the drop" }
+                        }
                         dt { "reconnect storm" }
                         dd {
                             (s.dropped) " dropped, " (s.reconnected) " back, "
@@ -197,13 +217,13 @@ pub fn render(report: &FleetReport) -> String {
                 ))
                 @if let Some(d) = first {
                     (figure(
-                        histogram("power-on → first telemetry", "board time (s)", d),
+                        histogram("power-on → first telemetry", "board time (s)", d, 0),
                         "How long each board took from power-on to its first telemetry message.",
                     ))
                 }
                 @if let Some(d) = storm.and_then(|s| s.first_retry_delay.as_ref()) {
                     (figure(
-                        histogram("reconnect storm: drop → first retry", "board time after the drop (s)", d),
+                        histogram("reconnect storm: drop → first retry", "board time after the drop (s)", d, 1000),
                         "Each board's first reconnect attempt after the broker dropped them all: spread by jitter, or one bar (a herd).",
                     ))
                 }
@@ -227,7 +247,9 @@ mod tests {
             speed: 1.0,
             flaws: Vec::new(),
             tally: Tally {
-                time_to_first_telemetry: Distribution::of(&[2100, 2300, 2300, 4000]),
+                time_to_first_telemetry: Distribution::of(&[2100, 2300, 2300]),
+                reached_telemetry: 3,
+                failed: 0,
                 ..accounting.tally()
             },
             partition: None,
@@ -283,6 +305,10 @@ mod tests {
     #[test]
     fn the_page_holds_the_connections_and_the_first_telemetry_charts() {
         let page = render(&report(None));
+        assert!(
+            page.contains("PASS: 3 of 3 boards sent telemetry"),
+            "{page}"
+        );
         assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
         assert_eq!(page.matches("<svg").count(), 2, "{page}");
         assert!(page.contains("boards connected"), "{page}");
@@ -302,6 +328,11 @@ mod tests {
         assert!(
             page.contains(r#"class="banner fail""#),
             "a herd fails: {page}"
+        );
+        // These boards never came back: that is said first.
+        assert!(
+            page.contains("FAIL: after the storm 0 of 4 dropped boards stream again"),
+            "{page}"
         );
     }
 

@@ -218,13 +218,49 @@ impl FleetReport {
 }
 
 impl FleetReport {
-    /// Did every board send telemetry, and did the storm, if any, not come back as a herd?
+    /// Did every board send telemetry, and, with a storm, did every dropped board stream
+    /// again and not come back as a herd?
     pub fn passed(&self) -> bool {
-        self.tally.failed == 0
-            && self
-                .storm
-                .as_ref()
-                .is_none_or(|storm| storm.verdict != StormVerdict::Herd)
+        self.why_failed().is_none()
+    }
+
+    /// The report as `fleet.json` has it: the counts only the broker's side knows
+    /// (`registration_events`, `certificates_registered`, `telemetry_messages`) are `null`
+    /// when it was not seen (an external endpoint), not zeros.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut json = serde_json::to_value(self).unwrap_or_default();
+        if !self.broker_observed
+            && let Some(object) = json.as_object_mut()
+        {
+            for unseen in [
+                "registration_events",
+                "certificates_registered",
+                "telemetry_messages",
+            ] {
+                object.insert(unseen.into(), serde_json::Value::Null);
+            }
+        }
+        json
+    }
+
+    /// Why the run failed, in words; `None` when it passed.
+    pub fn why_failed(&self) -> Option<String> {
+        let t = &self.tally;
+        if t.failed > 0 {
+            return Some(format!(
+                "{} of {} boards sent no telemetry",
+                t.failed, t.boards
+            ));
+        }
+        let storm = self.storm.as_ref()?;
+        if storm.all_streaming_ms.is_none() {
+            return Some(format!(
+                "after the storm {} of {} dropped boards stream again",
+                storm.streaming, storm.dropped
+            ));
+        }
+        (storm.verdict == StormVerdict::Herd)
+            .then(|| "the storm's first retries came back as a herd (no jitter)".to_owned())
     }
 }
 
@@ -360,9 +396,21 @@ mod tests {
         assert!(text.contains("1  not powered on"), "{text}");
         assert!(text.contains("no board got there"), "{text}");
         assert!(text.contains("3 broker events were lost"), "{text}");
-        let json = serde_json::to_value(&report).unwrap();
+        let json = report.to_json();
         assert_eq!(json["boards"], 2);
         assert_eq!(json["failures_by_cause"]["not powered on"], 1);
         assert_eq!(json["per_board"][0]["thing"], "aa");
+        assert_eq!(json["telemetry_messages"], 0);
+        // From an external endpoint, what only the broker knows is unknown, not zero.
+        let external = FleetReport {
+            broker_observed: false,
+            activations: None,
+            ..report
+        };
+        let json = external.to_json();
+        assert!(json["telemetry_messages"].is_null(), "{json}");
+        assert!(json["certificates_registered"].is_null(), "{json}");
+        assert!(json["activations"].is_null(), "{json}");
+        assert_eq!(json["boards"], 2);
     }
 }

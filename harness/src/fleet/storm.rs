@@ -68,7 +68,8 @@ pub struct StormReport {
     pub time_to_streaming: Option<Distribution>,
     /// Of the dropped boards, those streaming telemetry again.
     pub streaming: usize,
-    /// When the first board was dropped, fleet ms (board time since power-on).
+    /// When the first board was dropped: fleet ms from [`StormAccount`]; board ms since
+    /// the power-on in a [`FleetReport`](super::FleetReport).
     pub dropped_at_ms: Option<u64>,
     /// From the first drop to the last dropped board streaming again, board ms; none
     /// while a dropped board is not streaming.

@@ -13,7 +13,7 @@ use harness::provision::ProvisionMode;
 use harness::rig::workspace_root;
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{Context, IntoDiagnostic};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -26,9 +26,9 @@ pub const PICTURE: &str = "fleet.html";
 /// `hil fleet`'s arguments.
 #[derive(clap::Args)]
 pub struct FleetArgs {
-    /// How many boards.
-    #[arg(long, default_value_t = 10)]
-    boards: usize,
+    /// How many boards (with `--partition`, in the whole fleet); at most 100000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    boards: u32,
     /// Rig file (default: $HIL_RIG, or scenarios/rigs/emulated.toml); its broker must be
     /// the embedded one, or (with `--partition`) an external endpoint.
     #[arg(long)]
@@ -86,10 +86,10 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
     let partition = args
         .partition
         .as_deref()
-        .map(|text| Partition::parse(text, args.boards))
+        .map(|text| Partition::parse(text, args.boards as usize))
         .transpose()
         .map_err(|e| miette::miette!("{e}"))?;
-    let boards = partition.map_or(args.boards, |p| p.slice());
+    let boards = partition.map_or(args.boards as usize, |p| p.slice());
     let options = FleetOptions {
         mode: args.mode,
         partition,
@@ -106,6 +106,10 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         .output
         .clone()
         .unwrap_or_else(|| workspace_root().join("target").join("hil").join("fleet"));
+    // Before the run: a directory that cannot be made would lose its report.
+    std::fs::create_dir_all(&output)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create {}", output.display()))?;
     let work = async {
         let mut fleet = Fleet::start(&rig, options).await?;
         let shown = tokio::spawn(show(fleet.progress()));
@@ -121,21 +125,23 @@ pub async fn fleet(args: FleetArgs) -> miette::Result<Ending> {
         }
         report = work => report.into_diagnostic().wrap_err("hil fleet")?,
     };
-    print!("{}", report.summary());
+    // Written, not printed: a reader that stops early (`hil fleet | head -1`) is no panic.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report.summary());
     std::fs::create_dir_all(&output)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot create {}", output.display()))?;
     let path = output.join(REPORT);
-    let json = serde_json::to_string_pretty(&report).into_diagnostic()?;
+    let json = serde_json::to_string_pretty(&report.to_json()).into_diagnostic()?;
     std::fs::write(&path, json)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", path.display()))?;
-    println!("report: {}", path.display());
+    let _ = writeln!(out, "report: {}", path.display());
     let page = output.join(PICTURE);
     std::fs::write(&page, harness::fleet::render_html(&report))
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", page.display()))?;
-    println!("HTML:   {}", page.display());
+    let _ = writeln!(out, "HTML:   {}", page.display());
     Ok(if report.passed() {
         Ending::Passed
     } else {
@@ -157,7 +163,10 @@ async fn show(mut progress: watch::Receiver<FleetProgress>) {
             }
             stage = Some(now.stage);
             let (label, template) = match now.stage {
-                Stage::Starting => ("starting the broker and the boards' keys", None),
+                Stage::Starting => (
+                    "starting the broker (if embedded) and the boards' keys",
+                    None,
+                ),
                 Stage::Provisioning => (
                     "provisioning",
                     Some("{elapsed:>4} provisioning {bar:30} {pos}/{len}"),
