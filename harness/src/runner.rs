@@ -40,6 +40,7 @@ mod cipher_offers;
 mod clients;
 mod cloud;
 mod expect;
+mod fleet_run;
 mod jobs;
 mod long_duration;
 mod message;
@@ -339,6 +340,11 @@ impl Runner {
         if let Some(reason) = self.unsupported(scenario) {
             report.outcome = Outcome::Skipped(reason);
             return report;
+        }
+        if let Some(section) = &scenario.fleet {
+            return self
+                .run_fleet(scenario, section, progress, stop, report)
+                .await;
         }
         let timeline = Timeline::with_clock(clock);
         let world = self.set_up(scenario, timeline.clone()).await;

@@ -46,6 +46,7 @@ impl<T> Span<T> {
 pub type BoardName = Span<String>;
 
 mod cloud_steps;
+mod fleet_steps;
 mod job_steps;
 mod packet_steps;
 mod step_strings;
@@ -55,6 +56,7 @@ mod toml_json;
 mod validate;
 mod variables;
 pub use cloud_steps::*;
+pub use fleet_steps::*;
 pub use job_steps::*;
 pub use packet_steps::*;
 pub use step_strings::REGEX_FIELDS;
@@ -91,6 +93,9 @@ pub struct Scenario {
     /// MQTT clients the harness runs beside the boards, by name.
     #[serde(default)]
     pub clients: BTreeMap<String, ClientSpec>,
+    /// A fleet instead of the rig's boards: see [`FleetSection`].
+    #[serde(default)]
+    pub fleet: Option<FleetSection>,
     /// The steps, in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Span<Step>>,

@@ -56,6 +56,10 @@ pub struct Fleet {
     curve: ConnectionCurve,
     /// When the power-on command went.
     powered_at: Option<Instant>,
+    /// `/proc` of the harness and of the fleet process at the power-on.
+    before: (ProcSample, ProcSample),
+    /// The storm's report, once there was one.
+    storm_report: Option<StormReport>,
     /// When the last board's first telemetry came.
     all_at: Option<Instant>,
     /// The fleet process's last `/proc` sample.
@@ -137,6 +141,8 @@ impl Fleet {
             storm: StormAccount::new(0),
             curve: ConnectionCurve::new(0),
             powered_at: None,
+            before: Default::default(),
+            storm_report: None,
             all_at: None,
             fleet_sample: ProcSample::default(),
         };
@@ -283,9 +289,22 @@ impl Fleet {
     /// (see the module documentation); the broker and the process are stopped when it
     /// returns.
     pub async fn run(mut self) -> Result<FleetReport, FleetError> {
+        self.power_on(self.options.within).await?;
+        if let Some(storm) = self.options.storm {
+            self.reconnect_storm(storm).await?;
+        }
+        self.finish().await
+    }
+
+    /// Powers the fleet on (spread over `ramp`) and follows it until every board sent
+    /// telemetry or failed for good, and `run_for` passed, or until `within` after the
+    /// last power-on (board time). Once per fleet.
+    pub async fn power_on(&mut self, within: Duration) -> Result<(), FleetError> {
         let pid = self.process.pid();
-        let broker_before = ProcSample::read(None).unwrap_or_default();
-        let fleet_before = ProcSample::read(pid).unwrap_or_default();
+        self.before = (
+            ProcSample::read(None).unwrap_or_default(),
+            ProcSample::read(pid).unwrap_or_default(),
+        );
         let ramp_ms = millis(self.options.ramp);
         self.process
             .send(&json!({"cmd": "power_on", "ramp_ms": ramp_ms}))
@@ -293,14 +312,40 @@ impl Fleet {
         let started = Instant::now();
         self.powered_at = Some(started);
         self.progress.send_modify(|p| p.stage = Stage::Running);
-        let latest = started + self.clock.to_wall(self.options.ramp + self.options.within);
+        let latest = started + self.clock.to_wall(self.options.ramp + within);
         let at_least = started + self.clock.to_wall(self.options.run_for.unwrap_or_default());
         self.pump(at_least, latest.max(at_least), |f| f.accounting.settled())
-            .await?;
-        let storm = match self.options.storm {
-            Some(storm) => Some(self.storm(storm).await?),
-            None => None,
-        };
+            .await
+    }
+
+    /// Follows the fleet (its events, the broker's tap) for `board_time` more.
+    pub async fn follow(&mut self, board_time: Duration) -> Result<(), FleetError> {
+        let until = Instant::now() + self.clock.to_wall(board_time);
+        self.pump(until, until, |_| true).await
+    }
+
+    /// The counts so far.
+    pub fn tally(&self) -> super::Tally {
+        self.accounting.tally()
+    }
+
+    /// A reconnect storm ([`StormOptions`]) after [`Fleet::power_on`]; its report is also
+    /// the final report's.
+    pub async fn reconnect_storm(
+        &mut self,
+        options: StormOptions,
+    ) -> Result<StormReport, FleetError> {
+        let report = self.storm(options).await?;
+        self.storm_report = Some(report.clone());
+        Ok(report)
+    }
+
+    /// Stops the fleet process and the broker, and makes the report.
+    pub async fn finish(mut self) -> Result<FleetReport, FleetError> {
+        let pid = self.process.pid();
+        let (broker_before, fleet_before) = self.before;
+        let started = self.powered_at.unwrap_or_else(Instant::now);
+        let storm = self.storm_report.take();
         let run_wall = started.elapsed();
         self.wall.run_ms = ms(run_wall);
         let broker_after = ProcSample::read(None).unwrap_or_default();

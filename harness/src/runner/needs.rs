@@ -51,6 +51,9 @@ pub fn need_of(scenario: &Scenario, step: &Step) -> Option<Need> {
         }
         Step::Certificate(_) | Step::Ca(_) => Some(Need::ControlPlane("certificate registries")),
         Step::Policy(_) => Some(Need::ControlPlane("policies")),
+        Step::FleetPowerOn(_) | Step::FleetStorm(_) | Step::ExpectFleet(_) => {
+            Some(Need::ControlPlane("a fleet (JITR and the tap)"))
+        }
         Step::Fault(_) => Some(Need::Faults),
         Step::ExpectBackoff(_)
         | Step::ExpectRetry(_)

@@ -279,6 +279,11 @@ impl World {
             Step::Job(s) => self.create_job(s).await,
             Step::ExpectJob(s) => self.expect_job(s).await,
             Step::Parallel(steps) => self.parallel(scenario, steps).await,
+            // Validation keeps them to scenarios with a `[fleet]`, which `fleet_run` runs.
+            Step::FleetPowerOn(_) | Step::FleetStorm(_) | Step::ExpectFleet(_) => Err(mismatch(
+                "a scenario with a [fleet] section",
+                "a fleet step in a scenario of boards",
+            )),
         }
     }
 

@@ -382,3 +382,33 @@ fn offer_each_needs_time_to_wait_for_each_handshake() {
     );
     assert_eq!(at, place_of(&text, "\"0s\""));
 }
+
+#[test]
+fn fleet_steps_need_a_fleet_and_a_fleet_starts_with_its_power_on() {
+    let text = file("[[step]]\nfleet_power_on = { within = \"1m\" }\n");
+    let (message, _, at) = error_of(&text);
+    assert_eq!(message, "a fleet_power_on step needs a [fleet] section");
+    assert_eq!(at, place_of(&text, "[[step]]"));
+
+    let fleet = "name = \"f\"\n[fleet]\nboards = 5\n";
+    let text = format!("{fleet}[[step]]\nexpect_fleet = {{ max_attempts = 3 }}\n");
+    let (message, _, _) = error_of(&text);
+    assert_eq!(message, "a fleet scenario starts with fleet_power_on");
+
+    let text = format!(
+        "{fleet}[[step]]\nfleet_power_on = {{ within = \"1m\" }}\n[[step]]\nreset = {{ board = \"dut\" }}\n"
+    );
+    let (message, help, _) = error_of(&text);
+    assert_eq!(message, "a fleet scenario has only fleet steps and `wait`");
+    assert_eq!(help, "fleet_power_on, fleet_storm, expect_fleet, wait");
+
+    let text =
+        "name = \"f\"\n[fleet]\nboards = 0\n[[step]]\nfleet_power_on = { within = \"1m\" }\n";
+    let (message, _, at) = error_of(text);
+    assert_eq!(message, "a fleet has 1 to 100000 boards");
+    assert_eq!(at, place_of(text, "0\n"));
+
+    let text = "name = \"f\"\n[fleet]\nboards = 3\nmode = \"jitx\"\n[[step]]\nfleet_power_on = { within = \"1m\" }\n";
+    let (message, _, _) = error_of(text);
+    assert!(message.contains("jitr, jitp, preregistered"), "{message}");
+}

@@ -3,8 +3,9 @@
 //! Field docs become the descriptions in the generated JSON Schema, which editors show.
 
 use super::{
-    BoardName, CaStep, CertificateStep, ExpectCipherSuitesStep, ExpectJobStep, ExpectPacketStep,
-    ExpectRetryStep, JobStep, LongDurationStep, PolicyStep, Span,
+    BoardName, CaStep, CertificateStep, ExpectCipherSuitesStep, ExpectFleetStep, ExpectJobStep,
+    ExpectPacketStep, ExpectRetryStep, FleetPowerOnStep, FleetStormStep, JobStep, LongDurationStep,
+    PolicyStep, Span,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -471,6 +472,12 @@ pub enum Step {
     Job(JobStep),
     /// A board's job execution status.
     ExpectJob(ExpectJobStep),
+    /// Power a `[fleet]` on.
+    FleetPowerOn(FleetPowerOnStep),
+    /// A reconnect storm of the `[fleet]`.
+    FleetStorm(FleetStormStep),
+    /// The `[fleet]`'s figures.
+    ExpectFleet(ExpectFleetStep),
     /// Steps run at once; the block fails as soon as one fails, passes when all pass.
     #[schemars(with = "Vec<Step>")]
     Parallel(Vec<Span<Step>>),
@@ -512,6 +519,9 @@ impl Step {
             Step::Snapshot(_) => "snapshot",
             Step::Job(_) => "job",
             Step::ExpectJob(_) => "expect_job",
+            Step::FleetPowerOn(_) => "fleet_power_on",
+            Step::FleetStorm(_) => "fleet_storm",
+            Step::ExpectFleet(_) => "expect_fleet",
             Step::Parallel(_) => "parallel",
         }
     }
@@ -548,6 +558,9 @@ impl Step {
             | Step::Subscribe(_)
             | Step::ExpectDisconnected(_)
             | Step::Ca(_)
+            | Step::FleetPowerOn(_)
+            | Step::FleetStorm(_)
+            | Step::ExpectFleet(_)
             | Step::Parallel(_) => None,
         }
     }

@@ -77,6 +77,67 @@ impl Scenario {
         for step in &self.steps {
             self.validate_step(step, false)?;
         }
+        self.validate_fleet()
+    }
+
+    /// A `[fleet]` scenario: its section's values, `fleet_power_on` first and once, then
+    /// only fleet steps and `wait`; fleet steps only in such a scenario.
+    fn validate_fleet(&self) -> Result<(), ScenarioError> {
+        let fleet_step = |step: &Step| {
+            matches!(
+                step,
+                Step::FleetPowerOn(_) | Step::FleetStorm(_) | Step::ExpectFleet(_)
+            )
+        };
+        let Some(fleet) = &self.fleet else {
+            return match self.steps.iter().find(|s| fleet_step(s.get())) {
+                Some(step) => Err(self.error_at(
+                    step,
+                    format!("a {} step needs a [fleet] section", step.get().kind()),
+                    "a fleet step",
+                    Some("[fleet] boards = 100 runs a fleet instead of the rig's boards"),
+                )),
+                None => Ok(()),
+            };
+        };
+        if !(1..=100_000).contains(fleet.boards.get()) {
+            return Err(self.error_at(
+                &fleet.boards,
+                "a fleet has 1 to 100000 boards",
+                "here",
+                None,
+            ));
+        }
+        if let Some(mode) = &fleet.mode {
+            self.status(mode, &["jitr", "jitp", "preregistered"])?;
+        }
+        if let Some(speed) = &fleet.speed
+            && let Err(e) = crate::clock::RigClock::new(*speed.get())
+        {
+            return Err(self.error_at(speed, e.to_string(), "not a speed", None));
+        }
+        if let Some(ramp) = &fleet.ramp {
+            self.duration(ramp)?;
+        }
+        for (index, step) in self.steps.iter().enumerate() {
+            let first = index == 0;
+            let problem = match step.get() {
+                Step::FleetPowerOn(_) if !first => Some("fleet_power_on comes first, once"),
+                Step::FleetPowerOn(_) => None,
+                _ if first => Some("a fleet scenario starts with fleet_power_on"),
+                Step::Wait(_) => None,
+                other if fleet_step(other) => None,
+                _ => Some("a fleet scenario has only fleet steps and `wait`"),
+            };
+            if let Some(problem) = problem {
+                return Err(self.error_at(
+                    step,
+                    problem,
+                    "here",
+                    Some("fleet_power_on, fleet_storm, expect_fleet, wait"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -194,6 +255,19 @@ impl Scenario {
                     }
                 }
                 Step::Policy(s) => self.validate_policy(s)?,
+                Step::FleetPowerOn(s) => {
+                    self.duration(&s.within)?;
+                }
+                Step::FleetStorm(s) => {
+                    for span in [&s.after, &s.within].into_iter().flatten() {
+                        self.duration(span)?;
+                    }
+                }
+                Step::ExpectFleet(s) => {
+                    if let Some(p99) = &s.first_telemetry_p99 {
+                        self.duration(p99)?;
+                    }
+                }
                 Step::Snapshot(s) => self.validate_snapshot(s)?,
                 Step::Parallel(steps) => {
                     if nested {

@@ -72,3 +72,41 @@ fn hil_fleet_refuses_no_boards_and_a_rig_without_the_embedded_broker() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_fleet_scenario_passes_its_storm_with_jitter_and_fails_it_as_a_herd() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = emulated_rig(dir.path());
+    let case = workspace_root().join("scenarios/fleet/jitr-and-storm.toml");
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = hil_run(&rig, &out, &case);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let timeline = std::fs::read_to_string(out.join("jitr-and-storm/timeline.json")).unwrap();
+    assert!(
+        timeline.contains("fleet_power_on: 20 boards sent telemetry"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("fleet_storm: 20 dropped, every one streaming again"),
+        "{timeline}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("jitr-and-storm/fleet.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["storm"]["verdict"], "spread");
+    assert!(out.join("jitr-and-storm/fleet.html").is_file());
+
+    // The same fleet without jitter fails at the storm, with the herd's reason.
+    let herd = dir.path().join("herd.toml");
+    let text = std::fs::read_to_string(&case)
+        .unwrap()
+        .replace("speed = 20\n", "speed = 20\nflaws = [\"no-jitter\"]\n")
+        .replace("#:schema ../scenario.schema.json\n", "");
+    std::fs::write(&herd, text).unwrap();
+    let (code, stdout, stderr) = hil_run(&rig, &out, &herd);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let words = stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("step 3 (fleet_storm) failed"), "{stdout}");
+    assert!(words.contains("boards came back as a herd"), "{stdout}");
+}
