@@ -140,8 +140,7 @@ impl Core {
                 .get(&client_id)
                 .is_some_and(|s| !s.clean && !s.expired(now, expiry));
         if !resumable {
-            self.sessions
-                .insert(client_id.clone(), Session::new(connect.clean_session));
+            self.insert_session(client_id.clone(), Session::new(connect.clean_session));
         }
         let unstable = self
             .faults

@@ -85,7 +85,7 @@ impl Core {
         {
             session.conn = None;
             if session.clean {
-                self.sessions.remove(&client_id);
+                self.remove_session(&client_id);
             } else {
                 session.offline_since = Some(now);
             }
@@ -150,7 +150,7 @@ impl Core {
     pub fn expire_session(&mut self, client_id: &str) -> bool {
         match self.sessions.get(client_id) {
             Some(session) if session.conn.is_none() => {
-                self.sessions.remove(client_id);
+                self.remove_session(client_id);
                 true
             }
             _ => false,

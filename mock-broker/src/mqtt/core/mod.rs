@@ -23,6 +23,7 @@ use crate::mqtt::errors::{CloseReason, Violation};
 use crate::mqtt::fault_plan::{FaultPlan, Withhold};
 use crate::mqtt::hooks::{AuthAction, ClientIdentity, Decision, Deferred, Hooks, Outcome, Service};
 use crate::mqtt::session::{ConnId, Session};
+use crate::mqtt::subscriptions::SubscriptionIndex;
 use crate::mqtt::tap::{EventKind, MessageInfo, describe_action};
 use crate::mqtt::topic;
 use bytes::Bytes;
@@ -131,6 +132,9 @@ pub struct Core {
     hooks: Arc<dyn Hooks>,
     conns: HashMap<ConnId, Conn>,
     sessions: HashMap<String, Session>,
+    /// Every session's filters, indexed for routing; kept in step with the sessions by
+    /// `insert_session`, `remove_session` and the SUBSCRIBE and UNSUBSCRIBE handlers.
+    subscriptions: SubscriptionIndex,
     retained: BTreeMap<String, RetainedMessage>,
     faults: FaultPlan,
     services: Vec<Arc<dyn Service>>,
@@ -165,6 +169,7 @@ impl Core {
             hooks,
             conns: HashMap::new(),
             sessions: HashMap::new(),
+            subscriptions: SubscriptionIndex::new(),
             retained: BTreeMap::new(),
             faults: FaultPlan::default(),
             services: Vec::new(),
@@ -189,7 +194,8 @@ impl Core {
         &self.sessions
     }
 
-    /// Sessions and retained messages, for [`crate::mqtt::persist`] to restore.
+    /// Sessions and retained messages, for [`crate::mqtt::persist`] to restore; it calls
+    /// [`Core::reindex`] when done.
     pub(crate) fn state_mut(
         &mut self,
     ) -> (
@@ -197,6 +203,36 @@ impl Core {
         &mut BTreeMap<String, RetainedMessage>,
     ) {
         (&mut self.sessions, &mut self.retained)
+    }
+
+    /// Indexes the subscriptions of every session again, after [`Core::state_mut`] changed
+    /// the sessions.
+    pub(crate) fn reindex(&mut self) {
+        let mut index = SubscriptionIndex::new();
+        for (client_id, session) in &self.sessions {
+            for (filter, qos) in &session.subscriptions {
+                index.insert(client_id, filter, *qos);
+            }
+        }
+        self.subscriptions = index;
+    }
+
+    /// Stores `session` for `client_id`, replacing (and unindexing) any session before it.
+    fn insert_session(&mut self, client_id: String, session: Session) {
+        self.remove_session(&client_id);
+        for (filter, qos) in &session.subscriptions {
+            self.subscriptions.insert(&client_id, filter, *qos);
+        }
+        self.sessions.insert(client_id, session);
+    }
+
+    /// Forgets the session of `client_id` and its subscriptions.
+    fn remove_session(&mut self, client_id: &str) -> Option<Session> {
+        let session = self.sessions.remove(client_id)?;
+        for filter in session.subscriptions.keys() {
+            self.subscriptions.remove(client_id, filter);
+        }
+        Some(session)
     }
 
     /// The armed faults, for [`crate::Faults`] to edit.

@@ -141,12 +141,13 @@ impl Core {
         qos: QoS,
         out: &mut Out,
     ) {
-        let mut targets: Vec<(String, QoS)> = self
-            .sessions
-            .iter()
-            .filter_map(|(id, s)| s.matching_qos(topic).map(|granted| (id.clone(), granted)))
+        // Sorted by client id, each session once at the highest QoS of its matching filters.
+        let targets: Vec<(String, QoS)> = self
+            .subscriptions
+            .matches(topic)
+            .into_iter()
+            .map(|(id, granted)| (id.to_owned(), granted))
             .collect();
-        targets.sort_by(|a, b| a.0.cmp(&b.0));
         for (client_id, granted) in targets {
             let qos = min_qos(qos, granted);
             let publish = Publish::from_bytes(topic, qos, payload.clone());
