@@ -194,12 +194,11 @@ async fn run_connection(
     let mut output = BytesMut::with_capacity(4096);
     let mut packets = Vec::new();
     let mut got_connect = false;
+    // The core's deadline for this connection. It moves only when this task hands the core
+    // a packet or a timeout (keep-alive from CONNECT and each packet; an unstable-connection
+    // fault from CONNECT), so it is read back then, under the same lock.
+    let mut keep_alive: Option<Instant> = None;
     loop {
-        let keep_alive = shared
-            .lock()
-            .core
-            .poll_at(conn)
-            .map(|at| shared.started + at);
         let deadline = match (got_connect, keep_alive) {
             (false, _) => Some(connect_deadline),
             (true, at) => at,
@@ -259,13 +258,13 @@ async fn run_connection(
                     };
                     if !packets.is_empty() {
                         got_connect = true;
-                        shared.run(|core, now| {
+                        keep_alive = shared.with_core(|core, now| {
                             let mut actions = Vec::new();
                             for packet in packets.drain(..) {
                                 actions.extend(core.handle_packet(conn, now, packet));
                             }
-                            actions
-                        });
+                            (core.poll_at(conn), actions)
+                        }).map(|at| shared.started + at);
                     }
                     if let Some(violation) = framed {
                         return violation.into();
@@ -277,7 +276,10 @@ async fn run_connection(
                 if !got_connect {
                     return CloseReason::ConnectTimeout;
                 }
-                shared.run(|core, now| core.handle_timeout(conn, now));
+                keep_alive = shared.with_core(|core, now| {
+                    let actions = core.handle_timeout(conn, now);
+                    (core.poll_at(conn), actions)
+                }).map(|at| shared.started + at);
             }
         }
     }

@@ -19,6 +19,7 @@
 
 use rumqttc::mqttbytes::QoS;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Subscriptions of every session, indexed by topic level; see the module documentation.
 #[derive(Debug, Default)]
@@ -34,9 +35,9 @@ struct Node {
     /// The `+` child.
     plus: Option<Box<Node>>,
     /// Sessions whose filter ends here, with the QoS granted.
-    here: HashMap<String, QoS>,
+    here: HashMap<Arc<str>, QoS>,
     /// Sessions whose filter is this node's path followed by `/#` (or `#` at the root).
-    hash: HashMap<String, QoS>,
+    hash: HashMap<Arc<str>, QoS>,
 }
 
 impl Node {
@@ -71,7 +72,7 @@ impl SubscriptionIndex {
         let mut levels = filter.split('/').peekable();
         while let Some(level) = levels.next() {
             if level == "#" && levels.peek().is_none() {
-                if node.hash.insert(client_id.to_owned(), qos).is_none() {
+                if node.hash.insert(Arc::from(client_id), qos).is_none() {
                     self.filters += 1;
                 }
                 return;
@@ -82,7 +83,7 @@ impl SubscriptionIndex {
                 node.levels.entry(level.to_owned()).or_default()
             };
         }
-        if node.here.insert(client_id.to_owned(), qos).is_none() {
+        if node.here.insert(Arc::from(client_id), qos).is_none() {
             self.filters += 1;
         }
     }
@@ -100,13 +101,33 @@ impl SubscriptionIndex {
 
     /// The sessions a message on `topic` goes to, each once with the highest QoS any of its
     /// matching filters was granted, sorted by client id.
-    pub fn matches(&self, topic: &str) -> Vec<(&str, QoS)> {
-        let mut found: HashMap<&str, QoS> = HashMap::new();
-        let levels: Vec<&str> = topic.split('/').collect();
-        collect(&self.root, &levels, topic.starts_with('$'), &mut found);
-        let mut targets: Vec<(&str, QoS)> = found.into_iter().collect();
-        targets.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        targets
+    pub fn matches(&self, topic: &str) -> Vec<(Arc<str>, QoS)> {
+        let mut found: Vec<(&Arc<str>, QoS)> = Vec::new();
+        let dollar = topic.starts_with('$');
+        // Clients cannot publish deeper topics than MAX_SLASHES allows, so the levels fit on
+        // the stack; the broker's own may not (a client id with slashes in a lifecycle
+        // event's topic).
+        let mut levels = [""; crate::mqtt::topic::MAX_SLASHES + 1];
+        let mut split = topic.split('/');
+        let mut depth = 0;
+        for slot in &mut levels {
+            let Some(level) = split.next() else { break };
+            *slot = level;
+            depth += 1;
+        }
+        if split.next().is_none() {
+            collect(&self.root, &levels[..depth], dollar, &mut found);
+        } else {
+            let levels: Vec<&str> = topic.split('/').collect();
+            collect(&self.root, &levels, dollar, &mut found);
+        }
+        // By client id, the highest QoS first; then one entry per client id.
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0).then((b.1 as u8).cmp(&(a.1 as u8))));
+        found.dedup_by(|next, kept| next.0 == kept.0);
+        found
+            .into_iter()
+            .map(|(client_id, qos)| (client_id.clone(), qos))
+            .collect()
     }
 }
 
@@ -140,7 +161,12 @@ fn remove_at(node: &mut Node, levels: &[&str], client_id: &str) -> bool {
 
 /// Adds the subscribers of `node` matching the remaining `levels`; `dollar` is set at the
 /// root for a `$` topic, whose first level wildcards do not match.
-fn collect<'a>(node: &'a Node, levels: &[&str], dollar: bool, found: &mut HashMap<&'a str, QoS>) {
+fn collect<'a>(
+    node: &'a Node,
+    levels: &[&str],
+    dollar: bool,
+    found: &mut Vec<(&'a Arc<str>, QoS)>,
+) {
     let Some((level, rest)) = levels.split_first() else {
         add(found, &node.here);
         return;
@@ -157,13 +183,8 @@ fn collect<'a>(node: &'a Node, levels: &[&str], dollar: bool, found: &mut HashMa
     }
 }
 
-fn add<'a>(found: &mut HashMap<&'a str, QoS>, subscribers: &'a HashMap<String, QoS>) {
-    for (client_id, qos) in subscribers {
-        let best = found.entry(client_id.as_str()).or_insert(*qos);
-        if (*qos as u8) > (*best as u8) {
-            *best = *qos;
-        }
-    }
+fn add<'a>(found: &mut Vec<(&'a Arc<str>, QoS)>, subscribers: &'a HashMap<Arc<str>, QoS>) {
+    found.extend(subscribers.iter().map(|(client_id, qos)| (client_id, *qos)));
 }
 
 #[cfg(test)]
@@ -186,7 +207,15 @@ mod tests {
         index
             .matches(topic)
             .into_iter()
-            .map(|(c, _)| c.to_owned())
+            .map(|(c, _)| c.to_string())
+            .collect()
+    }
+
+    fn targets(index: &SubscriptionIndex, topic: &str) -> Vec<(String, QoS)> {
+        index
+            .matches(topic)
+            .into_iter()
+            .map(|(c, qos)| (c.to_string(), qos))
             .collect()
     }
 
@@ -205,6 +234,22 @@ mod tests {
         assert_eq!(clients(&index, "a"), ["all"]);
         assert_eq!(clients(&index, "a/x/c"), ["all", "deep", "hash"]);
         assert_eq!(clients(&index, "A/b"), ["all"]);
+    }
+
+    #[test]
+    fn topics_deeper_than_clients_may_publish_still_match() {
+        let index = index(&[
+            ("all", "#", QoS::AtMostOnce),
+            (
+                "events",
+                "$aws/events/presence/connected/#",
+                QoS::AtMostOnce,
+            ),
+        ]);
+        let deep = "$aws/events/presence/connected/a/b/c/d/e";
+        assert_eq!(clients(&index, deep), ["events"]);
+        assert_eq!(clients(&index, "1/2/3/4/5/6/7/8/9/10"), ["all"]);
+        assert_eq!(clients(&index, "1/2/3/4/5/6/7/8"), ["all"]);
     }
 
     #[test]
@@ -227,8 +272,8 @@ mod tests {
             ("c", "a/b", QoS::AtLeastOnce),
             ("c", "+/b", QoS::AtMostOnce),
         ]);
-        assert_eq!(index.matches("a/b"), [("c", QoS::AtLeastOnce)]);
-        assert_eq!(index.matches("a/c"), [("c", QoS::AtMostOnce)]);
+        assert_eq!(targets(&index, "a/b"), [("c".into(), QoS::AtLeastOnce)]);
+        assert_eq!(targets(&index, "a/c"), [("c".into(), QoS::AtMostOnce)]);
         assert_eq!(index.len(), 3);
     }
 
@@ -237,7 +282,7 @@ mod tests {
         let mut index = index(&[("c", "a/b", QoS::AtMostOnce)]);
         index.insert("c", "a/b", QoS::AtLeastOnce);
         assert_eq!(index.len(), 1);
-        assert_eq!(index.matches("a/b"), [("c", QoS::AtLeastOnce)]);
+        assert_eq!(targets(&index, "a/b"), [("c".into(), QoS::AtLeastOnce)]);
         index.insert("c", "x/+/#", QoS::AtMostOnce);
         assert!(!index.remove("c", "x/+"));
         assert!(!index.remove("other", "x/+/#"));
@@ -291,17 +336,17 @@ mod tests {
             assert_eq!(index.len(), linear.len());
             for _ in 0..50 {
                 let topic = random_topic(&mut rng);
-                let mut expected: BTreeMap<&str, QoS> = BTreeMap::new();
+                let mut expected: BTreeMap<String, QoS> = BTreeMap::new();
                 for ((client, filter), qos) in &linear {
                     if topic::matches(filter, &topic) {
-                        let best = expected.entry(client.as_str()).or_insert(*qos);
+                        let best = expected.entry(client.clone()).or_insert(*qos);
                         if (*qos as u8) > (*best as u8) {
                             *best = *qos;
                         }
                     }
                 }
-                let expected: Vec<(&str, QoS)> = expected.into_iter().collect();
-                assert_eq!(index.matches(&topic), expected, "topic {topic:?}");
+                let expected: Vec<(String, QoS)> = expected.into_iter().collect();
+                assert_eq!(targets(&index, &topic), expected, "topic {topic:?}");
             }
         }
     }

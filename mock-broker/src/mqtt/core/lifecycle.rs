@@ -70,14 +70,14 @@ impl Core {
         };
         out.tap(EventKind::Closed {
             conn,
-            client_id: c.client_id.clone(),
+            client_id: c.client_id.as_deref().map(str::to_owned),
             reason: reason.clone(),
         });
         out.0.push(Action::Close {
             conn,
             reason: reason.clone(),
         });
-        let Some(client_id) = c.client_id else {
+        let Some(client_id) = c.client_id.as_deref().map(str::to_owned) else {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&client_id)

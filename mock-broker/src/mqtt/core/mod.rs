@@ -102,8 +102,8 @@ pub enum Action {
 #[derive(Debug)]
 struct Conn {
     identity: ClientIdentity,
-    /// Set by CONNECT.
-    client_id: Option<String>,
+    /// Set by CONNECT; shared, so handling a packet does not copy it.
+    client_id: Option<Arc<str>>,
     /// CONNACK sent: the session is live.
     connected: bool,
     /// Keep-alive window, already multiplied by 1.5 and the time scale.
@@ -338,10 +338,10 @@ impl Core {
             (Some(id), Packet::PubAck(ack)) => {
                 out.tap(EventKind::PubackIn {
                     conn,
-                    client_id: id.clone(),
+                    client_id: id.to_string(),
                     pkid: ack.pkid,
                 });
-                if let Some(session) = self.sessions.get_mut(&id) {
+                if let Some(session) = self.sessions.get_mut(&*id) {
                     session.inflight.remove(&ack.pkid);
                 }
                 Ok(())
@@ -353,7 +353,7 @@ impl Core {
             (Some(id), Packet::PingReq) => {
                 out.tap(EventKind::Pingreq {
                     conn,
-                    client_id: id.clone(),
+                    client_id: id.to_string(),
                 });
                 if self.faults.withholds(&id, Withhold::Pingresp) {
                     out.tap(withheld(conn, &id, "PINGRESP"));
@@ -361,7 +361,7 @@ impl Core {
                     self.send(conn, &id, Packet::PingResp, &mut out);
                     out.tap(EventKind::Pingresp {
                         conn,
-                        client_id: id,
+                        client_id: id.to_string(),
                     });
                 }
                 Ok(())
@@ -369,7 +369,7 @@ impl Core {
             (Some(id), Packet::Disconnect) => {
                 out.tap(EventKind::Disconnect {
                     conn,
-                    client_id: id,
+                    client_id: id.to_string(),
                 });
                 self.close(conn, now, CloseReason::ClientInitiatedDisconnect, &mut out);
                 Ok(())

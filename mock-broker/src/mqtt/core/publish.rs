@@ -86,16 +86,17 @@ impl Core {
         if publish.retain && publish.topic.starts_with('$') {
             return Err(Violation::RetainedReservedTopic(publish.topic.clone()));
         }
-        let Some(identity) = self.conns.get(&conn).map(|c| c.identity.clone()) else {
+        let Some(identity) = self.conns.get(&conn).map(|c| &c.identity) else {
             return Ok(None);
         };
-        let mut checks = vec![AuthAction::Publish(&publish.topic)];
-        if publish.retain {
-            checks.push(AuthAction::RetainPublish(&publish.topic));
-        }
-        for action in checks {
-            if let Decision::Deny(detail) = self.authorize(conn, &identity, client_id, action, out)
-            {
+        let checks = [
+            Some(AuthAction::Publish(&publish.topic)),
+            publish
+                .retain
+                .then_some(AuthAction::RetainPublish(&publish.topic)),
+        ];
+        for action in checks.into_iter().flatten() {
+            if let Decision::Deny(detail) = self.authorize(conn, identity, client_id, action, out) {
                 return Ok(Some(detail));
             }
         }
@@ -142,12 +143,7 @@ impl Core {
         out: &mut Out,
     ) {
         // Sorted by client id, each session once at the highest QoS of its matching filters.
-        let targets: Vec<(String, QoS)> = self
-            .subscriptions
-            .matches(topic)
-            .into_iter()
-            .map(|(id, granted)| (id.to_owned(), granted))
-            .collect();
+        let targets = self.subscriptions.matches(topic);
         for (client_id, granted) in targets {
             let qos = min_qos(qos, granted);
             let publish = Publish::from_bytes(topic, qos, payload.clone());
