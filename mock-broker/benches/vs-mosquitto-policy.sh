@@ -9,11 +9,13 @@
 # whose requests skip the policies.) Mosquitto runs the same loads beside it, with the
 # mock's PKI, as in that script.
 #
-# Usage: vs-mosquitto-policy.sh MOCK_BROKER_RELEASE_BIN MQTT_BENCH_BIN [RUNS] [CASES]
-#   CASES: any of q1 q0 conn (default: "q1 q0"). Needs openssl, curl, python3, mosquitto.
+# Usage: [SCALE=N] vs-mosquitto-policy.sh MOCK_BROKER_RELEASE_BIN MQTT_BENCH_BIN [RUNS] [CASES]
+#   CASES: any of q1 q0 conn (default: "q1 q0"). SCALE multiplies the messages each publisher
+#   sends (default 1, the loads); the loads last 0.2-0.5 s, too short for
+#   steady CPU figures. Needs openssl, python3, mosquitto.
 # Prints one summary line per case and broker (median over RUNS), then a ratio line.
 set -u
-MB=$1; BENCH=$2; RUNS=${3:-3}; CASES=${4:-q1 q0}
+MB=$1; BENCH=$2; RUNS=${3:-3}; CASES=${4:-q1 q0}; SCALE=${SCALE:-1}
 T=$(mktemp -d); chmod 755 "$T"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -80,8 +82,8 @@ run() { # broker-name port pid case identity... -- args...
 }
 for c in $CASES; do
   case $c in
-    q1) args=(throughput --publishers 100 --messages 200 --size 64 --qos 1 --inflight 10);;
-    q0) args=(throughput --publishers 10 --messages 2000 --size 1024 --qos 0);;
+    q1) args=(throughput --publishers 100 --messages $((200 * SCALE)) --size 64 --qos 1 --inflight 10);;
+    q0) args=(throughput --publishers 10 --messages $((2000 * SCALE)) --size 1024 --qos 0);;
     conn) args=(connect --clients 1000 --concurrency 50);;
   esac
   run mosquitto "$QP" "$QPID" "$c" "${OPERATOR[@]}" -- "${args[@]}"
@@ -97,7 +99,8 @@ for c in sorted({r["case"] for r in rows}, key=["q1", "q0", "conn"].index):
     rate = "conn_per_s" if c == "conn" else "msgs_per_s"
     for b in ["mosquitto", "mock-broker"]:
         got = [r.get("received", r.get("ok", 0)) for r in rows if r["broker"] == b and r["case"] == c]
-        print(f"{c:5} {b:12} rate {med(b,c,rate):>9.0f}  p50 {med(b,c,'p50_ms'):7.2f} ms  p99 {med(b,c,'p99_ms'):7.2f} ms  broker cpu {med(b,c,'broker_cpu_pct'):5.0f}%  received {got}")
+        dups = sum(r.get("duplicates", 0) for r in rows if r["broker"] == b and r["case"] == c)
+        print(f"{c:5} {b:12} rate {med(b,c,rate):>9.0f}  p50 {med(b,c,'p50_ms'):7.2f} ms  p99 {med(b,c,'p99_ms'):7.2f} ms  broker cpu {med(b,c,'broker_cpu_pct'):5.0f}%  received {got} duplicates {dups}")
     m, q = med("mock-broker", c, rate), med("mosquitto", c, rate)
     mc, qc = med("mock-broker", c, "broker_cpu_pct"), med("mosquitto", c, "broker_cpu_pct")
     print(f"{c:5} ratio mock/mosquitto: rate {m/q:.2f}x, per broker-CPU {(m/mc)/(q/qc):.2f}x")
