@@ -13,10 +13,14 @@ use mock_broker::aws::registry::{Account, AccountError};
 use mock_broker::aws::shadow::ShadowService;
 use mock_broker::dev_pki::{TestCa, Validity};
 use mock_broker::mqtt::tls;
-use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity};
+use mock_broker::{BrokerConfig, ClientAuth, MockBroker, ServerIdentity, TapEvent};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+/// How long the tap reader lets events gather between wake-ups (the tap holds
+/// `tap_capacity` events, far more than arrive in this time).
+const TAP_BATCH: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A local stand-in for AWS IoT Core: MQTT 3.1.1 over mutual TLS.
 #[derive(Parser)]
@@ -272,14 +276,23 @@ async fn run_serve(args: Serve) -> Result<()> {
     let _ = writeln!(out, "Ctrl-C stops it.");
     drop(out);
 
+    // Every event is read (and printed with --tap), in batches: one wake-up of this thread
+    // per TAP_BATCH rather than per event, which at load cost the broker a third of its CPU.
     let mut tap = broker.tap();
+    let print = |event: &TapEvent| {
+        if args.tap
+            && let Ok(line) = serde_json::to_string(event)
+        {
+            println!("{line}");
+        }
+    };
     let printing = async {
         while let Some(event) = tap.next().await {
-            if args.tap
-                && let Ok(line) = serde_json::to_string(&*event)
-            {
-                println!("{line}");
+            print(&event);
+            while let Some(event) = tap.try_next() {
+                print(&event);
             }
+            tokio::time::sleep(TAP_BATCH).await;
         }
     };
     tokio::select! {

@@ -171,7 +171,17 @@ async fn handshake(
     start.into_stream(shared.tls_config()).await
 }
 
+/// Most bytes of encoded packets gathered for one write: enough to fill a few TLS records,
+/// small enough that one busy subscriber does not hold its task for long.
+const MAX_WRITE_BATCH: usize = 64 * 1024;
+
 /// Pumps one connection until it ends; returns why, as far as the edge can tell.
+///
+/// Writes are coalesced: every packet already queued in the outbox (up to
+/// [`MAX_WRITE_BATCH`] bytes) is encoded into one buffer and written and flushed once, so a
+/// subscriber receiving thousands of messages a second costs a few TLS records and
+/// syscalls, not one per packet. Reads are batched the same way: the packets framed from
+/// one read are handed to the core under one lock.
 async fn run_connection(
     conn: ConnId,
     mut stream: TlsStream<TcpStream>,
@@ -181,36 +191,54 @@ async fn run_connection(
     cancel: &CancellationToken,
 ) -> CloseReason {
     let mut input = BytesMut::with_capacity(4096);
-    let mut output = BytesMut::new();
+    let mut output = BytesMut::with_capacity(4096);
+    let mut packets = Vec::new();
     let mut got_connect = false;
+    // The core's deadline for this connection. It moves only when this task hands the core
+    // a packet or a timeout (keep-alive from CONNECT and each packet; an unstable-connection
+    // fault from CONNECT), so it is read back then, under the same lock.
+    let mut keep_alive: Option<Instant> = None;
     loop {
-        let keep_alive = shared
-            .lock()
-            .core
-            .poll_at(conn)
-            .map(|at| shared.started + at);
         let deadline = match (got_connect, keep_alive) {
             (false, _) => Some(connect_deadline),
             (true, at) => at,
         };
+        // Not biased: a subscriber flooded with messages still reads its PUBACKs, and a
+        // client flooding the broker still gets what it is sent.
         tokio::select! {
-            biased;
             _ = cancel.cancelled() => return CloseReason::ServerShutdown,
-            command = inbox.recv() => match command {
-                Some(Outgoing::Packet(packet, delay)) => {
-                    if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+            command = inbox.recv() => {
+                output.clear();
+                // A closed outbox (the core forgot the connection) ends it like a Close.
+                let mut close = command.is_none();
+                let mut next = command;
+                while let Some(command) = next.take() {
+                    match command {
+                        Outgoing::Packet(packet, delay) => {
+                            if !delay.is_zero() {
+                                // A fault's delay: what came before goes out on time.
+                                if let Err(error) = write_out(&mut stream, &mut output).await {
+                                    return CloseReason::Io { error: error.to_string() };
+                                }
+                                tokio::time::sleep(delay).await;
+                            }
+                            if let Err(error) = codec::encode(&packet, &mut output) {
+                                tracing::error!(%error, "cannot encode a broker packet");
+                            }
+                        }
+                        Outgoing::Close => {
+                            close = true;
+                            break;
+                        }
                     }
-                    output.clear();
-                    if let Err(error) = codec::encode(&packet, &mut output) {
-                        tracing::error!(%error, "cannot encode a broker packet");
-                        continue;
-                    }
-                    if let Err(error) = write_all(&mut stream, &output).await {
-                        return CloseReason::Io { error: error.to_string() };
+                    if output.len() < MAX_WRITE_BATCH {
+                        next = inbox.try_recv().ok();
                     }
                 }
-                Some(Outgoing::Close) | None => {
+                if let Err(error) = write_out(&mut stream, &mut output).await {
+                    return CloseReason::Io { error: error.to_string() };
+                }
+                if close {
                     let _ = stream.shutdown().await;
                     return CloseReason::ServerInitiatedDisconnect;
                 }
@@ -220,23 +248,38 @@ async fn run_connection(
                 Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return end_of_stream(&input);
                 }
-                Ok(_) => loop {
-                    match codec::decode(&mut input) {
-                        Ok(Some(packet)) => {
-                            got_connect = true;
-                            shared.run(|core, now| core.handle_packet(conn, now, packet));
+                Ok(_) => {
+                    let framed = loop {
+                        match codec::decode(&mut input) {
+                            Ok(Some(packet)) => packets.push(packet),
+                            Ok(None) => break None,
+                            Err(violation) => break Some(violation),
                         }
-                        Ok(None) => break,
-                        Err(violation) => return violation.into(),
+                    };
+                    if !packets.is_empty() {
+                        got_connect = true;
+                        keep_alive = shared.with_core(|core, now| {
+                            let mut actions = Vec::new();
+                            for packet in packets.drain(..) {
+                                actions.extend(core.handle_packet(conn, now, packet));
+                            }
+                            (core.poll_at(conn), actions)
+                        }).map(|at| shared.started + at);
                     }
-                },
+                    if let Some(violation) = framed {
+                        return violation.into();
+                    }
+                }
                 Err(error) => return CloseReason::Io { error: error.to_string() },
             },
             _ = sleep_until(deadline) => {
                 if !got_connect {
                     return CloseReason::ConnectTimeout;
                 }
-                shared.run(|core, now| core.handle_timeout(conn, now));
+                keep_alive = shared.with_core(|core, now| {
+                    let actions = core.handle_timeout(conn, now);
+                    (core.poll_at(conn), actions)
+                }).map(|at| shared.started + at);
             }
         }
     }
@@ -251,8 +294,16 @@ fn end_of_stream(input: &BytesMut) -> CloseReason {
     }
 }
 
-async fn write_all(stream: &mut TlsStream<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
+/// Writes and flushes what `output` holds, if anything, and empties it.
+async fn write_out(
+    stream: &mut TlsStream<TcpStream>,
+    output: &mut BytesMut,
+) -> std::io::Result<()> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(output).await?;
+    output.clear();
     stream.flush().await
 }
 

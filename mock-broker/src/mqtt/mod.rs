@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod persist;
 pub(crate) mod server;
 pub mod session;
+pub mod subscriptions;
 pub mod tap;
 pub mod tls;
 pub mod tls_policy;

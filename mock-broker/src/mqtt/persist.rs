@@ -133,6 +133,7 @@ impl StoredState {
             }
             sessions.insert(stored.client_id, session);
         }
+        core.reindex();
     }
 
     /// Reads the state file of `dir`; an absent file is empty state.

@@ -23,6 +23,7 @@
 //!   set INACTIVE, is named on [`Hooks::revocations`], and the broker closes its live
 //!   connections (see [`crate::BrokerConfig::revocation_delay`]).
 //!
+//! Decisions are remembered per request until the registries change (`decisions`).
 //! The decisions themselves live in [`Registry`], [`crate::aws::policy`] and [`crate::aws::jitp`];
 //! this module reads the clock and wires them to the hooks. Just-In-Time Registration and
 //! Provisioning and the zero-touch rule are in `jitr`, the TLS verifier in `verifier`.
@@ -43,7 +44,7 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -85,7 +86,9 @@ const REVOCATION_BACKLOG: usize = 1024;
 /// The control plane; see the module documentation.
 #[derive(Debug)]
 pub struct ControlPlane {
-    registry: Mutex<Registry>,
+    registry: GuardedRegistry,
+    /// Authorization decisions, for as long as the registries do not change.
+    decisions: DecisionCache,
     zero_touch: Option<Duration>,
     operators: Vec<CertInfo>,
     shadows: Arc<ShadowService>,
@@ -184,7 +187,8 @@ impl ControlPlane {
             }
         })?;
         let plane = ControlPlane {
-            registry: Mutex::new(registry),
+            registry: GuardedRegistry::new(registry),
+            decisions: DecisionCache::default(),
             zero_touch: config.zero_touch,
             operators,
             shadows: Arc::new(shadows),
@@ -218,8 +222,8 @@ impl ControlPlane {
         &self.jobs
     }
 
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> RegistryGuard<'_> {
+        self.registry.lock()
     }
 
     /// Reads the registries.
@@ -343,33 +347,62 @@ impl Hooks for Arc<ControlPlane> {
         if identity.superuser {
             return Decision::Allow;
         }
-        let reg = self.lock();
-        if let Err(reason) = standing(&reg, &identity.certificate_id) {
-            return Decision::Deny(reason);
-        }
-        let (name, resource) = match action {
-            AuthAction::Connect(id) => ("iot:Connect", reg.arn("client", id)),
-            AuthAction::Publish(topic) => ("iot:Publish", reg.arn("topic", topic)),
-            AuthAction::RetainPublish(topic) => ("iot:RetainPublish", reg.arn("topic", topic)),
-            AuthAction::Subscribe(filter) => ("iot:Subscribe", reg.arn("topicfilter", filter)),
-            AuthAction::Receive(topic) => ("iot:Receive", reg.arn("topic", topic)),
+        let (name, target) = match action {
+            AuthAction::Connect(id) => ("iot:Connect", id),
+            AuthAction::Publish(topic) => ("iot:Publish", topic),
+            AuthAction::RetainPublish(topic) => ("iot:RetainPublish", topic),
+            AuthAction::Subscribe(filter) => ("iot:Subscribe", filter),
+            AuthAction::Receive(topic) => ("iot:Receive", topic),
         };
-        let attached = reg.is_attached(client_id, &identity.certificate_id);
-        let variables = Variables {
+        let request = decisions::Request {
+            certificate_id: &identity.certificate_id,
             client_id,
-            thing_name: attached.then_some(client_id),
+            action: name,
+            resource: target,
         };
-        let verdict = policy::evaluate(
-            reg.policies_of_certificate(&identity.certificate_id),
-            name,
-            &resource,
-            variables,
-        );
-        if verdict.allowed() {
-            Decision::Allow
-        } else {
-            Decision::Deny(format!("{name} on {resource}: {}", verdict.describe()))
+        if let Some(decision) = self.decisions.get(self.registry.generation(), request) {
+            return decision;
         }
+        let reg = self.lock();
+        let decision = decide(&reg, identity, client_id, action);
+        self.decisions.put(reg.generation(), request, &decision);
+        decision
+    }
+}
+
+/// Decides `action` for `identity` connected as `client_id` from the registries: the
+/// certificate's standing, then its policies.
+fn decide(
+    reg: &Registry,
+    identity: &ClientIdentity,
+    client_id: &str,
+    action: AuthAction<'_>,
+) -> Decision {
+    if let Err(reason) = standing(reg, &identity.certificate_id) {
+        return Decision::Deny(reason);
+    }
+    let (name, resource) = match action {
+        AuthAction::Connect(id) => ("iot:Connect", reg.arn("client", id)),
+        AuthAction::Publish(topic) => ("iot:Publish", reg.arn("topic", topic)),
+        AuthAction::RetainPublish(topic) => ("iot:RetainPublish", reg.arn("topic", topic)),
+        AuthAction::Subscribe(filter) => ("iot:Subscribe", reg.arn("topicfilter", filter)),
+        AuthAction::Receive(topic) => ("iot:Receive", reg.arn("topic", topic)),
+    };
+    let attached = reg.is_attached(client_id, &identity.certificate_id);
+    let variables = Variables {
+        client_id,
+        thing_name: attached.then_some(client_id),
+    };
+    let verdict = policy::evaluate(
+        reg.policies_of_certificate(&identity.certificate_id),
+        name,
+        &resource,
+        variables,
+    );
+    if verdict.allowed() {
+        Decision::Allow
+    } else {
+        Decision::Deny(format!("{name} on {resource}: {}", verdict.describe()))
     }
 }
 
@@ -391,7 +424,10 @@ fn standing(reg: &Registry, certificate_id: &str) -> Result<(), String> {
     }
 }
 
+mod decisions;
 mod jitr;
 mod verifier;
+
+use decisions::{DecisionCache, GuardedRegistry, RegistryGuard};
 
 use verifier::RegistryVerifier;

@@ -92,7 +92,7 @@ impl Core {
         if let Err(reason) = self.hook_effects(now, admission, out) {
             // Not connected yet (no session, no lifecycle event), but the close is theirs.
             if let Some(c) = self.conns.get_mut(&conn) {
-                c.client_id = Some(client_id);
+                c.client_id = Some(Arc::from(client_id.as_str()));
             }
             return self.close(conn, now, CloseReason::AuthError { detail: reason }, out);
         }
@@ -119,7 +119,7 @@ impl Core {
         };
         let window = self.scaled(Duration::from_secs(u64::from(keep_alive)).mul_f64(1.5));
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.client_id = Some(client_id.clone());
+            c.client_id = Some(Arc::from(client_id.as_str()));
             c.keep_alive = window;
             c.will = connect.last_will;
         }
@@ -140,8 +140,7 @@ impl Core {
                 .get(&client_id)
                 .is_some_and(|s| !s.clean && !s.expired(now, expiry));
         if !resumable {
-            self.sessions
-                .insert(client_id.clone(), Session::new(connect.clean_session));
+            self.insert_session(client_id.clone(), Session::new(connect.clean_session));
         }
         let unstable = self
             .faults

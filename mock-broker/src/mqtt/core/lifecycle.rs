@@ -70,14 +70,14 @@ impl Core {
         };
         out.tap(EventKind::Closed {
             conn,
-            client_id: c.client_id.clone(),
+            client_id: c.client_id.as_deref().map(str::to_owned),
             reason: reason.clone(),
         });
         out.0.push(Action::Close {
             conn,
             reason: reason.clone(),
         });
-        let Some(client_id) = c.client_id else {
+        let Some(client_id) = c.client_id.as_deref().map(str::to_owned) else {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&client_id)
@@ -85,7 +85,7 @@ impl Core {
         {
             session.conn = None;
             if session.clean {
-                self.sessions.remove(&client_id);
+                self.remove_session(&client_id);
             } else {
                 session.offline_since = Some(now);
             }
@@ -150,7 +150,7 @@ impl Core {
     pub fn expire_session(&mut self, client_id: &str) -> bool {
         match self.sessions.get(client_id) {
             Some(session) if session.conn.is_none() => {
-                self.sessions.remove(client_id);
+                self.remove_session(client_id);
                 true
             }
             _ => false,

@@ -23,6 +23,7 @@ use crate::mqtt::errors::{CloseReason, Violation};
 use crate::mqtt::fault_plan::{FaultPlan, Withhold};
 use crate::mqtt::hooks::{AuthAction, ClientIdentity, Decision, Deferred, Hooks, Outcome, Service};
 use crate::mqtt::session::{ConnId, Session};
+use crate::mqtt::subscriptions::SubscriptionIndex;
 use crate::mqtt::tap::{EventKind, MessageInfo, describe_action};
 use crate::mqtt::topic;
 use bytes::Bytes;
@@ -101,8 +102,8 @@ pub enum Action {
 #[derive(Debug)]
 struct Conn {
     identity: ClientIdentity,
-    /// Set by CONNECT.
-    client_id: Option<String>,
+    /// Set by CONNECT; shared, so handling a packet does not copy it.
+    client_id: Option<Arc<str>>,
     /// CONNACK sent: the session is live.
     connected: bool,
     /// Keep-alive window, already multiplied by 1.5 and the time scale.
@@ -131,6 +132,9 @@ pub struct Core {
     hooks: Arc<dyn Hooks>,
     conns: HashMap<ConnId, Conn>,
     sessions: HashMap<String, Session>,
+    /// Every session's filters, indexed for routing; kept in step with the sessions by
+    /// `insert_session`, `remove_session` and the SUBSCRIBE and UNSUBSCRIBE handlers.
+    subscriptions: SubscriptionIndex,
     retained: BTreeMap<String, RetainedMessage>,
     faults: FaultPlan,
     services: Vec<Arc<dyn Service>>,
@@ -165,6 +169,7 @@ impl Core {
             hooks,
             conns: HashMap::new(),
             sessions: HashMap::new(),
+            subscriptions: SubscriptionIndex::new(),
             retained: BTreeMap::new(),
             faults: FaultPlan::default(),
             services: Vec::new(),
@@ -189,7 +194,8 @@ impl Core {
         &self.sessions
     }
 
-    /// Sessions and retained messages, for [`crate::mqtt::persist`] to restore.
+    /// Sessions and retained messages, for [`crate::mqtt::persist`] to restore; it calls
+    /// [`Core::reindex`] when done.
     pub(crate) fn state_mut(
         &mut self,
     ) -> (
@@ -197,6 +203,36 @@ impl Core {
         &mut BTreeMap<String, RetainedMessage>,
     ) {
         (&mut self.sessions, &mut self.retained)
+    }
+
+    /// Indexes the subscriptions of every session again, after [`Core::state_mut`] changed
+    /// the sessions.
+    pub(crate) fn reindex(&mut self) {
+        let mut index = SubscriptionIndex::new();
+        for (client_id, session) in &self.sessions {
+            for (filter, qos) in &session.subscriptions {
+                index.insert(client_id, filter, *qos);
+            }
+        }
+        self.subscriptions = index;
+    }
+
+    /// Stores `session` for `client_id`, replacing (and unindexing) any session before it.
+    fn insert_session(&mut self, client_id: String, session: Session) {
+        self.remove_session(&client_id);
+        for (filter, qos) in &session.subscriptions {
+            self.subscriptions.insert(&client_id, filter, *qos);
+        }
+        self.sessions.insert(client_id, session);
+    }
+
+    /// Forgets the session of `client_id` and its subscriptions.
+    fn remove_session(&mut self, client_id: &str) -> Option<Session> {
+        let session = self.sessions.remove(client_id)?;
+        for filter in session.subscriptions.keys() {
+            self.subscriptions.remove(client_id, filter);
+        }
+        Some(session)
     }
 
     /// The armed faults, for [`crate::Faults`] to edit.
@@ -302,10 +338,10 @@ impl Core {
             (Some(id), Packet::PubAck(ack)) => {
                 out.tap(EventKind::PubackIn {
                     conn,
-                    client_id: id.clone(),
+                    client_id: id.to_string(),
                     pkid: ack.pkid,
                 });
-                if let Some(session) = self.sessions.get_mut(&id) {
+                if let Some(session) = self.sessions.get_mut(&*id) {
                     session.inflight.remove(&ack.pkid);
                 }
                 Ok(())
@@ -317,7 +353,7 @@ impl Core {
             (Some(id), Packet::PingReq) => {
                 out.tap(EventKind::Pingreq {
                     conn,
-                    client_id: id.clone(),
+                    client_id: id.to_string(),
                 });
                 if self.faults.withholds(&id, Withhold::Pingresp) {
                     out.tap(withheld(conn, &id, "PINGRESP"));
@@ -325,7 +361,7 @@ impl Core {
                     self.send(conn, &id, Packet::PingResp, &mut out);
                     out.tap(EventKind::Pingresp {
                         conn,
-                        client_id: id,
+                        client_id: id.to_string(),
                     });
                 }
                 Ok(())
@@ -333,7 +369,7 @@ impl Core {
             (Some(id), Packet::Disconnect) => {
                 out.tap(EventKind::Disconnect {
                     conn,
-                    client_id: id,
+                    client_id: id.to_string(),
                 });
                 self.close(conn, now, CloseReason::ClientInitiatedDisconnect, &mut out);
                 Ok(())

@@ -86,16 +86,17 @@ impl Core {
         if publish.retain && publish.topic.starts_with('$') {
             return Err(Violation::RetainedReservedTopic(publish.topic.clone()));
         }
-        let Some(identity) = self.conns.get(&conn).map(|c| c.identity.clone()) else {
+        let Some(identity) = self.conns.get(&conn).map(|c| &c.identity) else {
             return Ok(None);
         };
-        let mut checks = vec![AuthAction::Publish(&publish.topic)];
-        if publish.retain {
-            checks.push(AuthAction::RetainPublish(&publish.topic));
-        }
-        for action in checks {
-            if let Decision::Deny(detail) = self.authorize(conn, &identity, client_id, action, out)
-            {
+        let checks = [
+            Some(AuthAction::Publish(&publish.topic)),
+            publish
+                .retain
+                .then_some(AuthAction::RetainPublish(&publish.topic)),
+        ];
+        for action in checks.into_iter().flatten() {
+            if let Decision::Deny(detail) = self.authorize(conn, identity, client_id, action, out) {
                 return Ok(Some(detail));
             }
         }
@@ -141,12 +142,8 @@ impl Core {
         qos: QoS,
         out: &mut Out,
     ) {
-        let mut targets: Vec<(String, QoS)> = self
-            .sessions
-            .iter()
-            .filter_map(|(id, s)| s.matching_qos(topic).map(|granted| (id.clone(), granted)))
-            .collect();
-        targets.sort_by(|a, b| a.0.cmp(&b.0));
+        // Sorted by client id, each session once at the highest QoS of its matching filters.
+        let targets = self.subscriptions.matches(topic);
         for (client_id, granted) in targets {
             let qos = min_qos(qos, granted);
             let publish = Publish::from_bytes(topic, qos, payload.clone());

@@ -48,6 +48,8 @@ impl Core {
                 session
                     .subscriptions
                     .insert(filter.path.clone(), filter.qos);
+                self.subscriptions
+                    .insert(client_id, &filter.path, filter.qos);
             }
         }
         if self.faults.withholds(client_id, Withhold::Suback) {
@@ -130,7 +132,9 @@ impl Core {
         }
         if let Some(session) = self.sessions.get_mut(client_id) {
             for filter in &unsub.topics {
-                session.subscriptions.remove(filter);
+                if session.subscriptions.remove(filter).is_some() {
+                    self.subscriptions.remove(client_id, filter);
+                }
             }
         }
         self.send(
