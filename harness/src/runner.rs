@@ -48,6 +48,7 @@ mod needs;
 mod packets;
 mod snapshot_step;
 mod start;
+mod step_loop;
 mod tls_cases;
 mod world;
 pub use backoff::{
@@ -207,6 +208,27 @@ pub trait Progress: Send + Sync {
     fn step_finished(&self, _index: usize, _kind: &str, _passed: bool, _took: Duration) {}
     /// The run was stopped during a step (it neither passed nor failed).
     fn step_interrupted(&self, _index: usize, _kind: &str, _took: Duration) {}
+}
+
+/// A scenario's steps on the rig's boards and broker.
+struct BoardSteps<'a> {
+    world: &'a World,
+    scenario: &'a Scenario,
+}
+
+impl step_loop::StepRunner for BoardSteps<'_> {
+    async fn run(
+        &mut self,
+        index: usize,
+        _step: &crate::scenario::Span<Step>,
+    ) -> Result<(), world::Mismatch> {
+        // Every string of the step gets the variables' values here, once, so no step
+        // kind has to fill them in itself.
+        match self.scenario.step_filled(index, &self.world.variables()) {
+            Ok(filled) => self.world.run_step(self.scenario, &filled).await,
+            Err(why) => Err(world::mismatch("the step's variables to have values", why)),
+        }
+    }
 }
 
 /// The notes on `timeline`, each with the timeline before it.
@@ -371,74 +393,19 @@ impl Runner {
                 return report;
             }
         };
-        for (index, step) in scenario.steps.iter().enumerate() {
-            let number = index + 1;
-            let kind = step.get().kind();
-            progress.step_started(number, kind);
-            timeline.record(What::Step {
-                index: number,
-                text: kind.to_owned(),
-                status: "started".into(),
-            });
-            let step_start = std::time::Instant::now();
-            let step_board_start = timeline.now();
-            // Every string of the step gets the variables' values here, once, so no step
-            // kind has to fill them in itself.
-            let run = async {
-                match scenario.step_filled(index, &world.variables()) {
-                    Ok(filled) => world.run_step(scenario, &filled).await,
-                    Err(why) => Err(world::mismatch("the step's variables to have values", why)),
-                }
-            };
-            let result = tokio::select! {
-                biased;
-                () = stop.cancelled() => None,
-                result = run => Some(result),
-            };
-            let took = step_start.elapsed();
-            report.steps.push(StepTiming {
-                kind: kind.to_owned(),
-                duration: took,
-                board: timeline.now().saturating_sub(step_board_start),
-            });
-            // A step that failed because the run is being stopped (a terminal's Ctrl-C
-            // reaches the boards too) was interrupted, not failed.
-            let result = match result {
-                Some(Err(_)) if stop.is_cancelled() => None,
-                other => other,
-            };
-            let Some(result) = result else {
-                let at = timeline.record(What::Step {
-                    index: number,
-                    text: kind.to_owned(),
-                    status: "interrupted".into(),
-                });
-                progress.step_interrupted(number, kind, took);
-                report.outcome = Outcome::Interrupted(Box::new(Interruption {
-                    step: number,
-                    kind: kind.to_owned(),
-                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
-                }));
-                break;
-            };
-            let passed = result.is_ok();
-            let at = timeline.record(What::Step {
-                index: number,
-                text: kind.to_owned(),
-                status: if passed { "passed" } else { "failed" }.into(),
-            });
-            progress.step_finished(number, kind, passed, took);
-            if let Err(m) = result {
-                report.outcome = Outcome::Failed(Box::new(Failure {
-                    step: number,
-                    kind: kind.to_owned(),
-                    expected: m.expected,
-                    seen: m.seen,
-                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
-                }));
-                break;
-            }
-        }
+        let mut boards = BoardSteps {
+            world: &world,
+            scenario,
+        };
+        step_loop::run_steps(
+            scenario,
+            &mut boards,
+            &timeline,
+            progress,
+            stop,
+            &mut report,
+        )
+        .await;
         world.tear_down().await;
         report.notes = notes(&timeline);
         if std::fs::create_dir_all(&output).is_ok() {

@@ -4,8 +4,9 @@
 //! go on the scenario's timeline (as notes); `fleet.json` and `fleet.html` are written
 //! beside `timeline.json`. The fleet runs on its own clock (`[fleet] speed`, default 1).
 
+use super::step_loop::{StepRunner, run_steps};
 use super::world::{Mismatch, mismatch};
-use super::{Failure, Interruption, Outcome, Progress, REPORT_WINDOW, Report, Runner, StepTiming};
+use super::{Failure, Interruption, Outcome, Progress, Report, Runner};
 use crate::clock::RigClock;
 use crate::fleet::{Fleet, FleetOptions, StormOptions, StormVerdict};
 use crate::provision::ProvisionMode;
@@ -91,53 +92,11 @@ impl Runner {
                 return report;
             }
         };
-        for (index, step) in scenario.steps.iter().enumerate() {
-            let number = index + 1;
-            let kind = step.get().kind();
-            progress.step_started(number, kind);
-            let status = |status: &str| What::Step {
-                index: number,
-                text: kind.to_owned(),
-                status: status.into(),
-            };
-            timeline.record(status("started"));
-            let step_start = std::time::Instant::now();
-            let board_start = timeline.now();
-            let result = tokio::select! {
-                biased;
-                () = stop.cancelled() => None,
-                result = fleet_step(&mut fleet, step.get(), &timeline) => Some(result),
-            };
-            let took = step_start.elapsed();
-            report.steps.push(StepTiming {
-                kind: kind.to_owned(),
-                duration: took,
-                board: timeline.now().saturating_sub(board_start),
-            });
-            let Some(result) = result else {
-                let at = timeline.record(status("interrupted"));
-                progress.step_interrupted(number, kind, took);
-                report.outcome = Outcome::Interrupted(Box::new(Interruption {
-                    step: number,
-                    kind: kind.to_owned(),
-                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
-                }));
-                break;
-            };
-            let passed = result.is_ok();
-            let at = timeline.record(status(if passed { "passed" } else { "failed" }));
-            progress.step_finished(number, kind, passed, took);
-            if let Err(m) = result {
-                report.outcome = Outcome::Failed(Box::new(Failure {
-                    step: number,
-                    kind: kind.to_owned(),
-                    expected: m.expected,
-                    seen: m.seen,
-                    context: timeline.around(at, REPORT_WINDOW, Duration::ZERO),
-                }));
-                break;
-            }
-        }
+        let mut steps = FleetSteps {
+            fleet: &mut fleet,
+            timeline: &timeline,
+        };
+        run_steps(scenario, &mut steps, &timeline, progress, stop, &mut report).await;
         let fleet_report = if stop.is_cancelled() {
             // Dropped: the fleet process and the broker stop with it.
             drop(fleet);
@@ -161,6 +120,22 @@ impl Runner {
         report.duration = started.elapsed();
         report.board_time = report.steps.iter().map(|step| step.board).sum();
         report
+    }
+}
+
+/// A fleet scenario's steps on its fleet.
+struct FleetSteps<'a> {
+    fleet: &'a mut Fleet,
+    timeline: &'a Arc<Timeline>,
+}
+
+impl StepRunner for FleetSteps<'_> {
+    async fn run(
+        &mut self,
+        _index: usize,
+        step: &crate::scenario::Span<Step>,
+    ) -> Result<(), Mismatch> {
+        fleet_step(self.fleet, step.get(), self.timeline).await
     }
 }
 
