@@ -90,13 +90,13 @@ impl LedTrack {
         self.edges.push(Edge { at, on });
     }
 
-    /// The level at `t`.
+    /// The level at `t` (a binary search: the edges are in time order, and a board
+    /// blinking at speed 500 makes a thousand a second).
     pub fn level_at(&self, t: Duration) -> bool {
-        self.edges
-            .iter()
-            .take_while(|e| e.at <= t)
-            .last()
-            .map_or(self.initial, |e| e.on)
+        let after = self.edges.partition_point(|e| e.at <= t);
+        after
+            .checked_sub(1)
+            .map_or(self.initial, |last| self.edges[last].on)
     }
 
     /// The edges in `[from, to]`.

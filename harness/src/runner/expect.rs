@@ -118,7 +118,9 @@ impl World {
             }
         }
         let deadline = self.timeline.instant(self.timeline.now() + within);
-        while count < wanted {
+        // The deadline is checked before each wait: a timeout polls its future first, so
+        // entries that never stop coming would otherwise keep the step going.
+        while count < wanted && tokio::time::Instant::now() < deadline {
             match tokio::time::timeout_at(deadline, live.recv()).await {
                 Ok(Ok(entry)) if last_seq.is_some_and(|last| entry.seq <= last) => {}
                 Ok(Ok(entry)) => {

@@ -112,6 +112,9 @@ impl World {
                 }
                 look_back = false;
             }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
             match tokio::time::timeout_at(deadline, live.recv()).await {
                 Ok(Ok(entry)) if matches(&entry) => return Some(entry.at),
                 Ok(Ok(_)) => {}

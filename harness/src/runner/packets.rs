@@ -137,14 +137,22 @@ impl World {
         live: &mut tokio::sync::broadcast::Receiver<Entry>,
         deadline: tokio::time::Instant,
     ) -> bool {
-        use tokio::sync::broadcast::error::RecvError;
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        // Checked first: entries arriving without end (LED edges at a high speed) must not
+        // keep a step past its deadline, and a timeout polls its future before its clock.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
         let next = async {
             match live.recv().await {
                 Ok(_) | Err(RecvError::Lagged(_)) => true,
                 Err(RecvError::Closed) => false,
             }
         };
-        matches!(tokio::time::timeout_at(deadline, next).await, Ok(true))
+        let came = matches!(tokio::time::timeout_at(deadline, next).await, Ok(true));
+        // What else is waiting is taken too: the caller looks at the timeline once for all.
+        while came && matches!(live.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+        came
     }
 
     /// When the step before the one under way started (zero when there is none): the
@@ -226,6 +234,27 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn past_its_deadline_no_entry_is_waited_for_even_with_entries_waiting() {
+        let timeline = crate::timeline::Timeline::new();
+        let mut live = timeline.subscribe();
+        let record = || {
+            timeline.record(What::Action {
+                text: "edge".into(),
+            })
+        };
+        record();
+        let soon = tokio::time::Instant::now() + Duration::from_secs(5);
+        assert!(World::next_entry(&mut live, soon).await, "an entry came");
+        // A backlog that never empties (LED edges at speed 500 behind a slow scan) must not
+        // keep a step past its deadline: a timeout polls its future first, so it would.
+        for _ in 0..10 {
+            record();
+        }
+        let past = tokio::time::Instant::now();
+        assert!(!World::next_entry(&mut live, past).await);
+    }
     use serde_json::json;
 
     fn entry(ms: u64, event: Value) -> Entry {
