@@ -109,16 +109,8 @@ impl ConnectionCurve {
 mod tests {
     use super::*;
 
-    fn event(board: usize, t_ms: u64, kind: BoardEventKind) -> BoardEvent {
-        BoardEvent {
-            board: Some(board),
-            t_ms,
-            kind,
-        }
-    }
-
     fn connack(board: usize, t_ms: u64) -> BoardEvent {
-        event(board, t_ms, BoardEventKind::Connack { accepted: true })
+        BoardEvent::of(board, t_ms, BoardEventKind::Connack { accepted: true })
     }
 
     fn closed(board: usize, t_ms: u64) -> BoardEvent {
@@ -126,7 +118,7 @@ mod tests {
             reason: "closed by the server".into(),
             connected: true,
         };
-        event(board, t_ms, kind)
+        BoardEvent::of(board, t_ms, kind)
     }
 
     #[test]
@@ -138,9 +130,9 @@ mod tests {
             connack(2, 250),
             closed(1, 400),
             // A refused CONNACK and a second close change nothing.
-            event(1, 450, BoardEventKind::Connack { accepted: false }),
+            BoardEvent::of(1, 450, BoardEventKind::Connack { accepted: false }),
             closed(1, 460),
-            event(
+            BoardEvent::of(
                 0,
                 500,
                 BoardEventKind::GaveUp {

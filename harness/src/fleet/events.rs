@@ -107,6 +107,16 @@ pub enum BoardEventKind {
 }
 
 impl BoardEvent {
+    /// Board `board`'s event `kind` at fleet time `t_ms` (for the accountings' tests).
+    #[cfg(test)]
+    pub(crate) fn of(board: usize, t_ms: u64, kind: BoardEventKind) -> Self {
+        BoardEvent {
+            board: Some(board),
+            t_ms,
+            kind,
+        }
+    }
+
     /// Decodes one stdout line.
     pub fn parse(line: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(line)

@@ -287,11 +287,7 @@ mod tests {
         let mut storm = StormAccount::new(4);
         storm.begin();
         for board in 0..4 {
-            let event = |t_ms, kind| BoardEvent {
-                board: Some(board),
-                t_ms,
-                kind,
-            };
+            let event = |t_ms, kind| BoardEvent::of(board, t_ms, kind);
             let closed = BoardEventKind::Closed {
                 reason: "closed by the server".into(),
                 connected: true,

@@ -273,31 +273,23 @@ fn most_within(sorted: &[u64], window: u64) -> usize {
 mod tests {
     use super::*;
 
-    fn event(board: usize, t_ms: u64, kind: BoardEventKind) -> BoardEvent {
-        BoardEvent {
-            board: Some(board),
-            t_ms,
-            kind,
-        }
-    }
-
     fn dropped_and_back(storm: &mut StormAccount, board: usize, at: u64, delay: u64) {
         let closed = BoardEventKind::Closed {
             reason: "closed by the server".into(),
             connected: true,
         };
-        storm.record(&event(board, at, closed));
-        storm.record(&event(
+        storm.record(&BoardEvent::of(board, at, closed));
+        storm.record(&BoardEvent::of(
             board,
             at + delay,
             BoardEventKind::Connecting { attempt: 1 },
         ));
-        storm.record(&event(
+        storm.record(&BoardEvent::of(
             board,
             at + delay + 20,
             BoardEventKind::Connack { accepted: true },
         ));
-        storm.record(&event(
+        storm.record(&BoardEvent::of(
             board,
             at + delay + 30,
             BoardEventKind::TelemetryResumed,
@@ -361,14 +353,22 @@ mod tests {
             reason: "closed by the server".into(),
             connected: true,
         };
-        storm.record(&event(1, 1000, closed));
-        storm.record(&event(1, 1500, BoardEventKind::Connecting { attempt: 1 }));
-        storm.record(&event(1, 1520, BoardEventKind::Connack { accepted: true }));
+        storm.record(&BoardEvent::of(1, 1000, closed));
+        storm.record(&BoardEvent::of(
+            1,
+            1500,
+            BoardEventKind::Connecting { attempt: 1 },
+        ));
+        storm.record(&BoardEvent::of(
+            1,
+            1520,
+            BoardEventKind::Connack { accepted: true },
+        ));
         assert!(!storm.settled(2), "board 1 streams no telemetry yet");
         let report = storm.report();
         assert_eq!((report.reconnected, report.streaming), (2, 1));
         assert_eq!(report.all_streaming_ms, None);
-        storm.record(&event(1, 2520, BoardEventKind::TelemetryResumed));
+        storm.record(&BoardEvent::of(1, 2520, BoardEventKind::TelemetryResumed));
         assert!(storm.settled(2));
         assert_eq!(storm.report().all_streaming_ms, Some(1520));
     }
@@ -382,7 +382,7 @@ mod tests {
             reason: "closed by the server".into(),
             connected: true,
         };
-        storm.record(&event(1, 10, closed));
+        storm.record(&BoardEvent::of(1, 10, closed));
         assert!(!storm.settled(2), "board 1 is not back");
         assert!(!storm.settled(3), "board 2 was not dropped");
         let report = storm.report();
@@ -401,7 +401,7 @@ mod tests {
             reason: "closed by the server".into(),
             connected: false,
         };
-        storm.record(&event(0, 20, refused));
+        storm.record(&BoardEvent::of(0, 20, refused));
         assert_eq!(storm.dropped(), 0);
     }
 
